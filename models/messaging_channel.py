@@ -1,0 +1,497 @@
+import logging
+import secrets
+from datetime import timedelta
+
+from odoo import Command, _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..providers import ProviderError, get_adapter
+
+_logger = logging.getLogger(__name__)
+
+ADMIN_GROUP = "multichannel_messaging.group_messaging_admin"
+
+CHANNEL_TYPES = [
+    ("zalo", "Zalo (ZBS template / OA)"),
+    ("esms", "SMS brandname: eSMS"),
+    ("speedsms", "SMS brandname: SpeedSMS"),
+    ("email", "E-mail"),
+    ("sandbox", "Sandbox (no account needed)"),
+]
+PHONE_CHANNEL_TYPES = ("zalo", "esms", "speedsms")
+
+
+class MessagingChannel(models.Model):
+    _name = "messaging.channel"
+    _description = "Messaging Channel"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    active = fields.Boolean(default=True)
+    sequence = fields.Integer(default=10)
+    channel_type = fields.Selection(
+        CHANNEL_TYPES, string="Type", required=True, default="sandbox"
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    test_mode = fields.Boolean(
+        help="Zalo: send ZBS templates with mode 'development' (only to the OA's "
+        "admins, not charged). eSMS: use its sandbox flag.",
+    )
+    # Throttles
+    rate_per_second = fields.Float(
+        "Messages per second",
+        default=10.0,
+        help="Upper bound of messages handed to the provider per second "
+        "(0 = no limit).",
+    )
+    min_interval_seconds = fields.Float(
+        "Seconds between messages",
+        default=0.0,
+        help="Minimum spacing between two messages on this channel.",
+    )
+    daily_cap = fields.Integer(
+        help="Maximum messages per day (company time zone), 0 = no cap.",
+    )
+    resend_window_minutes = fields.Integer(
+        "No re-send window (minutes)",
+        default=1440,
+        help="A marketing message is not sent twice to the same recipient with the "
+        "same template within this window.",
+    )
+    recipient_daily_cap = fields.Integer(
+        "Marketing messages per recipient per day",
+        default=1,
+        help="0 = no cap. Transactional messages are not counted.",
+    )
+    quiet_hours_start = fields.Float(
+        default=21.0, help="Marketing messages are held from this hour (local time)."
+    )
+    quiet_hours_end = fields.Float(
+        default=8.0, help="... until this hour (local time) the next morning."
+    )
+    max_attempts = fields.Integer(
+        default=5, help="Transient errors are retried this many times in all."
+    )
+    delivery_timeout_minutes = fields.Integer(
+        help="Fall back to the next channel when no delivery receipt arrived "
+        "within this many minutes (0 = never)."
+    )
+    # Costs (VND)
+    cost_per_message = fields.Monetary(
+        help="Price of one message (ZBS by phone, e-mail...)."
+    )
+    cost_per_segment = fields.Monetary(help="SMS: price of one 160/70-char part.")
+    cost_zalo_uid = fields.Monetary(
+        "Cost of a ZBS template by Zalo user id", help="Zalo price_uid."
+    )
+    cost_zalo_consultation = fields.Monetary(
+        "Cost of a paid consultation message",
+        help="Consultation messages are free within 48 h of the user's last "
+        "interaction and paid up to 7 days.",
+    )
+    # Provider hosts: real defaults, can be pointed at a staging or test server
+    zalo_business_url = fields.Char(
+        "Zalo Business API host", default="https://business.openapi.zalo.me"
+    )
+    zalo_openapi_url = fields.Char(
+        "Zalo OA API host", default="https://openapi.zalo.me"
+    )
+    zalo_oauth_url = fields.Char("Zalo OAuth host", default="https://oauth.zaloapp.com")
+    esms_url = fields.Char("eSMS API host", default="https://rest.esms.vn")
+    speedsms_url = fields.Char("SpeedSMS API host", default="https://api.speedsms.vn")
+    # Credentials: administrators only
+    zalo_app_id = fields.Char("Zalo App ID", groups=ADMIN_GROUP)
+    zalo_app_secret = fields.Char("Zalo App secret key", groups=ADMIN_GROUP)
+    zalo_oa_id = fields.Char("Zalo OA ID")
+    zalo_oa_secret_key = fields.Char(
+        "Zalo OA secret key", groups=ADMIN_GROUP, help="Signs the webhook calls."
+    )
+    zalo_access_token = fields.Char(groups=ADMIN_GROUP, copy=False)
+    zalo_refresh_token = fields.Char(groups=ADMIN_GROUP, copy=False)
+    zalo_token_expires_at = fields.Datetime(groups=ADMIN_GROUP, copy=False)
+    esms_api_key = fields.Char("eSMS API key", groups=ADMIN_GROUP)
+    esms_secret_key = fields.Char("eSMS secret key", groups=ADMIN_GROUP)
+    esms_brandname = fields.Char("eSMS brandname")
+    esms_sms_type = fields.Selection(
+        [("2", "Customer care (brandname)"), ("1", "Advertising (brandname)")],
+        default="2",
+    )
+    speedsms_access_token = fields.Char("SpeedSMS access token", groups=ADMIN_GROUP)
+    speedsms_sender = fields.Char("SpeedSMS sender (brandname)")
+    speedsms_sms_type = fields.Selection(
+        [
+            ("2", "Customer care, random number"),
+            ("3", "Brandname"),
+            ("4", "Brandname notify (default brandname)"),
+            ("5", "App Android"),
+        ],
+        default="3",
+    )
+    strip_accents = fields.Boolean(
+        "Strip Vietnamese accents",
+        help="Send SMS without diacritics: 160 characters per part instead of 70.",
+    )
+    # Sandbox behaviour
+    sandbox_fail_ratio = fields.Float(
+        "Share failed", default=0.1, help="Share of messages the sandbox refuses."
+    )
+    sandbox_read_ratio = fields.Float(
+        "Share read", default=0.5, help="Share of delivered messages later read."
+    )
+    # Webhook
+    webhook_token = fields.Char(
+        groups=ADMIN_GROUP,
+        copy=False,
+        readonly=True,
+        default=lambda self: secrets.token_urlsafe(24),
+    )
+    webhook_url = fields.Char(
+        compute="_compute_webhook_url",
+        groups=ADMIN_GROUP,
+        help="Paste this URL into the provider's webhook settings.",
+    )
+    # Provider state
+    quota_daily = fields.Integer(readonly=True, copy=False)
+    quota_remaining = fields.Integer(readonly=True, copy=False)
+    quota_updated_at = fields.Datetime(readonly=True, copy=False)
+    paused_until = fields.Datetime(
+        readonly=True,
+        copy=False,
+        help="The queue holds this channel's messages until then (quota reached).",
+    )
+    message_count = fields.Integer(compute="_compute_message_count")
+
+    _sql_constraints = [
+        (
+            "rate_per_second_positive",
+            "CHECK(rate_per_second >= 0)",
+            "Messages per second cannot be negative.",
+        ),
+        (
+            "min_interval_positive",
+            "CHECK(min_interval_seconds >= 0)",
+            "Seconds between messages cannot be negative.",
+        ),
+        ("daily_cap_positive", "CHECK(daily_cap >= 0)", "Daily cap cannot be negative."),
+        (
+            "sandbox_ratios",
+            "CHECK(sandbox_fail_ratio >= 0 AND sandbox_fail_ratio <= 1 "
+            "AND sandbox_read_ratio >= 0 AND sandbox_read_ratio <= 1)",
+            "Sandbox shares are between 0 and 1.",
+        ),
+        (
+            "quiet_hours_range",
+            "CHECK(quiet_hours_start >= 0 AND quiet_hours_start < 24 "
+            "AND quiet_hours_end >= 0 AND quiet_hours_end < 24)",
+            "Quiet hours are between 0:00 and 23:59.",
+        ),
+        (
+            "webhook_token_unique",
+            "UNIQUE(webhook_token)",
+            "The webhook token must be unique.",
+        ),
+    ]
+
+    @api.depends("channel_type", "webhook_token")
+    def _compute_webhook_url(self):
+        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url")
+        for channel in self:
+            token = channel.sudo().webhook_token
+            channel.webhook_url = (
+                f"{base_url}/messaging/webhook/{channel.channel_type}/{token}"
+                if token and channel.channel_type
+                else False
+            )
+
+    def _compute_message_count(self):
+        counts = dict(
+            self.env["messaging.message"]._read_group(
+                [("channel_id", "in", self.ids)], ["channel_id"], ["__count"]
+            )
+        )
+        for channel in self:
+            channel.message_count = counts.get(channel, 0)
+
+    # ------------------------------------------------------------------
+    # Provider access
+    # ------------------------------------------------------------------
+
+    def _get_provider_config(self):
+        """Plain data for the adapter: hosts, credentials, options."""
+        self.ensure_one()
+        channel = self.sudo()
+        return {
+            "zalo_app_id": channel.zalo_app_id,
+            "zalo_app_secret": channel.zalo_app_secret,
+            "zalo_oa_secret_key": channel.zalo_oa_secret_key,
+            "zalo_access_token": channel.zalo_access_token,
+            "zalo_refresh_token": channel.zalo_refresh_token,
+            "zalo_business_url": channel.zalo_business_url,
+            "zalo_openapi_url": channel.zalo_openapi_url,
+            "zalo_oauth_url": channel.zalo_oauth_url,
+            "zalo_dev_mode": channel.test_mode,
+            "esms_api_key": channel.esms_api_key,
+            "esms_secret_key": channel.esms_secret_key,
+            "esms_brandname": channel.esms_brandname,
+            "esms_url": channel.esms_url,
+            "esms_sms_type": channel.esms_sms_type,
+            "esms_sandbox": channel.test_mode,
+            "speedsms_access_token": channel.speedsms_access_token,
+            "speedsms_sender": channel.speedsms_sender,
+            "speedsms_url": channel.speedsms_url,
+            "speedsms_sms_type": int(channel.speedsms_sms_type or 3),
+            "strip_accents": channel.strip_accents,
+            "sandbox_fail_ratio": channel.sandbox_fail_ratio,
+            "sandbox_read_ratio": channel.sandbox_read_ratio,
+        }
+
+    def _get_adapter(self):
+        self.ensure_one()
+        if self.channel_type == "email":
+            raise UserError(
+                _("E-mail channels send through Odoo's outgoing mail server.")
+            )
+        return get_adapter(self.channel_type, self._get_provider_config())
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def _notify(self, title, message, kind="success"):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": message,
+                "type": kind,
+                "sticky": kind != "success",
+            },
+        }
+
+    def action_test_connection(self):
+        self.ensure_one()
+        if self.channel_type == "email":
+            server = self.env["ir.mail_server"].sudo().search([], limit=1)
+            if not server:
+                return self._notify(
+                    _("Connection test"),
+                    _("Odoo's default outgoing mail configuration is used."),
+                )
+            try:
+                smtp = server._connect__(mail_server_id=server.id)
+                smtp.quit()
+            except Exception as exc:  # noqa: BLE001 - shown to the admin
+                raise UserError(
+                    _("Cannot reach mail server %(name)s: %(error)s")
+                    % {"name": server.name, "error": exc}
+                ) from exc
+            return self._notify(_("Connection test"), _("Mail server reachable."))
+        try:
+            text = self._get_adapter().test_connection()
+        except ProviderError as exc:
+            raise UserError(
+                _("Connection to %(channel)s failed: %(error)s")
+                % {"channel": self.name, "error": exc}
+            ) from exc
+        return self._notify(_("Connection test"), text)
+
+    def action_refresh_token(self):
+        self.ensure_one()
+        if self.channel_type != "zalo":
+            raise UserError(_("Only Zalo channels use OAuth tokens."))
+        try:
+            self._refresh_zalo_token(force=True)
+        except ProviderError as exc:
+            raise UserError(
+                _("Zalo refused to refresh the token of %(channel)s: %(error)s")
+                % {"channel": self.name, "error": exc}
+            ) from exc
+        return self._notify(
+            _("Token refreshed"),
+            _("New access token valid until %s (UTC).")
+            % self.sudo().zalo_token_expires_at,
+        )
+
+    def action_sync_templates(self):
+        self.ensure_one()
+        if self.channel_type != "zalo":
+            raise UserError(_("Only Zalo channels have templates to synchronise."))
+        try:
+            count = self._sync_zalo_templates()
+        except ProviderError as exc:
+            raise UserError(
+                _("Template sync failed for %(channel)s: %(error)s")
+                % {"channel": self.name, "error": exc}
+            ) from exc
+        return self._notify(
+            _("Templates synchronised"), _("%s templates updated.") % count
+        )
+
+    def action_view_messages(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "multichannel_messaging.messaging_message_action"
+        )
+        action["domain"] = [("channel_id", "=", self.id)]
+        action["context"] = {"default_channel_id": self.id}
+        return action
+
+    def action_resume(self):
+        """Lift a quota pause by hand."""
+        self.paused_until = False
+
+    # ------------------------------------------------------------------
+    # Business
+    # ------------------------------------------------------------------
+
+    def _is_paused(self, now=None):
+        self.ensure_one()
+        now = now or fields.Datetime.now()
+        return bool(self.paused_until and self.paused_until > now)
+
+    def _pause_until(self, until):
+        self.write({"paused_until": until})
+        _logger.info("Messaging channel %s paused until %s", self.id, until)
+
+    def _update_quota(self, daily=None, remaining=None):
+        vals = {"quota_updated_at": fields.Datetime.now()}
+        if daily is not None:
+            vals["quota_daily"] = daily
+        if remaining is not None:
+            vals["quota_remaining"] = remaining
+        self.write(vals)
+
+    def _tz(self):
+        return self.env.user.tz or self.company_id.partner_id.tz or "Asia/Ho_Chi_Minh"
+
+    def _default_retry_delay(self, attempt):
+        """Backoff pattern for transient errors: 1 min, 5 min, 15 min, 1 h..."""
+        pattern = [60, 300, 900, 3600, 3600 * 3]
+        return timedelta(seconds=pattern[min(attempt, len(pattern)) - 1])
+
+    def _refresh_zalo_token(self, force=False):
+        """Refresh the OA token pair, one refresh at a time per OA.
+
+        The refresh token is single use: the new pair is committed in its own
+        transaction (under a row lock that serialises workers) before anyone
+        uses it, so a crash later in the caller's transaction cannot lose it.
+        """
+        self.ensure_one()
+        known_token = self.sudo().zalo_access_token
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                "SELECT zalo_access_token, zalo_refresh_token, zalo_token_expires_at"
+                "  FROM messaging_channel WHERE id = %s FOR UPDATE",
+                [self.id],
+            )
+            access, refresh, expires = cr.fetchone()
+            if not force and access and access != known_token:
+                # another worker refreshed while we waited for the lock
+                self.invalidate_recordset()
+                return access
+            if not refresh:
+                raise ProviderError(
+                    _("No refresh token: paste one from the Zalo developer console.")
+                )
+            config = dict(self._get_provider_config(), zalo_refresh_token=refresh)
+            pair = get_adapter("zalo", config).refresh_token()
+            new_expiry = fields.Datetime.now() + timedelta(
+                seconds=int(pair.get("expires_in") or 90000)
+            )
+            cr.execute(
+                "UPDATE messaging_channel SET zalo_access_token = %s,"
+                " zalo_refresh_token = %s, zalo_token_expires_at = %s WHERE id = %s",
+                [pair["access_token"], pair["refresh_token"], new_expiry, self.id],
+            )
+            cr.commit()  # the single-use refresh token is spent: keep the new pair
+            _logger.info("Zalo token refreshed for channel %s", self.id)
+        self.invalidate_recordset()
+        return pair["access_token"]
+
+    @api.model
+    def _cron_refresh_tokens(self):
+        """Refresh Zalo tokens that expire within the next 2 hours."""
+        soon = fields.Datetime.now() + timedelta(hours=2)
+        channels = (
+            self.sudo()
+            .search([("channel_type", "=", "zalo")])
+            .filtered(
+                lambda c: c.zalo_refresh_token
+                and (not c.zalo_token_expires_at or c.zalo_token_expires_at < soon)
+            )
+        )
+        for channel in channels:
+            try:
+                channel._refresh_zalo_token()
+            except ProviderError as exc:
+                _logger.warning(
+                    "Zalo token refresh failed for channel %s: %s", channel.id, exc
+                )
+
+    def _sync_zalo_templates(self):
+        """Zalo template list + details into messaging.template."""
+        self.ensure_one()
+        adapter = self._get_adapter()
+        Template = self.env["messaging.template"].sudo()
+        count = 0
+        for item in adapter.list_templates():
+            detail = adapter.template_detail(str(item.get("templateId")))
+            template_ref = str(detail.get("templateId") or item.get("templateId"))
+            template = Template.with_context(active_test=False).search(
+                [("channel_type", "=", "zalo"), ("zalo_template_id", "=", template_ref)],
+                limit=1,
+            )
+            price = detail.get("price") or 0
+            vals = {
+                "name": detail.get("templateName") or item.get("templateName"),
+                "zalo_status": detail.get("status") or item.get("status"),
+                "zalo_preview_url": detail.get("previewUrl"),
+                "price_phone": float(price or 0),
+                "price_uid": float(detail.get("price_uid") or price or 0),
+            }
+            params = [
+                {
+                    "name": p.get("name"),
+                    "required": bool(p.get("require")),
+                    "param_type": p.get("type") if p.get("type") in (
+                        "STRING", "NUMBER", "DATE", "CURRENCY"
+                    ) else "STRING",
+                    "max_length": int(p.get("maxLength") or 0),
+                    "min_length": int(p.get("minLength") or 0),
+                }
+                for p in detail.get("listParams") or []
+            ]
+            if template:
+                existing = {p.name: p for p in template.param_ids}
+                commands = []
+                for pvals in params:
+                    line = existing.pop(pvals["name"], None)
+                    if line:
+                        commands.append(Command.update(line.id, pvals))
+                    else:
+                        pvals["expression"] = False
+                        commands.append(Command.create(pvals))
+                commands += [Command.unlink(line.id) for line in existing.values()]
+                template.write(dict(vals, param_ids=commands))
+            else:
+                Template.create(
+                    dict(
+                        vals,
+                        channel_type="zalo",
+                        zalo_template_id=template_ref,
+                        category="transactional",
+                        company_id=self.company_id.id,
+                        param_ids=[Command.create(p) for p in params],
+                    )
+                )
+            count += 1
+        quota = adapter.get_quota()
+        if quota:
+            self._update_quota(
+                int(quota.get("dailyQuota") or 0), int(quota.get("remainingQuota") or 0)
+            )
+        return count

@@ -1,0 +1,78 @@
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+FREE_WINDOW = timedelta(hours=48)
+PAID_WINDOW = timedelta(days=7)
+
+
+class MessagingIdentity(models.Model):
+    """A partner's address on one channel (a Zalo user id is per OA)."""
+
+    _name = "messaging.identity"
+    _description = "Messaging Identity"
+    _order = "last_interaction_at desc, id desc"
+    _rec_name = "external_id"
+
+    partner_id = fields.Many2one("res.partner", index=True, ondelete="cascade")
+    channel_id = fields.Many2one(
+        "messaging.channel", required=True, index=True, ondelete="cascade"
+    )
+    company_id = fields.Many2one(related="channel_id.company_id", store=True)
+    external_id = fields.Char(
+        "Zalo user id",
+        required=True,
+        help="Kept as text: Zalo ids exceed 2^53.",
+    )
+    display_name_ext = fields.Char("Name on the channel")
+    is_follower = fields.Boolean("Follows the OA")
+    followed_at = fields.Datetime()
+    last_interaction_at = fields.Datetime(
+        help="Last time the user wrote to or interacted with the OA."
+    )
+    window_state = fields.Selection(
+        [
+            ("free", "Free consultation window (48 h)"),
+            ("paid", "Paid consultation window (7 days)"),
+            ("closed", "Closed: use a template"),
+        ],
+        compute="_compute_window_state",
+    )
+    window_ends_at = fields.Datetime(compute="_compute_window_state")
+
+    _sql_constraints = [
+        (
+            "external_unique",
+            "UNIQUE(channel_id, external_id)",
+            "This user id is already linked on this channel.",
+        ),
+    ]
+
+    @api.depends("last_interaction_at")
+    def _compute_window_state(self):
+        now = fields.Datetime.now()
+        for identity in self:
+            identity.window_state, identity.window_ends_at = identity._get_window(now)
+
+    def _get_window(self, now=None):
+        """('free'|'paid'|'closed', end of the current window)."""
+        self.ensure_one()
+        now = now or fields.Datetime.now()
+        last = self.last_interaction_at
+        if not last:
+            return "closed", False
+        if now < last + FREE_WINDOW:
+            return "free", last + FREE_WINDOW
+        if now < last + PAID_WINDOW:
+            return "paid", last + PAID_WINDOW
+        return "closed", False
+
+    @api.constrains("external_id")
+    def _check_external_id(self):
+        for identity in self:
+            if not identity.external_id.strip().isdigit():
+                raise ValidationError(
+                    _("A Zalo user id is made of digits, got %s.")
+                    % identity.external_id
+                )

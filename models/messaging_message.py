@@ -1,0 +1,725 @@
+import logging
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import html2plaintext, plaintext2html
+
+from ..providers import (
+    ACCEPTED,
+    AUTH,
+    PERMANENT,
+    QUOTA,
+    RETRY,
+    UNREACHABLE,
+    OutboundMessage,
+    ProviderError,
+)
+from ..providers.sandbox import sandbox_final_state
+from ..providers.sms_text import sms_segments
+
+_logger = logging.getLogger(__name__)
+
+STATES = [
+    ("queued", "Queued"),
+    ("sending", "Sending"),
+    ("sent", "Sent"),
+    ("delivered", "Delivered"),
+    ("read", "Read"),
+    ("failed", "Failed"),
+    ("cancelled", "Cancelled"),
+    ("skipped", "Skipped"),
+    ("unknown", "Outcome unknown"),
+]
+FAILURE_TYPES = [
+    ("no_address", "No address on this channel"),
+    ("invalid_address", "Invalid address"),
+    ("opt_out", "Opted out"),
+    ("duplicate", "Duplicate"),
+    ("invalid_params", "Template data refused"),
+    ("unreachable", "Unreachable on this channel"),
+    ("provider", "Refused by the provider"),
+    ("auth", "Credentials refused"),
+    ("retries", "Too many attempts"),
+    ("crash", "Interrupted while sending"),
+    ("cancelled", "Cancelled"),
+]
+CLAIM_SECONDS = 120
+BATCH_SIZE = 200
+
+
+class MessagingMessage(models.Model):
+    """One recipient on one channel: the outbound queue and the history."""
+
+    _name = "messaging.message"
+    _description = "Message"
+    _order = "id desc"
+    _rec_name = "recipient"
+
+    partner_id = fields.Many2one("res.partner", index=True, ondelete="set null")
+    channel_id = fields.Many2one(
+        "messaging.channel", required=True, index=True, ondelete="restrict"
+    )
+    channel_type = fields.Selection(related="channel_id.channel_type", store=True)
+    company_id = fields.Many2one(
+        "res.company",
+        compute="_compute_company_id",
+        store=True,
+        index=True,
+    )
+    template_id = fields.Many2one("messaging.template", index=True)
+    campaign_id = fields.Many2one(
+        "messaging.campaign", index=True, ondelete="cascade"
+    )
+    user_id = fields.Many2one(
+        "res.users", "Sent by", default=lambda self: self.env.user, index=True
+    )
+    res_model = fields.Char("Document model", index=True)
+    res_id = fields.Many2oneReference("Document id", model_field="res_model")
+    category = fields.Selection(
+        [("transactional", "Transactional"), ("marketing", "Marketing")],
+        compute="_compute_category",
+        store=True,
+        readonly=False,
+    )
+    route = fields.Selection(
+        [
+            ("phone", "Template by phone"),
+            ("uid", "Template by Zalo user id"),
+            ("consultation", "Consultation message"),
+            ("sms", "SMS"),
+            ("email", "E-mail"),
+            ("sandbox", "Sandbox"),
+        ],
+        readonly=True,
+    )
+    recipient = fields.Char(help="Phone (84...), Zalo user id or e-mail used.")
+    subject = fields.Char()
+    body = fields.Text()
+    template_data = fields.Json(help="Rendered ZBS template parameters.")
+    state = fields.Selection(
+        STATES, default="queued", required=True, index=True, readonly=True
+    )
+    failure_type = fields.Selection(FAILURE_TYPES, readonly=True)
+    provider_message_id = fields.Char(index=True, readonly=True, copy=False)
+    tracking_id = fields.Char(
+        readonly=True,
+        copy=False,
+        index=True,
+        default=lambda self: uuid.uuid4().hex,
+        help="Our id sent to the provider (Zalo tracking_id, eSMS RequestId).",
+    )
+    error_code = fields.Char(readonly=True, copy=False)
+    error_message = fields.Text(readonly=True, copy=False)
+    attempt_count = fields.Integer(readonly=True, copy=False)
+    scheduled_at = fields.Datetime(
+        "Next try",
+        default=fields.Datetime.now,
+        required=True,
+        index=True,
+    )
+    claim_until = fields.Datetime(readonly=True, copy=False)
+    sent_at = fields.Datetime(readonly=True, copy=False)
+    delivered_at = fields.Datetime(readonly=True, copy=False)
+    read_at = fields.Datetime(readonly=True, copy=False)
+    failed_at = fields.Datetime(readonly=True, copy=False)
+    receipt_due_at = fields.Datetime(readonly=True, copy=False)
+    currency_id = fields.Many2one(related="channel_id.currency_id")
+    cost = fields.Monetary(readonly=True, copy=False)
+    fallback_parent_id = fields.Many2one(
+        "messaging.message", "Fallback of", index=True, readonly=True
+    )
+    fallback_child_ids = fields.One2many(
+        "messaging.message", "fallback_parent_id", "Fallbacks"
+    )
+    fallback_chain = fields.Json(
+        help="Remaining fallback steps: list of [channel id, template id]."
+    )
+    mail_mail_id = fields.Many2one("mail.mail", readonly=True, copy=False)
+
+    _sql_constraints = [
+        ("tracking_id_unique", "UNIQUE(tracking_id)", "Tracking ids are unique."),
+        (
+            "attempt_count_positive",
+            "CHECK(attempt_count >= 0)",
+            "Attempt count cannot be negative.",
+        ),
+    ]
+
+    @api.depends("channel_id.company_id", "campaign_id.company_id")
+    def _compute_company_id(self):
+        for message in self:
+            message.company_id = (
+                message.campaign_id.company_id or message.channel_id.company_id
+            )
+
+    @api.depends("template_id.category")
+    def _compute_category(self):
+        for message in self:
+            message.category = (
+                message.category or message.template_id.category or "transactional"
+            )
+
+    @api.depends("recipient", "channel_id")
+    def _compute_display_name(self):
+        for message in self:
+            message.display_name = "%s → %s" % (
+                message.channel_id.name or "",
+                message.partner_id.name or message.recipient or "",
+            )
+
+    @api.constrains("template_id", "channel_id")
+    def _check_template_channel(self):
+        for message in self:
+            template = message.template_id
+            if template and template.channel_type != message.channel_type:
+                raise ValidationError(
+                    _(
+                        "Template %(template)s is for %(ttype)s, not for channel "
+                        "%(channel)s."
+                    )
+                    % {
+                        "template": template.name,
+                        "ttype": template.channel_type,
+                        "channel": message.channel_id.name,
+                    }
+                )
+
+    # ------------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if not vals.get("res_model") and vals.get("partner_id"):
+                vals["res_model"] = "res.partner"
+                vals["res_id"] = vals["partner_id"]
+        messages = super().create(vals_list)
+        if not self.env.context.get("messaging_skip_prepare"):
+            messages.filtered(lambda m: m.state == "queued")._prepare_for_queue()
+        return messages
+
+    def unlink(self):
+        if any(m.state == "sending" for m in self):
+            raise UserError(_("A message being sent cannot be deleted."))
+        return super().unlink()
+
+    # ------------------------------------------------------------------
+    # Preparation: address, content, early refusals
+    # ------------------------------------------------------------------
+
+    def _prepare_for_queue(self):
+        """Resolve address and content; refuse early what cannot be sent."""
+        for message in self:
+            message._prepare_one()
+
+    def _prepare_one(self):
+        self.ensure_one()
+        partner = self.partner_id
+        if (
+            self.category == "marketing"
+            and partner
+            and partner._messaging_is_opted_out(self.channel_id)
+        ):
+            self._set_failed(
+                "opt_out",
+                _("%s opted out of marketing messages.") % partner.display_name,
+                state="skipped",
+            )
+            return
+        try:
+            route, address = self._get_route_and_address()
+        except UserError as exc:
+            self._set_failed("invalid_address", str(exc), state="skipped")
+            return
+        if not address:
+            self._set_failed(
+                "no_address",
+                _("%(partner)s has no address for channel %(channel)s.")
+                % {
+                    "partner": partner.display_name or _("The recipient"),
+                    "channel": self.channel_id.name,
+                },
+                state="skipped",
+            )
+            return
+        vals = {"route": route, "recipient": address}
+        if self.template_id and not self.body and not self.template_data:
+            vals.update(self._render_content())
+        self.write(vals)
+        if self.channel_type == "zalo" and route in ("phone", "uid"):
+            errors = self.template_id._check_params(self.template_data or {})
+            if errors:
+                self._set_failed("invalid_params", "\n".join(errors))
+
+    def _get_route_and_address(self):
+        """(route, address) for this message's channel; address False if none."""
+        self.ensure_one()
+        partner = self.partner_id
+        ctype = self.channel_type
+        if self.recipient and self.route:
+            return self.route, self.recipient
+        if ctype == "email":
+            return "email", partner.email_normalized or partner.email or False
+        if ctype in ("esms", "speedsms"):
+            return "sms", partner._messaging_phone()
+        if ctype == "sandbox":
+            return "sandbox", partner._messaging_phone() or partner.email or False
+        # Zalo
+        identity = partner._messaging_identity(self.channel_id)
+        template = self.template_id
+        if template and template.zalo_template_id:
+            route = template.zalo_route
+            if route in ("uid", "auto") and identity:
+                return "uid", identity.external_id
+            if route == "uid":
+                return "uid", False
+            return "phone", partner._messaging_phone()
+        return "consultation", identity.external_id if identity else False
+
+    def _render_content(self):
+        """Content values rendered from the template on the source record."""
+        self.ensure_one()
+        template = self.template_id
+        res_model = self.res_model or template.model
+        if template.model != res_model:
+            raise UserError(
+                _("Template %(template)s renders on %(tmodel)s, not on %(model)s.")
+                % {
+                    "template": template.name,
+                    "tmodel": template.model,
+                    "model": res_model,
+                }
+            )
+        res_id = self.res_id
+        vals = {}
+        if template.body:
+            vals["body"] = template._render_body([res_id])[res_id]
+        if template.subject:
+            vals["subject"] = template._render_field("subject", [res_id])[res_id]
+        if template.param_ids:
+            vals["template_data"] = template._render_params([res_id])[res_id]
+        return vals
+
+    # ------------------------------------------------------------------
+    # State changes
+    # ------------------------------------------------------------------
+
+    def _set_failed(self, failure_type, text, code=None, state="failed"):
+        """Fail (or skip) and hand over to the next fallback step, if any."""
+        self.write(
+            {
+                "state": state,
+                "failure_type": failure_type,
+                "error_code": code,
+                "error_message": text,
+                "failed_at": fields.Datetime.now(),
+                "claim_until": False,
+            }
+        )
+        if failure_type in self._get_fallback_failure_types():
+            self._create_fallback()
+
+    def _get_fallback_failure_types(self):
+        return ("no_address", "invalid_address", "unreachable", "invalid_params")
+
+    def _create_fallback(self):
+        children = self.browse()
+        for message in self:
+            chain = list(message.fallback_chain or [])
+            if not chain or message.fallback_child_ids:
+                continue
+            channel_id, template_id = chain[0]
+            children |= self.create(
+                {
+                    "partner_id": message.partner_id.id,
+                    "channel_id": channel_id,
+                    "template_id": template_id,
+                    "campaign_id": message.campaign_id.id,
+                    "res_model": message.res_model,
+                    "res_id": message.res_id,
+                    "user_id": message.user_id.id,
+                    "category": message.category,
+                    "fallback_parent_id": message.id,
+                    "fallback_chain": chain[1:],
+                }
+            )
+        return children
+
+    def _set_sent(self, result):
+        now = fields.Datetime.now()
+        vals = {
+            "state": "sent",
+            "sent_at": now,
+            "provider_message_id": result.provider_message_id,
+            "error_code": False,
+            "error_message": False,
+            "failure_type": False,
+            "claim_until": False,
+            "cost": result.cost
+            if result.cost is not None
+            else self._estimate_cost(),
+        }
+        if self.channel_type == "sandbox":
+            vals["receipt_due_at"] = now
+        self.write(vals)
+
+    def _estimate_cost(self):
+        self.ensure_one()
+        channel = self.channel_id
+        if self.route == "uid":
+            return self.template_id.price_uid or channel.cost_zalo_uid
+        if self.route == "phone":
+            return self.template_id.price_phone or channel.cost_per_message
+        if self.route == "sms" and channel.cost_per_segment:
+            return channel.cost_per_segment * sms_segments(self.body or "")[2]
+        return channel.cost_per_message
+
+    def _set_delivered(self, when=None):
+        self.filtered(lambda m: m.state in ("sent", "sending", "unknown")).write(
+            {"state": "delivered", "delivered_at": when or fields.Datetime.now()}
+        )
+
+    def _set_read(self, when=None):
+        when = when or fields.Datetime.now()
+        for message in self.filtered(
+            lambda m: m.state in ("sent", "delivered", "unknown")
+        ):
+            message.write(
+                {
+                    "state": "read",
+                    "read_at": when,
+                    "delivered_at": message.delivered_at or when,
+                }
+            )
+
+    def _reschedule(self, when, result=None, count_attempt=True):
+        vals = {"state": "queued", "scheduled_at": when, "claim_until": False}
+        if result is not None:
+            vals.update({"error_code": result.code, "error_message": result.message})
+        if not count_attempt:
+            vals["attempt_count"] = max(self.attempt_count - 1, 0)
+        self.write(vals)
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_cancel(self):
+        to_cancel = self.filtered(lambda m: m.state in ("queued", "unknown"))
+        to_cancel.write(
+            {
+                "state": "cancelled",
+                "failure_type": "cancelled",
+                "claim_until": False,
+            }
+        )
+
+    def action_retry(self):
+        """Queue failed / unknown messages again (an explicit human decision)."""
+        to_retry = self.filtered(lambda m: m.state in ("failed", "unknown"))
+        to_retry.write(
+            {
+                "state": "queued",
+                "scheduled_at": fields.Datetime.now(),
+                "failure_type": False,
+                "attempt_count": 0,
+            }
+        )
+
+    def action_open_document(self):
+        self.ensure_one()
+        if not self.res_model or not self.res_id:
+            return False
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }
+
+    # ------------------------------------------------------------------
+    # Queue
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _auto_commit(self):
+        return not getattr(threading.current_thread(), "testing", False)
+
+    @api.model
+    def _claim_batch(self, limit=BATCH_SIZE):
+        """Lease due messages for this worker.
+
+        ``FOR UPDATE SKIP LOCKED`` lets several workers claim at once without
+        waiting on each other; the lease (``claim_until``) keeps the rows out of
+        other workers' claims once the claim is committed, and expires on its own
+        if this worker dies before sending (the rows are then still ``queued``
+        and were never handed to a provider).
+        """
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE messaging_message m
+               SET claim_until = %(now)s + make_interval(secs => %(lease)s)
+             WHERE m.id IN (
+                   SELECT q.id
+                     FROM messaging_message q
+                     JOIN messaging_channel ch ON ch.id = q.channel_id
+                LEFT JOIN messaging_campaign c ON c.id = q.campaign_id
+                    WHERE q.state = 'queued'
+                      AND q.scheduled_at <= %(now)s
+                      AND (q.claim_until IS NULL OR q.claim_until < %(now)s)
+                      AND ch.active
+                      AND (ch.paused_until IS NULL OR ch.paused_until <= %(now)s)
+                      AND (q.campaign_id IS NULL OR c.state = 'running')
+                 ORDER BY q.scheduled_at, q.id
+                    LIMIT %(limit)s
+                      FOR UPDATE OF q SKIP LOCKED)
+            RETURNING m.id
+            """,
+            {"lease": CLAIM_SECONDS, "limit": limit, "now": fields.Datetime.now()},
+        )
+        ids = sorted(row[0] for row in self.env.cr.fetchall())
+        self.invalidate_model(["claim_until"])
+        return self.browse(ids)
+
+    @api.model
+    def _process_queue(self, time_limit=None, batch_size=BATCH_SIZE):
+        """Send every due queued message (the cron calls this).
+
+        Works in batches until nothing is due or ``time_limit`` seconds passed;
+        then re-triggers the cron if work remains. Returns the number of
+        messages handed to a provider or settled.
+        """
+        auto_commit = self._auto_commit()
+        started = time.monotonic()
+        done = 0
+        self._recover_stale_sending()
+        while True:
+            batch = self._claim_batch(limit=batch_size)
+            if auto_commit:
+                self.env.cr.commit()  # the lease must be visible to other workers
+            if not batch:
+                break
+            done += batch._dispatch(auto_commit=auto_commit)
+            if time_limit and time.monotonic() - started > time_limit:
+                self._retrigger_cron()
+                break
+        self._process_receipts()
+        self.env["messaging.campaign"]._check_campaigns_done()
+        if auto_commit:
+            self.env.cr.commit()  # settle receipts and campaign states
+        return done
+
+    @api.model
+    def _cron_process_queue(self):
+        self._process_queue(time_limit=50)
+
+    @api.model
+    def _retrigger_cron(self):
+        cron = self.env.ref(
+            "multichannel_messaging.ir_cron_messaging_process_queue",
+            raise_if_not_found=False,
+        )
+        if cron:
+            cron._trigger()
+
+    @api.model
+    def _recover_stale_sending(self):
+        """A row left in ``sending`` (crash mid-call) is never blindly resent."""
+        stale = self.search(
+            [
+                ("state", "=", "sending"),
+                ("claim_until", "<", fields.Datetime.now()),
+            ]
+        )
+        for message in stale:
+            message.write(
+                {
+                    "state": "unknown",
+                    "failure_type": "crash",
+                    "error_message": _(
+                        "The worker stopped while this message was being sent: it "
+                        "may or may not have reached the provider. Check and retry "
+                        "by hand."
+                    ),
+                    "claim_until": False,
+                }
+            )
+
+    def _dispatch(self, auto_commit=True):
+        adapters = {}
+        done = 0
+        for message in self:
+            if message.state != "queued":
+                continue
+            message._send_one(adapters, auto_commit=auto_commit)
+            done += 1
+        return done
+
+    def _send_one(self, adapters, auto_commit=True):
+        self.ensure_one()
+        channel = self.channel_id
+        if channel.channel_type == "email":
+            self._send_email()
+            if auto_commit:
+                self.env.cr.commit()  # result of this message is final
+            return
+        if channel.id not in adapters:
+            adapters[channel.id] = channel._get_adapter()
+        outbound = self._prepare_outbound()
+        # state "sending" is committed before the call: a crash after this point
+        # leaves evidence and the row will not be resent blindly
+        self.write(
+            {
+                "state": "sending",
+                "attempt_count": self.attempt_count + 1,
+                "claim_until": fields.Datetime.now()
+                + timedelta(seconds=CLAIM_SECONDS),
+            }
+        )
+        if auto_commit:
+            self.env.cr.commit()
+        result = adapters[channel.id].send(outbound)
+        if (
+            result.status == AUTH
+            and result.reason == "token"
+            and channel.channel_type == "zalo"
+        ):
+            adapters.pop(channel.id, None)
+            try:
+                channel._refresh_zalo_token()
+            except ProviderError as exc:
+                _logger.warning("Zalo token refresh failed for channel %s", channel.id)
+                result.message = "%s (%s)" % (result.message, exc)
+            else:
+                adapters[channel.id] = channel._get_adapter()
+                result = adapters[channel.id].send(outbound)
+        self._apply_result(result)
+        if auto_commit:
+            self.env.cr.commit()  # the provider's answer is kept at once
+
+    def _prepare_outbound(self):
+        self.ensure_one()
+        template = self.template_id
+        kind = "template" if self.route in ("phone", "uid") else "text"
+        return OutboundMessage(
+            tracking_id=self.tracking_id,
+            kind=kind,
+            phone=self.recipient if self.route in ("phone", "sms", "sandbox") else None,
+            zalo_user_id=self.recipient
+            if self.route in ("uid", "consultation")
+            else None,
+            template_ref=template.zalo_template_id or None,
+            params=dict(self.template_data or {}),
+            text=self.body or None,
+            route="uid" if self.route == "uid" else "phone",
+        )
+
+    def _apply_result(self, result):
+        self.ensure_one()
+        channel = self.channel_id
+        if result.quota_remaining is not None or result.quota_daily is not None:
+            channel._update_quota(result.quota_daily, result.quota_remaining)
+        status = result.status
+        if status == ACCEPTED:
+            self._set_sent(result)
+            self._post_on_document()
+        elif status == UNREACHABLE:
+            self._set_failed("unreachable", result.message, code=result.code)
+        elif status == QUOTA:
+            until = fields.Datetime.now() + timedelta(
+                seconds=result.retry_after or 3600
+            )
+            channel._pause_until(until)
+            self._reschedule(until, result, count_attempt=False)
+        elif status == RETRY:
+            if self.attempt_count >= max(channel.max_attempts, 1):
+                self._set_failed("retries", result.message, code=result.code)
+            else:
+                delay = (
+                    timedelta(seconds=result.retry_after)
+                    if result.retry_after
+                    else channel._default_retry_delay(self.attempt_count)
+                )
+                self._reschedule(fields.Datetime.now() + delay, result)
+        elif status == AUTH:
+            self._set_failed("auth", result.message, code=result.code)
+        else:
+            assert status == PERMANENT, status
+            self._set_failed("provider", result.message, code=result.code)
+
+    def _send_email(self):
+        self.ensure_one()
+        body_html = plaintext2html(self.body or "")
+        mail = (
+            self.env["mail.mail"]
+            .sudo()
+            .create(
+                {
+                    "subject": self.subject or self.template_id.name or "",
+                    "body_html": body_html,
+                    "email_to": self.recipient,
+                    "recipient_ids": [],
+                    "auto_delete": False,
+                    "model": self.res_model,
+                    "res_id": self.res_id,
+                }
+            )
+        )
+        self.write(
+            {
+                "state": "sent",
+                "sent_at": fields.Datetime.now(),
+                "attempt_count": self.attempt_count + 1,
+                "mail_mail_id": mail.id,
+                "provider_message_id": mail.message_id,
+                "claim_until": False,
+                "cost": self.channel_id.cost_per_message,
+            }
+        )
+        self._post_on_document()
+
+    def _post_on_document(self):
+        """Log one-off messages (not campaign ones) in the document's chatter."""
+        self.ensure_one()
+        if self.campaign_id or not self.res_model or not self.res_id:
+            return
+        record = self.env[self.res_model].browse(self.res_id).exists()
+        if not record or not hasattr(record, "message_post"):
+            return
+        body = _("%(channel)s message sent to %(to)s:") % {
+            "channel": self.channel_id.name,
+            "to": self.recipient,
+        }
+        text = self.body or ", ".join(
+            "%s: %s" % item for item in (self.template_data or {}).items()
+        )
+        record.sudo().message_post(
+            body=plaintext2html("%s\n%s" % (body, html2plaintext(text or ""))),
+            message_type="notification",
+            subtype_xmlid="mail.mt_note",
+        )
+
+    @api.model
+    def _process_receipts(self):
+        """Sandbox receipts: delivered, then read for a configurable share."""
+        due = self.search(
+            [
+                ("channel_type", "=", "sandbox"),
+                ("state", "=", "sent"),
+                ("receipt_due_at", "<=", fields.Datetime.now()),
+            ]
+        )
+        for message in due:
+            final = sandbox_final_state(
+                message.tracking_id, message.channel_id.sandbox_read_ratio
+            )
+            message._set_delivered()
+            if final == "read":
+                message._set_read()
+            message.receipt_due_at = False

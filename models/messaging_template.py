@@ -1,0 +1,144 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..providers.zalo import validate_template_params
+from .messaging_channel import CHANNEL_TYPES
+
+
+class MessagingTemplate(models.Model):
+    _name = "messaging.template"
+    _inherit = ["mail.render.mixin"]
+    _description = "Messaging Template"
+    _order = "name, id"
+    _unrestricted_rendering = True
+
+    name = fields.Char(required=True, translate=True)
+    active = fields.Boolean(default=True)
+    channel_type = fields.Selection(CHANNEL_TYPES, required=True, default="sandbox")
+    company_id = fields.Many2one("res.company")
+    model = fields.Char(
+        "Applies to",
+        required=True,
+        default="res.partner",
+        help="Technical name of the model the template renders on.",
+    )
+    model_id = fields.Many2one(
+        "ir.model",
+        compute="_compute_model_id",
+        string="Document model",
+    )
+    category = fields.Selection(
+        [("transactional", "Transactional"), ("marketing", "Marketing")],
+        required=True,
+        default="marketing",
+        help="Marketing messages obey quiet hours, caps and opt-outs; "
+        "transactional ones (order confirmation...) do not.",
+    )
+    subject = fields.Char(translate=True, help="E-mail subject.")
+    body = fields.Text(
+        translate=True,
+        help="Free text with {{ object.field }} placeholders (SMS, e-mail, "
+        "consultation messages, sandbox).",
+    )
+    zalo_template_id = fields.Char("ZBS template id", index=True)
+    zalo_route = fields.Selection(
+        [
+            ("phone", "By phone number (ZNS)"),
+            ("uid", "By Zalo user id"),
+            ("auto", "Cheapest available"),
+        ],
+        default="phone",
+    )
+    zalo_status = fields.Selection(
+        [
+            ("PENDING_REVIEW", "Pending review"),
+            ("ENABLE", "Enabled"),
+            ("REJECT", "Rejected"),
+            ("DISABLE", "Disabled"),
+            ("DELETE", "Deleted"),
+        ],
+        readonly=True,
+        copy=False,
+    )
+    zalo_preview_url = fields.Char(readonly=True, copy=False)
+    price_phone = fields.Float("Price by phone (VND)")
+    price_uid = fields.Float("Price by Zalo user id (VND)")
+    param_ids = fields.One2many(
+        "messaging.template.param", "template_id", string="Parameters", copy=True
+    )
+
+    @api.depends("model")
+    def _compute_render_model(self):
+        for template in self:
+            template.render_model = template.model
+
+    @api.depends("model")
+    def _compute_model_id(self):
+        for template in self:
+            template.model_id = self.env["ir.model"]._get(template.model)
+
+    @api.constrains("model")
+    def _check_model(self):
+        for template in self:
+            if template.model not in self.env:
+                raise ValidationError(
+                    _("Model %(model)s does not exist (template %(name)s).")
+                    % {"model": template.model, "name": template.name}
+                )
+
+    @api.constrains("channel_type", "body", "zalo_template_id")
+    def _check_content(self):
+        for template in self:
+            if template.channel_type == "zalo":
+                if not template.zalo_template_id and not template.body:
+                    raise ValidationError(
+                        _(
+                            "Zalo template %s needs a ZBS template id (or a body for "
+                            "consultation messages)."
+                        )
+                        % template.name
+                    )
+            elif not template.body:
+                raise ValidationError(
+                    _("Template %s needs a body.") % template.name
+                )
+
+    def copy_data(self, default=None):
+        vals_list = super().copy_data(default=default)
+        return [
+            dict(vals, name=self.env._("%s (copy)", template.name))
+            for template, vals in zip(self, vals_list, strict=True)
+        ]
+
+    # ------------------------------------------------------------------
+    # Rendering
+    # ------------------------------------------------------------------
+
+    def _render_body(self, res_ids):
+        """Rendered body per record id."""
+        self.ensure_one()
+        if not self.body:
+            return dict.fromkeys(res_ids, "")
+        return self._render_field("body", res_ids)
+
+    def _render_params(self, res_ids):
+        """{res_id: {param name: rendered value}}: the ZBS template_data."""
+        self.ensure_one()
+        result = {res_id: {} for res_id in res_ids}
+        for param in self.param_ids:
+            if not param.expression:
+                continue
+            values = self._render_template(
+                param.expression,
+                self.model,
+                res_ids,
+                engine="inline_template",
+            )
+            for res_id in res_ids:
+                result[res_id][param.name] = (values.get(res_id) or "").strip()
+        return result
+
+    def _check_params(self, values):
+        """Errors (list of str) for template data, against the declared params."""
+        self.ensure_one()
+        return validate_template_params(self.param_ids._as_list_param(), values)

@@ -1,0 +1,52 @@
+from odoo import fields, models
+
+
+class MessagingTemplateParam(models.Model):
+    _name = "messaging.template.param"
+    _description = "Messaging Template Parameter"
+    _order = "sequence, id"
+
+    template_id = fields.Many2one(
+        "messaging.template", required=True, ondelete="cascade", index=True
+    )
+    sequence = fields.Integer(default=10)
+    name = fields.Char(
+        required=True, help="Parameter name as declared in the Zalo template."
+    )
+    expression = fields.Char(
+        help="Inline template rendered on the record, e.g. {{ object.name }}."
+    )
+    param_type = fields.Selection(
+        [
+            ("STRING", "Text"),
+            ("NUMBER", "Number"),
+            ("DATE", "Date (dd/mm/yyyy)"),
+            ("CURRENCY", "Currency"),
+        ],
+        string="Type",
+        default="STRING",
+    )
+    required = fields.Boolean(default=True)
+    max_length = fields.Integer(help="0 = no limit")
+    min_length = fields.Integer()
+
+    _sql_constraints = [
+        (
+            "name_unique",
+            "UNIQUE(template_id, name)",
+            "A template cannot declare the same parameter twice.",
+        ),
+    ]
+
+    def _as_list_param(self):
+        """Same shape as Zalo's template `listParams`."""
+        return [
+            {
+                "name": p.name,
+                "require": p.required,
+                "type": p.param_type or "STRING",
+                "maxLength": p.max_length or 0,
+                "minLength": p.min_length or 0,
+            }
+            for p in self
+        ]

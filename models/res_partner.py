@@ -1,0 +1,86 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.phone_validation.tools import phone_validation
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    messaging_identity_ids = fields.One2many(
+        "messaging.identity", "partner_id", "Zalo identities"
+    )
+    messaging_opt_out = fields.Boolean(
+        "Opted out of marketing messages",
+        help="No marketing message on any channel (transactional ones still go).",
+    )
+    messaging_opt_out_channel_ids = fields.Many2many(
+        "messaging.channel",
+        "res_partner_messaging_opt_out_rel",
+        "partner_id",
+        "channel_id",
+        string="Opted out on channels",
+    )
+    messaging_message_count = fields.Integer(
+        "Multichannel messages", compute="_compute_messaging_message_count"
+    )
+
+    def _compute_messaging_message_count(self):
+        counts = dict(
+            self.env["messaging.message"]._read_group(
+                [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.messaging_message_count = counts.get(partner, 0)
+
+    def action_view_messaging_messages(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "multichannel_messaging.messaging_message_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {"default_partner_id": self.id}
+        return action
+
+    @api.model
+    def _messaging_normalize_phone(self, number, country=None):
+        """'0912 345 678', '+84 912345678', '84912345678' -> '84912345678'.
+
+        Uses Odoo's phone_validation (phonenumbers) with the contact's country,
+        Vietnam by default. Raises UserError naming the number when invalid.
+        """
+        number = (number or "").strip()
+        if not number:
+            return False
+        country = country or self.env.ref("base.vn", raise_if_not_found=False)
+        code = country.code if country else "VN"
+        phone_code = country.phone_code if country else 84
+        try:
+            formatted = phone_validation.phone_format(
+                number, code, phone_code, force_format="E164"
+            )
+        except UserError as exc:
+            raise UserError(
+                _("Phone number %(number)s is not valid: %(error)s")
+                % {"number": number, "error": exc}
+            ) from exc
+        return formatted.lstrip("+")
+
+    def _messaging_phone(self):
+        """The mobile (else phone) as Zalo and SMS gateways want it: 84xxxxxxxxx."""
+        self.ensure_one()
+        number = self.mobile or self.phone
+        if not number:
+            return False
+        return self._messaging_normalize_phone(number, self.country_id or None)
+
+    def _messaging_identity(self, channel):
+        self.ensure_one()
+        return self.messaging_identity_ids.filtered(
+            lambda i: i.channel_id == channel
+        )[:1]
+
+    def _messaging_is_opted_out(self, channel):
+        self.ensure_one()
+        return self.messaging_opt_out or channel in self.messaging_opt_out_channel_ids

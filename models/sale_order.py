@@ -1,0 +1,33 @@
+from odoo import fields, models
+
+
+class SaleOrder(models.Model):
+    _inherit = "sale.order"
+
+    messaging_message_count = fields.Integer(
+        "Multichannel messages", compute="_compute_messaging_message_count"
+    )
+
+    def _compute_messaging_message_count(self):
+        counts = dict(
+            self.env["messaging.message"]._read_group(
+                [("res_model", "=", "sale.order"), ("res_id", "in", self.ids)],
+                ["res_id"],
+                ["__count"],
+            )
+        )
+        for order in self:
+            order.messaging_message_count = counts.get(order.id, 0)
+
+    def action_view_messaging_messages(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "multichannel_messaging.messaging_message_action"
+        )
+        action["domain"] = [("res_model", "=", "sale.order"), ("res_id", "=", self.id)]
+        action["context"] = {
+            "default_res_model": "sale.order",
+            "default_res_id": self.id,
+            "default_partner_id": self.partner_id.id,
+        }
+        return action

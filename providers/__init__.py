@@ -1,0 +1,74 @@
+"""Provider adapters: plain Python, no ORM (see ``base.py`` for the rules)."""
+
+from .base import (
+    ACCEPTED,
+    AUTH,
+    PERMANENT,
+    QUOTA,
+    RETRY,
+    STATUSES,
+    UNREACHABLE,
+    BaseAdapter,
+    OutboundMessage,
+    ProviderError,
+    SendResult,
+    get_session,
+)
+from .esms import ESMS_CODES, EsmsAdapter
+from .phone import normalize_vn_phone, to_e164, to_national_vn
+from .sandbox import SandboxAdapter, sandbox_final_state
+from .sms_text import has_vietnamese_diacritics, sms_segments, strip_vietnamese_accents
+from .speedsms import SPEEDSMS_CODES, SpeedSmsAdapter
+from .zalo import ZALO_ERRORS, ZaloAdapter, classify_error, validate_template_params
+
+ADAPTERS = {
+    "zalo": ZaloAdapter,
+    "esms": EsmsAdapter,
+    "speedsms": SpeedSmsAdapter,
+    "sandbox": SandboxAdapter,
+}
+
+
+def get_adapter(provider_type, config, session=None):
+    """Return the adapter for ``provider_type`` built on ``config``."""
+    try:
+        adapter_class = ADAPTERS[provider_type]
+    except KeyError as exc:
+        raise ProviderError(
+            f"Unknown provider type {provider_type!r}.", code="config"
+        ) from exc
+    return adapter_class(config, session=session)
+
+
+__all__ = [
+    "ACCEPTED",
+    "ADAPTERS",
+    "AUTH",
+    "ESMS_CODES",
+    "PERMANENT",
+    "QUOTA",
+    "RETRY",
+    "SPEEDSMS_CODES",
+    "STATUSES",
+    "UNREACHABLE",
+    "ZALO_ERRORS",
+    "BaseAdapter",
+    "EsmsAdapter",
+    "OutboundMessage",
+    "ProviderError",
+    "SandboxAdapter",
+    "SendResult",
+    "SpeedSmsAdapter",
+    "ZaloAdapter",
+    "classify_error",
+    "get_adapter",
+    "get_session",
+    "has_vietnamese_diacritics",
+    "normalize_vn_phone",
+    "sandbox_final_state",
+    "sms_segments",
+    "strip_vietnamese_accents",
+    "to_e164",
+    "to_national_vn",
+    "validate_template_params",
+]

@@ -1,0 +1,172 @@
+"""eSMS.vn (ViHAT) SMS brandname adapter.
+
+``POST {esms_url}/MainService.svc/json/SendMultipleMessage_V4_post_json/``
+with a JSON body ``ApiKey, SecretKey, Content, Phone, Brandname, SmsType,
+IsUnicode, Sandbox, RequestId, CallbackUrl``. The answer is
+``{"CodeResult": "100", "CountRegenerate": 0, "SMSID": "..."}`` or
+``{"CodeResult": "<code>", "ErrorMessage": "..."}`` (HTTP 200 either way).
+``100`` only means "received by eSMS"; delivery comes by ``CallbackUrl``.
+``RequestId`` is eSMS's idempotency key: a second request with the same id is
+refused with ``124`` (mapped to ACCEPTED/"duplicate_request": the first one
+went through).
+"""
+
+from .base import (
+    ACCEPTED,
+    AUTH,
+    PERMANENT,
+    QUOTA,
+    RETRY,
+    UNREACHABLE,
+    BaseAdapter,
+    ProviderError,
+    SendResult,
+    TransportError,
+    to_float,
+)
+from .phone import to_national_vn
+from .sms_text import has_vietnamese_diacritics, is_gsm7, strip_vietnamese_accents
+
+DEFAULT_URL = "https://rest.esms.vn"
+SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
+BALANCE_PATH = "/MainService.svc/json/GetBalance_json/"
+
+# CodeResult -> (status, reason, hint). From developers.esms.vn "Table of
+# error codes" unless marked (legacy table / unconfirmed) in PROTOCOLS.md.
+ESMS_CODES = {
+    "99": (UNREACHABLE, "blocked_number", "The phone number is blocked by eSMS."),
+    "101": (AUTH, "credentials", "Incorrect ApiKey or SecretKey."),
+    "102": (AUTH, "account", "No price list available / account locked."),
+    "103": (QUOTA, "balance", "Not enough balance to send the message."),
+    "104": (PERMANENT, "brandname", "Brandname does not exist or is not active."),
+    "107": (PERMANENT, "invalid_request", "At least 30 numbers required."),
+    "108": (PERMANENT, "invalid_phone", "Phone number is not in a correct format."),
+    "110": (PERMANENT, "invalid_request", "The requested data is incorrect."),
+    "118": (PERMANENT, "sms_type", "Unsupported message type (SmsType)."),
+    "119": (PERMANENT, "invalid_request", "Advertising brandname needs 20+ numbers."),
+    "120": (PERMANENT, "invalid_request", "Too many phone numbers in one request."),
+    "124": (ACCEPTED, "duplicate_request", "Duplicate RequestId: already received."),
+    "131": (PERMANENT, "too_long", "Message too long for this message type."),
+    "132": (PERMANENT, "invalid_phone", "No permission to send to this number."),
+    "140": (AUTH, "ip", "Server IP is not whitelisted at eSMS."),
+    "146": (PERMANENT, "template_mismatch", "Content does not match a CSKH template."),
+    "177": (
+        UNREACHABLE,
+        "carrier_not_registered",
+        "Brandname not registered with the recipient's carrier.",
+    ),
+}
+DUPLICATE_CONTENT_HINTS = ("trùng", "trung noi dung", "duplicate", "5 phut", "5 phút")
+
+
+class EsmsAdapter(BaseAdapter):
+    provider_type = "esms"
+
+    def __init__(self, config, session=None):
+        super().__init__(config, session=session)
+        self.url = (self.config.get("esms_url") or DEFAULT_URL).rstrip("/")
+
+    def _credentials(self):
+        return {
+            "ApiKey": self.config.get("esms_api_key") or "",
+            "SecretKey": self.config.get("esms_secret_key") or "",
+        }
+
+    def prepare_content(self, text):
+        """Return ``(content, is_unicode)`` as sent to eSMS."""
+        text = text or ""
+        if self.config.get("strip_accents"):
+            text = strip_vietnamese_accents(text)
+        unicode = has_vietnamese_diacritics(text) or not is_gsm7(text)
+        return text, unicode
+
+    def build_body(self, msg):
+        if msg.kind not in ("text", "template"):
+            raise ValueError(f"eSMS cannot send a message of kind {msg.kind!r}.")
+        if not msg.phone:
+            raise ValueError("A phone number is required to send an SMS.")
+        if not msg.text:
+            raise ValueError("The SMS content is empty.")
+        content, unicode = self.prepare_content(msg.text)
+        body = dict(self._credentials())
+        body.update(
+            {
+                "Content": content,
+                "Phone": to_national_vn(msg.phone),
+                "SmsType": str(self.config.get("esms_sms_type") or "2"),
+                "IsUnicode": "1" if unicode else "0",
+                "RequestId": msg.tracking_id,
+                "Sandbox": "1" if self.config.get("esms_sandbox") else "0",
+            }
+        )
+        if self.config.get("esms_brandname"):
+            body["Brandname"] = self.config["esms_brandname"]
+        if msg.callback_url:
+            body["CallbackUrl"] = msg.callback_url
+        return body
+
+    def send(self, msg):
+        try:
+            body = self.build_body(msg)
+        except ValueError as exc:
+            return self._invalid(str(exc))
+        try:
+            answer = self._request("POST", self.url + SEND_PATH, json=body)
+        except TransportError as exc:
+            return self._transport_result(exc)
+        return self.parse_send_response(answer)
+
+    @staticmethod
+    def parse_send_response(answer):
+        raw = BaseAdapter._clean_raw(answer)
+        code = answer.get("CodeResult")
+        code = None if code is None else str(code).strip()
+        error_message = answer.get("ErrorMessage") or None
+        if code == "100":
+            return SendResult(
+                status=ACCEPTED,
+                provider_message_id=answer.get("SMSID") or None,
+                code=code,
+                message=error_message,
+                raw=raw,
+            )
+        if code is None:
+            return SendResult(
+                status=RETRY,
+                message="eSMS answer has no CodeResult.",
+                reason="bad_response",
+                raw=raw,
+            )
+        if code in ESMS_CODES:
+            status, reason, hint = ESMS_CODES[code]
+        elif any(h in (error_message or "").lower() for h in DUPLICATE_CONTENT_HINTS):
+            status, reason, hint = (
+                PERMANENT,
+                "duplicate_content",
+                "Same content to the same phone within 5 minutes.",
+            )
+        else:
+            status, reason, hint = PERMANENT, "unknown_error", "Unknown eSMS code."
+        return SendResult(
+            status=status,
+            code=code,
+            message=error_message or hint,
+            reason=reason,
+            raw=raw,
+        )
+
+    def get_balance(self):
+        answer = self._admin_request(
+            "POST", self.url + BALANCE_PATH, json=self._credentials()
+        )
+        code = str(answer.get("CodeResponse", ""))
+        if code != "100":
+            hint = ESMS_CODES.get(code, (None, None, "Unknown eSMS code."))[2]
+            raise ProviderError(
+                f"eSMS error {code}: {answer.get('ErrorMessage') or hint}", code=code
+            )
+        return to_float(answer.get("Balance"))
+
+    def test_connection(self):
+        balance = self.get_balance()
+        return f"Connected to eSMS: balance {balance:,.0f} VND."

@@ -1,0 +1,76 @@
+"""SMS text helpers: Vietnamese accent stripping and segment counting.
+
+Segment rules (3GPP TS 23.038 / 23.040):
+
+* GSM-7: 160 characters in one part, 153 per part when concatenated; the
+  extension table characters (``^ { } \\ [ ~ ] | €`` and form feed) count 2.
+* UCS-2: 70 characters in one part, 67 per part when concatenated, counted in
+  UTF-16 code units.
+
+Vietnamese carriers and gateways bill any text carrying a Vietnamese
+diacritic as Unicode, even when the letter (``à``, ``é``...) exists in the
+GSM-7 table, so any Vietnamese diacritic forces UCS-2 here.
+"""
+
+import math
+import unicodedata
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+GSM7 = "GSM-7"
+UCS2 = "UCS-2"
+
+_VIETNAMESE_BASE_LETTERS = frozenset("aeiouyAEIOUYdD")
+
+
+def strip_vietnamese_accents(text):
+    """Remove Vietnamese tones and vowel marks: ``Đặng Thị Ánh`` -> ``Dang Thi Anh``."""
+    if not text:
+        return text or ""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped)
+
+
+def has_vietnamese_diacritics(text):
+    """True when stripping accents would change a Vietnamese letter."""
+    if not text:
+        return False
+    for ch in text:
+        if ch in "đĐ":
+            return True
+        if ord(ch) < 128:
+            continue
+        base = unicodedata.normalize("NFD", ch)
+        if len(base) > 1 and base[0] in _VIETNAMESE_BASE_LETTERS:
+            return True
+    return False
+
+
+def is_gsm7(text):
+    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+
+
+def sms_segments(text):
+    """Return ``(encoding, chars, segments)`` for an SMS body.
+
+    ``chars`` is in the encoding's units: septets for GSM-7 (extension
+    characters count 2) and UTF-16 code units for UCS-2.
+    """
+    text = unicodedata.normalize("NFC", text or "")
+    if is_gsm7(text) and not has_vietnamese_diacritics(text):
+        chars = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+        single, multi, encoding = 160, 153, GSM7
+    else:
+        chars = len(text.encode("utf-16-le")) // 2
+        single, multi, encoding = 70, 67, UCS2
+    if chars == 0:
+        return encoding, 0, 0
+    if chars <= single:
+        return encoding, chars, 1
+    return encoding, chars, math.ceil(chars / multi)

@@ -1,0 +1,161 @@
+"""SpeedSMS.vn adapter.
+
+``POST {url}/index.php/sms/send`` with HTTP basic auth (access token as the
+user name, ``x`` as the password) and a JSON body
+``{"to": [phone], "content": ..., "sms_type": int, "sender": ...}``.
+Answers ``{"status": "success", "code": "00", "data": {"tranId",
+"totalSMS", "totalPrice", "invalidPhone"}}`` or ``{"status": "error",
+"code": "007", "message": ...}``. ``GET {url}/index.php/user/info`` returns
+the account's ``email``, ``balance`` and ``currency``.
+
+``sms_type``: 2 random number (no brandname), 3 registered brandname (needs
+``sender``), 4 default brandname ("Notify"/"Verify"), 5 Android gateway app
+(``sender`` is the device id).
+"""
+
+from .base import (
+    ACCEPTED,
+    AUTH,
+    PERMANENT,
+    QUOTA,
+    RETRY,
+    UNREACHABLE,
+    BaseAdapter,
+    ProviderError,
+    SendResult,
+    TransportError,
+    to_float,
+    to_int,
+)
+from .sms_text import strip_vietnamese_accents
+
+DEFAULT_URL = "https://api.speedsms.vn"
+SEND_PATH = "/index.php/sms/send"
+USER_INFO_PATH = "/index.php/user/info"
+DEFAULT_SMS_TYPE = 2
+TYPES_NEEDING_SENDER = (3, 5)
+
+# code -> (status, reason, hint); from speedsms.vn "Error Codes".
+SPEEDSMS_CODES = {
+    "007": (AUTH, "ip", "Server IP is locked / not allowed."),
+    "008": (AUTH, "account", "Account blocked."),
+    "009": (AUTH, "account", "Account not allowed to call the API."),
+    "101": (PERMANENT, "invalid_request", "Invalid or missing parameters."),
+    "105": (PERMANENT, "invalid_phone", "Phone number invalid."),
+    "110": (PERMANENT, "encoding", "SMS content encoding not supported."),
+    "113": (PERMANENT, "too_long", "SMS content too long."),
+    "300": (QUOTA, "balance", "Account balance not enough to send SMS."),
+    "500": (RETRY, "provider_error", "SpeedSMS internal error, try again."),
+}
+
+
+class SpeedSmsAdapter(BaseAdapter):
+    provider_type = "speedsms"
+
+    def __init__(self, config, session=None):
+        super().__init__(config, session=session)
+        self.url = (self.config.get("speedsms_url") or DEFAULT_URL).rstrip("/")
+
+    def _auth(self):
+        return (self.config.get("speedsms_access_token") or "", "x")
+
+    def sms_type(self):
+        return to_int(self.config.get("speedsms_sms_type")) or DEFAULT_SMS_TYPE
+
+    def build_body(self, msg):
+        if msg.kind not in ("text", "template"):
+            raise ValueError(f"SpeedSMS cannot send a message of kind {msg.kind!r}.")
+        if not msg.phone:
+            raise ValueError("A phone number is required to send an SMS.")
+        if not msg.text:
+            raise ValueError("The SMS content is empty.")
+        sms_type = self.sms_type()
+        sender = self.config.get("speedsms_sender") or ""
+        if sms_type in TYPES_NEEDING_SENDER and not sender:
+            raise ValueError(f"SpeedSMS sms_type {sms_type} needs a sender.")
+        content = msg.text
+        if self.config.get("strip_accents"):
+            content = strip_vietnamese_accents(content)
+        return {
+            "to": [msg.phone],
+            "content": content,
+            "sms_type": sms_type,
+            "sender": sender,
+        }
+
+    def send(self, msg):
+        try:
+            body = self.build_body(msg)
+        except ValueError as exc:
+            return self._invalid(str(exc))
+        try:
+            answer = self._request(
+                "POST", self.url + SEND_PATH, json=body, auth=self._auth()
+            )
+        except TransportError as exc:
+            return self._transport_result(exc)
+        return self.parse_send_response(answer, msg.phone)
+
+    @staticmethod
+    def parse_send_response(answer, phone=None):
+        raw = BaseAdapter._clean_raw(answer)
+        code = answer.get("code")
+        code = None if code is None else str(code)
+        message = answer.get("message")
+        if answer.get("status") == "success":
+            data = answer.get("data") or {}
+            invalid = [str(p) for p in data.get("invalidPhone") or []]
+            if phone and phone in invalid:
+                return SendResult(
+                    status=UNREACHABLE,
+                    code=code,
+                    message="SpeedSMS rejected the phone number as invalid.",
+                    reason="invalid_phone",
+                    raw=raw,
+                )
+            tran_id = data.get("tranId")
+            return SendResult(
+                status=ACCEPTED,
+                provider_message_id=None if tran_id is None else str(tran_id),
+                code=code,
+                message=message,
+                cost=to_float(data.get("totalPrice")),
+                raw=raw,
+            )
+        if code is None:
+            return SendResult(
+                status=RETRY,
+                message="SpeedSMS answer has no code.",
+                reason="bad_response",
+                raw=raw,
+            )
+        status, reason, hint = SPEEDSMS_CODES.get(
+            code, (PERMANENT, "unknown_error", "Unknown SpeedSMS code.")
+        )
+        return SendResult(
+            status=status,
+            code=code,
+            message=message or hint,
+            reason=reason,
+            raw=raw,
+        )
+
+    def user_info(self):
+        answer = self._admin_request(
+            "GET", self.url + USER_INFO_PATH, auth=self._auth()
+        )
+        if answer.get("status") != "success":
+            code = str(answer.get("code", answer.get("_http_status", "")))
+            hint = SPEEDSMS_CODES.get(code, (None, None, "Unknown SpeedSMS code."))[2]
+            raise ProviderError(
+                f"SpeedSMS error {code}: {answer.get('message') or hint}", code=code
+            )
+        return answer.get("data") or {}
+
+    def test_connection(self):
+        info = self.user_info()
+        balance = to_float(info.get("balance")) or 0.0
+        return (
+            f"Connected to SpeedSMS as {info.get('email') or '?'}: balance "
+            f"{balance:,.0f} {info.get('currency') or 'VND'}."
+        )

@@ -1,0 +1,581 @@
+"""Zalo adapter: ZBS template messages (by phone or by user id), OA
+consultation messages, OAuth v4 token refresh and template/quota admin calls.
+
+Wire facts (see ``PROTOCOLS.md`` for sources and what stays unconfirmed):
+
+* every call carries a bare ``access_token`` header (never ``Bearer``);
+* application errors come back as HTTP 200 with ``{"error": <non-zero>,
+  "message": ...}``; ``error == 0`` is success;
+* ``POST {business}/message/template`` takes ``phone`` (``84...``),
+  ``template_id``, ``template_data``, ``tracking_id`` (<= 48 chars) and an
+  optional ``"mode": "development"``; it answers ``data.msg_id`` and
+  ``data.quota.{dailyQuota, remainingQuota}`` (numbers as strings);
+* ``POST {openapi}/v3.0/oa/message/template`` takes ``user_id``,
+  ``template_id``, ``template_data`` (no ``tracking_id``) and answers
+  ``data.message_id`` and ``data.quota.{quota_type, remain}``;
+* ``POST {openapi}/v3.0/oa/message/cs`` takes ``recipient.user_id`` and a
+  ``message`` (text, or a ``media`` attachment template for an image);
+* ``POST {oauth}/v4/oa/access_token`` with header ``secret_key`` and a form
+  body rotates the single-use refresh token.
+"""
+
+import logging
+import math
+import re
+import unicodedata
+from datetime import datetime, timedelta, timezone
+
+from .base import (
+    ACCEPTED,
+    AUTH,
+    PERMANENT,
+    QUOTA,
+    RETRY,
+    UNREACHABLE,
+    BaseAdapter,
+    ProviderError,
+    SendResult,
+    TransportError,
+    to_int,
+)
+
+_logger = logging.getLogger(__name__)
+
+VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+
+DEFAULT_BUSINESS_URL = "https://business.openapi.zalo.me"
+DEFAULT_OPENAPI_URL = "https://openapi.zalo.me"
+DEFAULT_OAUTH_URL = "https://oauth.zaloapp.com"
+
+TRACKING_ID_MAX = 48
+CS_TEXT_MAX = 2000
+TEMPLATE_PAGE_SIZE = 100
+TEMPLATE_MAX_PAGES = 100
+
+# ``GET /template/all`` filter: 1 ENABLE, 2 PENDING_REVIEW, 3 REJECT, 4 DISABLE.
+TEMPLATE_STATUS_FILTER = {
+    "ENABLE": 1,
+    "PENDING_REVIEW": 2,
+    "REJECT": 3,
+    "DISABLE": 4,
+}
+
+# Special retry_after markers resolved at send time (they depend on the clock).
+_UNTIL_6AM = "until_06"
+_UNTIL_MIDNIGHT = "until_midnight"
+_UNTIL_NEXT_MONTH = "until_next_month"
+_RATE = 60
+
+# code -> (status, reason, human hint)
+# Reasons: "token" means "refresh the access token once and retry"; other AUTH
+# reasons mean the channel itself is misconfigured and needs an administrator.
+ZALO_ERRORS = {
+    # --- rate limit (OA API) ---
+    -32: (RETRY, "rate", "Application or OA reached the API call limit per minute."),
+    # --- ZNS / ZBS template messages ---
+    -100: (RETRY, "unknown", "Unknown error on Zalo's side, retry later."),
+    -101: (AUTH, "app_config", "Application invalid: check the Zalo app id."),
+    -102: (AUTH, "app_config", "Application does not exist: check the app id."),
+    -103: (AUTH, "app_config", "Application not activated in Zalo for Developers."),
+    -104: (AUTH, "app_config", "App secret key invalid."),
+    -105: (AUTH, "app_config", "Application is not linked to any Official Account."),
+    -106: (PERMANENT, "method", "Method unsupported."),
+    -107: (PERMANENT, "invalid_request", "Message id invalid."),
+    -108: (PERMANENT, "invalid_phone", "Phone number invalid (use 84xxxxxxxxx)."),
+    -109: (PERMANENT, "template", "Template id invalid."),
+    -1091: (PERMANENT, "template", "This template cannot be edited."),
+    -110: (UNREACHABLE, "zalo_version", "Recipient's Zalo version is unsupported."),
+    -111: (PERMANENT, "params", "Template data empty."),
+    -112: (PERMANENT, "params", "Template data type not defined."),
+    -1121: (PERMANENT, "param_too_long", "A parameter exceeds its max length."),
+    -1122: (PERMANENT, "param_missing", "A required template parameter is missing."),
+    -1123: (PERMANENT, "params", "QR code could not be generated."),
+    -1124: (PERMANENT, "param_format", "A parameter has an invalid format."),
+    -113: (PERMANENT, "button", "Button invalid."),
+    -1131: (PERMANENT, "button", "Button content or link invalid."),
+    -114: (
+        UNREACHABLE,
+        "user_cannot_receive",
+        (
+            "User inactive, refuses the message, uses an old Zalo version or other "
+            "internal reason."
+        ),
+    ),
+    -115: (QUOTA, "balance", "Out of quota: insufficient ZNS/ZBS balance."),
+    -116: (PERMANENT, "content", "Text or parameter content invalid."),
+    -117: (PERMANENT, "template_permission", "No permission to use this template."),
+    -118: (UNREACHABLE, "no_zalo_account", "Zalo account does not exist or inactive."),
+    -119: (UNREACHABLE, "cannot_receive", "Account cannot receive this message."),
+    -120: (AUTH, "oa_permission", "OA has no permission for this feature."),
+    -1201: (PERMANENT, "template", "OA cannot create promotion (tag 3) templates."),
+    -1202: (PERMANENT, "template", "OA has no permission to use media resources."),
+    -121: (PERMANENT, "invalid_request", "Body data empty."),
+    -122: (PERMANENT, "invalid_request", "Body is not valid JSON."),
+    -123: (PERMANENT, "invalid_request", "RSA message could not be decoded."),
+    -124: (AUTH, "token", "Access token invalid or expired."),
+    -1241: (AUTH, "app_config", "appsecret_proof invalid."),
+    -125: (AUTH, "app_config", "Official Account id invalid."),
+    -126: (QUOTA, "dev_quota", "Development mode quota exhausted."),
+    -127: (
+        PERMANENT,
+        "dev_mode_recipient",
+        "Development mode only sends to app or OA administrators.",
+    ),
+    -128: (PERMANENT, "rsa", "Encoding key does not exist."),
+    -129: (PERMANENT, "rsa", "RSA key generation failed."),
+    -130: (PERMANENT, "too_long", "Content exceeds the character limit."),
+    -131: (PERMANENT, "template_not_approved", "Template is not approved."),
+    -132: (PERMANENT, "params", "Parameter invalid."),
+    -133: (
+        RETRY,
+        "night_ban",
+        "This template cannot be sent at night (22:00-06:00 Vietnam time).",
+    ),
+    -134: (UNREACHABLE, "cannot_receive", "User has not responded to ZNS opt-in."),
+    -135: (AUTH, "oa_permission", "OA has no permission to send ZNS/ZBS."),
+    -1351: (AUTH, "oa_blocked", "OA blocked from sending ZNS/ZBS (violation)."),
+    -136: (AUTH, "zca", "A Zalo Cloud Account connection is required."),
+    -137: (QUOTA, "balance", "Zalo Cloud Account charge failed / balance too low."),
+    -138: (AUTH, "app_config", "App has no permission for this feature."),
+    -1381: (AUTH, "zca", "OA has not granted the ZCA extension permission."),
+    -139: (
+        UNREACHABLE,
+        "user_rejected",
+        "User rejected receiving this type of message from the OA.",
+    ),
+    -140: (UNREACHABLE, "user_ineligible", "User ineligible for this message type."),
+    -141: (UNREACHABLE, "user_rejected", "User rejected messages from this OA."),
+    -142: (PERMANENT, "rsa", "RSA key does not exist."),
+    -143: (PERMANENT, "rsa", "RSA key already exists."),
+    -144: (QUOTA, "daily_quota", "OA exceeded its daily sending limit."),
+    -1441: (QUOTA, "monthly_quota", "OA exceeded its monthly promotion quota."),
+    -145: (PERMANENT, "content_type", "OA may not send this content type."),
+    -146: (PERMANENT, "template_disabled", "Template disabled for low quality."),
+    -147: (QUOTA, "template_daily_quota", "Template exceeded its daily limit."),
+    -1471: (UNREACHABLE, "user_limit", "Monthly follow-up limit for this user."),
+    -1472: (UNREACHABLE, "user_limit", "Daily promotion limit for this user."),
+    -148: (PERMANENT, "journey_token", "Journey token not found."),
+    -149: (PERMANENT, "journey_token", "Journey token invalid."),
+    -1491: (PERMANENT, "journey_token", "Journey token type incompatible."),
+    -150: (PERMANENT, "journey_token", "Journey token expired."),
+    -151: (PERMANENT, "template", "Not an E2EE template."),
+    -152: (RETRY, "unknown", "Failed to get the E2EE key."),
+    -153: (PERMANENT, "content", "Data violates the specification."),
+    -158: (PERMANENT, "invalid_request", "File size exceeds the limit."),
+    -159: (PERMANENT, "invalid_request", "File format not allowed."),
+    -160: (QUOTA, "daily_quota", "Daily create/edit/upload quota exceeded."),
+    -161: (PERMANENT, "invalid_request", "sending_mode value not allowed."),
+    -162: (PERMANENT, "invalid_request", "sending_mode 3 not allowed for tag 1/2."),
+    # --- Official Account API (openapi.zalo.me) ---
+    -200: (RETRY, "send_failed", "Send message failed."),
+    -201: (PERMANENT, "invalid_request", "A request parameter is invalid."),
+    -204: (AUTH, "oa_config", "Official Account is disabled."),
+    -205: (AUTH, "oa_config", "Official Account does not exist."),
+    -209: (AUTH, "app_config", "API not supported: is the app activated?"),
+    -210: (PERMANENT, "invalid_request", "Parameter exceeds the allowed limit."),
+    -211: (QUOTA, "quota", "Out of quota for this feature."),
+    -212: (AUTH, "app_config", "App has not registered this API."),
+    -213: (UNREACHABLE, "not_follower", "User has not followed the OA."),
+    -214: (RETRY, "busy", "Article is being processed."),
+    -216: (AUTH, "token", "Access token is invalid."),
+    -217: (UNREACHABLE, "user_blocked", "User has blocked invitations from the OA."),
+    -218: (UNREACHABLE, "user_limit", "Recipient's receive quota exceeded."),
+    -219: (AUTH, "app_config", "App is removed or disabled."),
+    -220: (AUTH, "token", "Access token is expired or removed."),
+    -221: (AUTH, "oa_config", "The OA must be verified to use this feature."),
+    -223: (AUTH, "oa_config", "OA has not authorized this API."),
+    -224: (AUTH, "oa_config", "The OA must upgrade its tier package."),
+    -227: (UNREACHABLE, "user_inactive", "User banned or inactive for 45+ days."),
+    -230: (UNREACHABLE, "cs_window", "User did not interact with the OA in 7 days."),
+    -232: (UNREACHABLE, "cs_window", "User interaction missing or expired."),
+    -233: (PERMANENT, "invalid_request", "Message type invalid or unsupported."),
+    -234: (RETRY, "night_ban", "This message cannot be sent at night (22:00-06:00)."),
+    -235: (AUTH, "oa_config", "This API does not support this type of OA."),
+    -240: (PERMANENT, "api_shutdown", "MessageV2 API has been shut down."),
+    -242: (AUTH, "app_config", "Invalid appsecret_proof."),
+    -244: (UNREACHABLE, "user_rejected", "User restricted this message type."),
+    -248: (PERMANENT, "content_policy", "Violates Zalo platform standards."),
+    -249: (PERMANENT, "template_no_uid", "Template does not support sending by UID."),
+    -320: (AUTH, "zca", "App must connect a Zalo Cloud Account for paid features."),
+    -321: (QUOTA, "balance", "Zalo Cloud Account out of money."),
+}
+
+_RETRY_AFTER_RULE = {
+    -32: _RATE,
+    -133: _UNTIL_6AM,
+    -234: _UNTIL_6AM,
+    -144: _UNTIL_MIDNIGHT,
+    -147: _UNTIL_MIDNIGHT,
+    -160: _UNTIL_MIDNIGHT,
+    -126: _UNTIL_MIDNIGHT,
+    -1441: _UNTIL_NEXT_MONTH,
+    -100: 300,
+    -152: 300,
+    -200: 300,
+    -214: 300,
+}
+
+
+def vn_now():
+    return datetime.now(VN_TZ)
+
+
+def seconds_until_vn(hour, now=None):
+    """Seconds from ``now`` until the next ``hour``:00 in Vietnam time."""
+    now = (now or vn_now()).astimezone(VN_TZ)
+    target = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if target <= now:
+        target += timedelta(days=1)
+    return max(1, math.ceil((target - now).total_seconds()))
+
+
+def seconds_until_next_month_vn(now=None):
+    now = (now or vn_now()).astimezone(VN_TZ)
+    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    target = now.replace(
+        year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    return max(1, math.ceil((target - now).total_seconds()))
+
+
+def classify_error(code, message=None, now=None):
+    """Map a Zalo error code to ``(status, reason, hint, retry_after)``.
+
+    Unknown non-zero codes are PERMANENT with reason ``"unknown_error"``.
+    """
+    code = to_int(code)
+    status, reason, hint = ZALO_ERRORS.get(
+        code, (PERMANENT, "unknown_error", message or "Unknown Zalo error.")
+    )
+    rule = _RETRY_AFTER_RULE.get(code)
+    if rule == _UNTIL_6AM:
+        retry_after = seconds_until_vn(6, now)
+    elif rule == _UNTIL_MIDNIGHT:
+        retry_after = seconds_until_vn(0, now)
+    elif rule == _UNTIL_NEXT_MONTH:
+        retry_after = seconds_until_next_month_vn(now)
+    else:
+        retry_after = rule
+    return status, reason, hint, retry_after
+
+
+# ----------------------------------------------------------------------
+# template parameter validation (pure, no HTTP)
+# ----------------------------------------------------------------------
+_NUMBER_RE = re.compile(r"^-?\d+(?:[.,]\d+)*$")
+_INTEGER_RE = re.compile(r"^\d+$")
+# Date/time formats Zalo accepts in template data.
+_DATE_FORMATS = (
+    "%d/%m/%Y",
+    "%H:%M:%S %d/%m/%Y",
+    "%H:%M %d/%m/%Y",
+    "%H:%M:%S",
+    "%H:%M",
+    "%m/%Y",
+)
+# ``/template/create`` uses integer param types, ``template/info/v2`` strings.
+_NUMERIC_TYPE_CODES = {"10": "NUMBER", "11": "DATE", "14": "CURRENCY"}
+
+
+def _param_type(raw_type):
+    if raw_type is None:
+        return "STRING"
+    text = str(raw_type).strip().upper()
+    return _NUMERIC_TYPE_CODES.get(text, text)
+
+
+def _is_date(value):
+    for fmt in _DATE_FORMATS:
+        try:
+            datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def _truthy(value):
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def validate_template_params(list_params, params):
+    """Check ``params`` against a template's ``listParams``.
+
+    Returns a list of English error strings, each naming the parameter; an
+    empty list means the data may be sent. Lengths are counted on the NFC
+    form (what Zalo counts).
+    """
+    errors = []
+    params = params or {}
+    known = set()
+    for spec in list_params or []:
+        name = spec.get("name")
+        if not name:
+            continue
+        known.add(name)
+        value = params.get(name)
+        text = "" if value is None else unicodedata.normalize("NFC", str(value))
+        required = _truthy(spec.get("require", False))
+        accept_null = _truthy(spec.get("acceptNull", False))
+        if not text.strip():
+            if required and not accept_null:
+                errors.append(f"Parameter '{name}' is required but empty.")
+            continue
+        max_length = to_int(spec.get("maxLength"))
+        min_length = to_int(spec.get("minLength"))
+        if max_length and len(text) > max_length:
+            errors.append(
+                f"Parameter '{name}' is too long: {len(text)} characters, "
+                f"maximum {max_length}."
+            )
+        if min_length and len(text) < min_length:
+            errors.append(
+                f"Parameter '{name}' is too short: {len(text)} characters, "
+                f"minimum {min_length}."
+            )
+        ptype = _param_type(spec.get("type"))
+        if ptype == "NUMBER" and not _NUMBER_RE.match(text.strip()):
+            errors.append(f"Parameter '{name}' must be a number, got {text!r}.")
+        elif ptype == "CURRENCY" and not _INTEGER_RE.match(text.strip()):
+            errors.append(
+                f"Parameter '{name}' must be a positive integer amount, got {text!r}."
+            )
+        elif ptype == "DATE" and not _is_date(text.strip()):
+            errors.append(
+                f"Parameter '{name}' must be a date such as dd/mm/yyyy, got {text!r}."
+            )
+    for name in params:
+        if list_params and name not in known:
+            errors.append(f"Parameter '{name}' is not defined in the template.")
+    return errors
+
+
+class ZaloAdapter(BaseAdapter):
+    provider_type = "zalo"
+
+    def __init__(self, config, session=None):
+        super().__init__(config, session=session)
+        cfg = self.config
+        self.business_url = (
+            cfg.get("zalo_business_url") or DEFAULT_BUSINESS_URL
+        ).rstrip("/")
+        self.openapi_url = (cfg.get("zalo_openapi_url") or DEFAULT_OPENAPI_URL).rstrip(
+            "/"
+        )
+        self.oauth_url = (cfg.get("zalo_oauth_url") or DEFAULT_OAUTH_URL).rstrip("/")
+        # Clock used for night-ban / quota retry_after; tests may replace it.
+        self.clock = vn_now
+
+    # ------------------------------------------------------------------
+    # sending
+    # ------------------------------------------------------------------
+    def _headers(self):
+        return {"access_token": self.config.get("zalo_access_token") or ""}
+
+    def send(self, msg, list_params=None):
+        """Send one message; never raises for network or provider errors.
+
+        When ``list_params`` (the template's ``listParams``) is given, the
+        template data is validated first and nothing is sent if it is invalid.
+        """
+        try:
+            url, body = self._build_request(msg)
+        except ValueError as exc:
+            return self._invalid(str(exc))
+        if list_params is not None and msg.kind == "template":
+            errors = validate_template_params(list_params, msg.params)
+            if errors:
+                return self._invalid("; ".join(errors), reason="invalid_params")
+        try:
+            response = self._request("POST", url, json=body, headers=self._headers())
+        except TransportError as exc:
+            return self._transport_result(exc)
+        return self._parse_send_response(response)
+
+    def _build_request(self, msg):
+        if not msg.tracking_id or len(msg.tracking_id) > TRACKING_ID_MAX:
+            raise ValueError(
+                f"tracking_id must be 1-{TRACKING_ID_MAX} characters long."
+            )
+        if msg.kind == "template":
+            if not msg.template_ref:
+                raise ValueError("A Zalo template id is required.")
+            template_data = {
+                k: "" if v is None else str(v) for k, v in (msg.params or {}).items()
+            }
+            if msg.route == "uid":
+                if not msg.zalo_user_id:
+                    raise ValueError("A Zalo user id is required to send by user id.")
+                body = {
+                    "user_id": str(msg.zalo_user_id),
+                    "template_id": str(msg.template_ref),
+                    "template_data": template_data,
+                }
+                return f"{self.openapi_url}/v3.0/oa/message/template", body
+            if not msg.phone:
+                raise ValueError("A phone number is required to send a Zalo template.")
+            body = {
+                "phone": msg.phone,
+                "template_id": str(msg.template_ref),
+                "template_data": template_data,
+                "tracking_id": msg.tracking_id,
+            }
+            if self.config.get("zalo_dev_mode"):
+                body["mode"] = "development"
+            return f"{self.business_url}/message/template", body
+        if msg.kind in ("text", "image"):
+            if not msg.zalo_user_id:
+                raise ValueError("A Zalo user id is required for an OA message.")
+            message = {}
+            if msg.text:
+                if len(msg.text) > CS_TEXT_MAX:
+                    raise ValueError(
+                        f"Zalo OA text is limited to {CS_TEXT_MAX} characters "
+                        f"({len(msg.text)} given)."
+                    )
+                message["text"] = msg.text
+            if msg.kind == "image":
+                if not msg.image_url:
+                    raise ValueError("An image URL is required for an image message.")
+                message["attachment"] = {
+                    "type": "template",
+                    "payload": {
+                        "template_type": "media",
+                        "elements": [{"media_type": "image", "url": msg.image_url}],
+                    },
+                }
+            elif not msg.text:
+                raise ValueError("A text is required for a Zalo OA text message.")
+            body = {"recipient": {"user_id": str(msg.zalo_user_id)}, "message": message}
+            return f"{self.openapi_url}/v3.0/oa/message/cs", body
+        raise ValueError(f"Unsupported message kind {msg.kind!r} for Zalo.")
+
+    def _parse_send_response(self, body):
+        raw = self._clean_raw(body)
+        code = to_int(body.get("error"))
+        message = body.get("message")
+        if code == 0:
+            data = body.get("data") or {}
+            quota = data.get("quota") or {}
+            return SendResult(
+                status=ACCEPTED,
+                provider_message_id=_str_or_none(
+                    data.get("msg_id") or data.get("message_id")
+                ),
+                code="0",
+                message=message,
+                quota_daily=to_int(quota.get("dailyQuota")),
+                quota_remaining=to_int(
+                    quota.get("remainingQuota", quota.get("remain"))
+                ),
+                raw=raw,
+            )
+        if code is None:
+            return SendResult(
+                status=RETRY,
+                message="Zalo answer has no 'error' field.",
+                reason="bad_response",
+                raw=raw,
+            )
+        status, reason, hint, retry_after = classify_error(
+            code, message, now=self.clock()
+        )
+        return SendResult(
+            status=status,
+            code=str(code),
+            message=message or hint,
+            reason=reason,
+            retry_after=retry_after,
+            raw=raw,
+        )
+
+    # ------------------------------------------------------------------
+    # admin calls
+    # ------------------------------------------------------------------
+    def refresh_token(self):
+        """Rotate the token pair; returns ``access_token, refresh_token, expires_in``.
+
+        The refresh token is single use: the caller must persist the new pair
+        (own transaction) before using it.
+        """
+        cfg = self.config
+        if not cfg.get("zalo_refresh_token"):
+            raise ProviderError("No Zalo refresh token is configured.", code="config")
+        body = self._admin_request(
+            "POST",
+            f"{self.oauth_url}/v4/oa/access_token",
+            headers={"secret_key": cfg.get("zalo_app_secret") or ""},
+            data={
+                "refresh_token": cfg.get("zalo_refresh_token"),
+                "app_id": cfg.get("zalo_app_id") or "",
+                "grant_type": "refresh_token",
+            },
+        )
+        if not body.get("access_token"):
+            error = body.get("error")
+            name = (
+                body.get("error_name") or body.get("message") or "token refresh failed"
+            )
+            description = body.get("error_description") or body.get("error_reason")
+            text = f"Zalo token refresh failed ({error}): {name}"
+            if description and description != name:
+                text += f" - {description}"
+            raise ProviderError(text, code=error)
+        expires_in = to_int(body.get("expires_in")) or 0
+        return {
+            "access_token": body["access_token"],
+            "refresh_token": body.get("refresh_token"),
+            "expires_in": expires_in,
+        }
+
+    def _admin_get(self, url, params=None):
+        body = self._admin_request("GET", url, params=params, headers=self._headers())
+        code = to_int(body.get("error"))
+        if code not in (0, None):
+            _status, _reason, hint, _retry = classify_error(code, body.get("message"))
+            raise ProviderError(
+                f"Zalo error {code}: {body.get('message') or hint}", code=code
+            )
+        return body
+
+    def list_templates(self, status=None):
+        """All templates of the OA (paged by 100), optionally filtered by status."""
+        params = {"offset": 0, "limit": TEMPLATE_PAGE_SIZE}
+        if status is not None:
+            params["status"] = TEMPLATE_STATUS_FILTER.get(str(status).upper(), status)
+        templates = []
+        for _page in range(TEMPLATE_MAX_PAGES):
+            body = self._admin_get(f"{self.business_url}/template/all", params=params)
+            page = body.get("data") or []
+            templates.extend(page)
+            total = to_int((body.get("metadata") or {}).get("total"))
+            params["offset"] += TEMPLATE_PAGE_SIZE
+            if len(page) < TEMPLATE_PAGE_SIZE or (
+                total is not None and params["offset"] >= total
+            ):
+                break
+        return templates
+
+    def template_detail(self, template_id):
+        body = self._admin_get(
+            f"{self.business_url}/template/info/v2",
+            params={"template_id": template_id},
+        )
+        return body.get("data") or {}
+
+    def get_quota(self):
+        body = self._admin_get(f"{self.business_url}/message/quota")
+        return body.get("data") or {}
+
+    def test_connection(self):
+        body = self._admin_get(f"{self.openapi_url}/v2.0/oa/getoa")
+        data = body.get("data") or {}
+        name = data.get("name") or "?"
+        oa_id = data.get("oa_id") or data.get("oaid") or "?"
+        return f'Connected to Zalo Official Account "{name}" (id {oa_id}).'
+
+
+def _str_or_none(value):
+    return None if value in (None, "") else str(value)

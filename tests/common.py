@@ -1,0 +1,83 @@
+from odoo.tests import TransactionCase, new_test_user
+
+
+class MessagingCase(TransactionCase):
+    """Channels, templates and Vietnamese customers shared by the tests."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.company = cls.env.company
+        cls.vn = cls.env.ref("base.vn")
+        cls.Message = cls.env["messaging.message"]
+        cls.sandbox = cls.env["messaging.channel"].create(
+            {
+                "name": "Test sandbox",
+                "channel_type": "sandbox",
+                "sandbox_fail_ratio": 0.0,
+                "sandbox_read_ratio": 0.0,
+            }
+        )
+        cls.sandbox_b = cls.env["messaging.channel"].create(
+            {
+                "name": "Test sandbox (fallback)",
+                "channel_type": "sandbox",
+                "sandbox_fail_ratio": 0.0,
+                "sandbox_read_ratio": 1.0,
+            }
+        )
+        cls.template = cls.env["messaging.template"].create(
+            {
+                "name": "Chào khách",
+                "channel_type": "sandbox",
+                "category": "marketing",
+                "body": "Xin chào {{ object.name }}!",
+            }
+        )
+        cls.template_tx = cls.env["messaging.template"].create(
+            {
+                "name": "Thông báo",
+                "channel_type": "sandbox",
+                "category": "transactional",
+                "body": "Đơn hàng của {{ object.name }} đã sẵn sàng.",
+            }
+        )
+        Partner = cls.env["res.partner"]
+        cls.partner_a = Partner.create(
+            {"name": "Nguyễn Văn An", "mobile": "0912 345 678", "country_id": cls.vn.id}
+        )
+        cls.partner_b = Partner.create(
+            {"name": "Trần Thị Bình", "mobile": "+84 987654321", "country_id": cls.vn.id}
+        )
+        cls.partner_c = Partner.create(
+            {"name": "Lê Hoàng Cường", "mobile": "84903123456"}
+        )
+        cls.partner_email_only = Partner.create(
+            {"name": "Phạm Minh Dũng", "email": "dung@example.vn"}
+        )
+        cls.partner_nothing = Partner.create({"name": "Vũ Không Địa Chỉ"})
+
+    @classmethod
+    def _make_user(cls, login, groups, company=None, **kw):
+        company = company or cls.company
+        return new_test_user(
+            cls.env,
+            login=login,
+            groups=groups,
+            company_id=company.id,
+            company_ids=[(6, 0, company.ids)],
+            **kw,
+        )
+
+    def _queue(self, partner, channel=None, template=None, **vals):
+        return self.Message.create(
+            dict(
+                {
+                    "partner_id": partner.id,
+                    "channel_id": (channel or self.sandbox).id,
+                    "template_id": (template or self.template).id,
+                },
+                **vals,
+            )
+        )

@@ -1,0 +1,811 @@
+"""Loopback HTTP peers speaking the real provider protocols (no Odoo import).
+
+Each peer is a small threaded HTTP/1.1 server on ``127.0.0.1`` (port 0, so a
+free port is picked) that answers like the real provider: same paths, same
+auth headers, same JSON shapes and error codes, errors as HTTP 200 where the
+provider does that. Tests and benchmarks point an adapter at ``peer.url``::
+
+    with ZaloPeer() as peer:
+        adapter = get_adapter("zalo", peer.zalo_config())
+        result = adapter.send(msg)
+        assert peer.requests[-1].path == "/message/template"
+
+Scripting the next answers for a path (FIFO, consumed one per request)::
+
+    peer.queue_response("/message/template", {"error": -118, "message": "..."})
+    peer.queue_response("/message/template", None, status=500)     # HTTP 500
+    peer.queue_response("/message/template", delay=1.0)            # timeout
+    peer.queue_response("/message/template", drop=True)            # no answer
+
+When no scripted answer is queued the peer computes a realistic default
+answer (token checks, quota counters, template checks...).
+
+Every request is recorded in ``peer.requests`` as a :class:`RecordedRequest`
+``(method, path, query, headers, body, raw)``: ``query`` maps names to single
+values, ``headers`` has lower-case names, ``body`` is the parsed JSON or form.
+
+Performance: ``protocol_version = "HTTP/1.1"`` (keep-alive),
+``disable_nagle_algorithm = True`` and the status line, headers and body are
+written with one ``sendall`` - otherwise Python's ``http.server`` stalls about
+40 ms per keep-alive request and a benchmark measures the peer, not us.
+"""
+
+import base64
+import collections
+import contextlib
+import json
+import secrets
+import socket
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+RecordedRequest = collections.namedtuple(
+    "RecordedRequest", "method path query headers body raw"
+)
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+class ScriptedResponse:
+    """One queued answer: a JSON body (or raw bytes), an HTTP status, a delay
+    before answering, or ``drop`` to close the connection without answering."""
+
+    def __init__(self, body=None, status=200, delay=0.0, drop=False, headers=None):
+        self.body = body
+        self.status = status
+        self.delay = delay
+        self.drop = drop
+        self.headers = dict(headers or {})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "LoopbackPeer/1.0"
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        """Silence the default stderr access log."""
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        self.server.peer._dispatch(self)
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        self.server.peer._dispatch(self)
+
+    def do_PUT(self):  # pylint: disable=invalid-name
+        self.server.peer._dispatch(self)
+
+    def do_DELETE(self):  # pylint: disable=invalid-name
+        self.server.peer._dispatch(self)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class LoopbackPeer:
+    """Base class: a threaded HTTP server with recording and scripting."""
+
+    def __init__(self):
+        self.requests = []
+        self._scripts = collections.defaultdict(collections.deque)
+        self._lock = threading.RLock()
+        self._server = None
+        self._thread = None
+        self.url = None
+        self.init_state()
+
+    # -- lifecycle ----------------------------------------------------
+    def start(self):
+        if self._server is not None:
+            return self
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.peer = self
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{type(self).__name__}-{port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    # -- scripting and inspection --------------------------------------
+    def queue_response(
+        self, path, body=None, status=200, delay=0.0, drop=False, headers=None
+    ):
+        """Queue the next answer for ``path`` (exact path, no query string).
+
+        ``body`` is a dict (sent as JSON), ``bytes``/``str`` (sent as is) or
+        ``None`` (empty body, or the peer's default answer when ``delay`` is
+        set and ``status`` is 200).
+        """
+        with self._lock:
+            self._scripts[path].append(
+                ScriptedResponse(body, status, delay, drop, headers)
+            )
+
+    def reset(self):
+        """Forget recorded requests and queued answers, restore the initial
+        provider state (tokens, balances, templates...)."""
+        with self._lock:
+            self.requests.clear()
+            self._scripts.clear()
+            self.init_state()
+
+    def init_state(self):
+        """(Re)build the provider-side state; subclasses extend it."""
+
+    def requests_for(self, path):
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    @property
+    def request_count(self):
+        with self._lock:
+            return len(self.requests)
+
+    # -- request handling ------------------------------------------------
+    def _dispatch(self, handler):
+        split = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        query = {k: v[0] for k, v in parse_qs(split.query).items()}
+        body = self._parse_body(raw, headers.get("content-type", ""))
+        request = RecordedRequest(
+            handler.command, split.path, query, headers, body, raw
+        )
+        with self._lock:
+            self.requests.append(request)
+            script = self._scripts[split.path]
+            scripted = script.popleft() if script else None
+        if scripted is not None:
+            if scripted.delay:
+                time.sleep(scripted.delay)
+            if scripted.drop:
+                self._drop(handler)
+                return
+            if scripted.body is not None or scripted.status != 200:
+                self._write(handler, scripted.status, scripted.body, scripted.headers)
+                return
+        try:
+            status, answer = self.handle(request)
+        except Exception as exc:  # noqa: BLE001  # pylint: disable=broad-except
+            # a bug in a peer must answer 500, not hang the client until timeout
+            status, answer = 500, {"error": "peer_exception", "message": repr(exc)}
+        self._write(handler, status, answer)
+
+    @staticmethod
+    def _parse_body(raw, content_type):
+        if not raw:
+            return None
+        text = raw.decode("utf-8", "replace")
+        if "application/x-www-form-urlencoded" in content_type:
+            return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    @staticmethod
+    def _drop(handler):
+        handler.close_connection = True
+        with contextlib.suppress(OSError):
+            handler.connection.shutdown(socket.SHUT_RDWR)
+
+    @staticmethod
+    def _write(handler, status, body, extra_headers=None):
+        if isinstance(body, (dict, list)):
+            payload = json.dumps(body).encode()
+            content_type = "application/json; charset=utf-8"
+        elif isinstance(body, str):
+            payload = body.encode()
+            content_type = "text/plain; charset=utf-8"
+        elif isinstance(body, bytes):
+            payload = body
+            content_type = "application/octet-stream"
+        else:
+            payload = b""
+            content_type = "text/plain"
+        lines = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(payload)}",
+        ]
+        lines.extend(f"{k}: {v}" for k, v in (extra_headers or {}).items())
+        if handler.close_connection:
+            lines.append("Connection: close")
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+        try:
+            handler.wfile.write(data)
+        except OSError:
+            handler.close_connection = True
+
+    def handle(self, request):
+        """Default answer: override in subclasses. Returns ``(status, body)``."""
+        return 404, {"error": "not_found", "path": request.path}
+
+
+# ======================================================================
+# Zalo
+# ======================================================================
+ZALO_PARAMS_DEFAULT = [
+    {
+        "name": "customer_name",
+        "require": True,
+        "type": "STRING",
+        "maxLength": 30,
+        "minLength": 0,
+        "acceptNull": False,
+    },
+    {
+        "name": "order_code",
+        "require": True,
+        "type": "STRING",
+        "maxLength": 30,
+        "minLength": 0,
+        "acceptNull": False,
+    },
+    {
+        "name": "amount",
+        "require": False,
+        "type": "NUMBER",
+        "maxLength": 20,
+        "minLength": 0,
+        "acceptNull": True,
+    },
+    {
+        "name": "order_date",
+        "require": False,
+        "type": "DATE",
+        "maxLength": 20,
+        "minLength": 0,
+        "acceptNull": True,
+    },
+]
+
+
+class ZaloPeer(LoopbackPeer):
+    """Zalo OA / ZBS (ZNS) / OAuth v4, all on one loopback host.
+
+    Serves ``/message/template`` (ZBS by phone), ``/v3.0/oa/message/template``
+    (ZBS by user id), ``/v3.0/oa/message/cs``, ``/template/all``,
+    ``/template/info/v2``, ``/message/quota``, ``/v2.0/oa/getoa`` and
+    ``/v4/oa/access_token``. Use ``zalo_config()`` for the adapter config.
+
+    Tokens: ``access_token`` must equal ``self.access_token`` (else -124 on
+    the business host paths, -216 on the OA paths); :meth:`expire_token`
+    makes the current token invalid until the next refresh. The OAuth
+    endpoint checks the ``secret_key`` header and the refresh token, which is
+    single use: each refresh issues a new pair.
+    """
+
+    app_id = "3608465248940903967"
+    app_secret = "peer-app-secret"
+    oa_id = "1234567890123456789"
+    oa_name = "Loopback Coffee"
+
+    def __init__(self, daily_quota=500):
+        self.initial_daily_quota = daily_quota
+        super().__init__()
+
+    def init_state(self):
+        self.access_token = "AT-" + secrets.token_hex(8)
+        self.token_valid = True
+        self.refresh_token = "RT-" + secrets.token_hex(8)
+        self.used_refresh_tokens = set()
+        self.refresh_count = 0
+        self.daily_quota = self.initial_daily_quota
+        self.remaining_quota = self.initial_daily_quota
+        self.sent = []  # accepted sends: dict(route, recipient, template_id, ...)
+        self.templates = {
+            "100001": self.make_template("100001", "Order confirmation"),
+            "100002": self.make_template("100002", "Shipping update"),
+        }
+
+    @staticmethod
+    def make_template(template_id, name, status="ENABLE", list_params=None):
+        return {
+            "templateId": template_id,
+            "templateName": name,
+            "status": status,
+            "listParams": list(list_params or ZALO_PARAMS_DEFAULT),
+            "listButtons": [],
+            "timeout": 7200000,
+            "previewUrl": f"https://account.zalo.cloud/znspreview/{template_id}",
+            "templateQuality": "HIGH",
+            "templateTag": "IN_TRANSACTION",
+            "price": "300",
+            "price_sdt": "300",
+            "price_uid": "200",
+            "createdTime": 1700000000000,
+        }
+
+    def zalo_config(self, **overrides):
+        config = {
+            "zalo_app_id": self.app_id,
+            "zalo_app_secret": self.app_secret,
+            "zalo_oa_secret_key": "peer-oa-secret",
+            "zalo_access_token": self.access_token,
+            "zalo_refresh_token": self.refresh_token,
+            "zalo_business_url": self.url,
+            "zalo_openapi_url": self.url,
+            "zalo_oauth_url": self.url,
+            "zalo_dev_mode": False,
+        }
+        config.update(overrides)
+        return config
+
+    def expire_token(self):
+        """Make the current access token invalid (as after 25 h)."""
+        with self._lock:
+            self.token_valid = False
+
+    # -- dispatch ------------------------------------------------------
+    def handle(self, request):
+        routes = {
+            ("POST", "/message/template"): self._send_phone,
+            ("POST", "/v3.0/oa/message/template"): self._send_uid,
+            ("POST", "/v3.0/oa/message/cs"): self._send_cs,
+            ("GET", "/template/all"): self._template_all,
+            ("GET", "/template/info/v2"): self._template_info,
+            ("GET", "/message/quota"): self._quota,
+            ("GET", "/v2.0/oa/getoa"): self._getoa,
+            ("POST", "/v4/oa/access_token"): self._oauth,
+        }
+        route = routes.get((request.method, request.path))
+        if route is None:
+            return 200, {"error": -106, "message": "Method unsupported"}
+        if request.path != "/v4/oa/access_token":
+            token_error = self._check_token(request)
+            if token_error:
+                return 200, token_error
+        return route(request)
+
+    def _check_token(self, request):
+        with self._lock:
+            valid = (
+                self.token_valid
+                and request.headers.get("access_token") == self.access_token
+            )
+        if valid:
+            return None
+        if request.path.startswith("/v2.0/") or request.path.startswith("/v3.0/"):
+            return {"error": -216, "message": "Access token is invalid"}
+        return {"error": -124, "message": "Access token invalid"}
+
+    @staticmethod
+    def _new_msg_id():
+        return secrets.token_hex(10)
+
+    def _check_template(self, body):
+        template = self.templates.get(str(body.get("template_id")))
+        if template is None:
+            return None, {"error": -109, "message": "Template ID invalid"}
+        if template["status"] != "ENABLE":
+            return None, {"error": -131, "message": "ZNS template is not approved"}
+        data = body.get("template_data")
+        if not isinstance(data, dict) or not data:
+            return None, {"error": -111, "message": "Template data empty"}
+        for spec in template["listParams"]:
+            value = data.get(spec["name"])
+            if spec["require"] and not spec["acceptNull"] and not value:
+                return None, {
+                    "error": -1122,
+                    "message": f"template data {spec['name']} is missing",
+                }
+            if value and len(str(value)) > spec["maxLength"]:
+                return None, {
+                    "error": -1121,
+                    "message": f"template data {spec['name']} is break max length",
+                }
+        return template, None
+
+    def _consume_quota(self):
+        with self._lock:
+            if self.remaining_quota <= 0:
+                return False
+            self.remaining_quota -= 1
+            return True
+
+    def _send_phone(self, request):
+        body = request.body if isinstance(request.body, dict) else {}
+        phone = str(body.get("phone") or "")
+        if not (phone.startswith("84") and phone.isdigit() and len(phone) == 11):
+            return 200, {"error": -108, "message": "Phone number invalid"}
+        template, error = self._check_template(body)
+        if error:
+            return 200, error
+        if not self._consume_quota():
+            return 200, {"error": -144, "message": "OA exceeded daily quota"}
+        msg_id = self._new_msg_id()
+        with self._lock:
+            self.sent.append(
+                {
+                    "route": "phone",
+                    "recipient": phone,
+                    "template_id": template["templateId"],
+                    "tracking_id": body.get("tracking_id"),
+                    "msg_id": msg_id,
+                    "mode": body.get("mode"),
+                }
+            )
+            remaining = self.remaining_quota
+        return 200, {
+            "error": 0,
+            "message": "Success",
+            "data": {
+                "msg_id": msg_id,
+                "sent_time": str(int(time.time() * 1000)),
+                "sending_mode": "1",
+                "quota": {
+                    "dailyQuota": str(self.daily_quota),
+                    "remainingQuota": str(remaining),
+                },
+            },
+        }
+
+    def _send_uid(self, request):
+        body = request.body if isinstance(request.body, dict) else {}
+        user_id = str(body.get("user_id") or "")
+        if not user_id.isdigit():
+            return 200, {"error": -201, "message": "user_id is invalid!"}
+        template, error = self._check_template(body)
+        if error:
+            return 200, error
+        if not self._consume_quota():
+            return 200, {"error": -144, "message": "OA exceeded daily quota"}
+        msg_id = self._new_msg_id()
+        with self._lock:
+            self.sent.append(
+                {
+                    "route": "uid",
+                    "recipient": user_id,
+                    "template_id": template["templateId"],
+                    "msg_id": msg_id,
+                }
+            )
+            remaining = self.remaining_quota
+        return 200, {
+            "error": 0,
+            "message": "Success",
+            "data": {
+                "message_id": msg_id,
+                "user_id": user_id,
+                "sent_time": str(int(time.time() * 1000)),
+                "quota": {"quota_type": "purchase_quota", "remain": remaining},
+            },
+        }
+
+    def _send_cs(self, request):
+        body = request.body if isinstance(request.body, dict) else {}
+        user_id = str((body.get("recipient") or {}).get("user_id") or "")
+        message = body.get("message") or {}
+        if not user_id.isdigit():
+            return 200, {"error": -201, "message": "user_id is invalid!"}
+        if not message.get("text") and not message.get("attachment"):
+            return 200, {"error": -201, "message": "message is invalid!"}
+        msg_id = self._new_msg_id()
+        with self._lock:
+            self.sent.append({"route": "cs", "recipient": user_id, "msg_id": msg_id})
+        return 200, {
+            "error": 0,
+            "message": "Success",
+            "data": {
+                "message_id": msg_id,
+                "user_id": user_id,
+                "quota": {"quota_type": "reward_quota", "remain": 7},
+            },
+        }
+
+    def _template_all(self, request):
+        offset = int(request.query.get("offset", 0))
+        limit = min(int(request.query.get("limit", 100)), 100)
+        status_filter = request.query.get("status")
+        names = {"1": "ENABLE", "2": "PENDING_REVIEW", "3": "REJECT", "4": "DISABLE"}
+        rows = [
+            {
+                k: t[k]
+                for k in (
+                    "templateId",
+                    "templateName",
+                    "createdTime",
+                    "status",
+                    "templateQuality",
+                )
+            }
+            for t in self.templates.values()
+            if not status_filter or t["status"] == names.get(status_filter)
+        ]
+        return 200, {
+            "error": 0,
+            "message": "Success",
+            "data": rows[offset : offset + limit],
+            "metadata": {"total": len(rows)},
+        }
+
+    def _template_info(self, request):
+        template = self.templates.get(request.query.get("template_id", ""))
+        if template is None:
+            return 200, {"error": -109, "message": "Template ID invalid"}
+        return 200, {"error": 0, "message": "Success", "data": dict(template)}
+
+    def _quota(self, _request):
+        return 200, {
+            "error": 0,
+            "message": "success",
+            "data": {
+                "dailyQuota": self.daily_quota,
+                "remainingQuota": self.remaining_quota,
+                "dailyQuotaPromotion": None,
+                "remainingQuotaPromotion": None,
+                "monthlyPromotionQuota": 125,
+                "remainingMonthlyPromotionQuota": 124,
+                "estimatedNextMonthPromotionQuota": 2000,
+            },
+        }
+
+    def _getoa(self, _request):
+        return 200, {
+            "error": 0,
+            "message": "Success",
+            "data": {
+                "oa_id": self.oa_id,
+                "name": self.oa_name,
+                "description": "Loopback OA",
+                "is_verified": True,
+                "oa_type": 2,
+                "num_follower": 1234,
+                "package_name": "Advanced",
+            },
+        }
+
+    def _oauth(self, request):
+        form = request.body if isinstance(request.body, dict) else {}
+        if request.headers.get("secret_key") != self.app_secret:
+            return 200, {
+                "error_name": "Invalid secret key",
+                "error_reason": "App secret key is invalid",
+                "ref_doc": "https://developers.zalo.me/docs/official-account",
+                "error_description": "secret_key header does not match the app",
+                "error": -14012,
+            }
+        if form.get("app_id") != self.app_id or form.get("grant_type") != (
+            "refresh_token"
+        ):
+            return 200, {
+                "error_name": "Invalid parameter",
+                "error_reason": "app_id or grant_type is invalid",
+                "error_description": "app_id or grant_type is invalid",
+                "error": -14001,
+            }
+        with self._lock:
+            token = form.get("refresh_token")
+            if token != self.refresh_token or token in self.used_refresh_tokens:
+                return 200, {
+                    "error_name": "Invalid refresh token",
+                    "error_reason": "Refresh token is invalid or has been used",
+                    "error_description": "Invalid refresh token",
+                    "error": -14014,
+                }
+            self.used_refresh_tokens.add(token)
+            self.refresh_count += 1
+            self.access_token = f"AT-{self.refresh_count}-{secrets.token_hex(8)}"
+            self.token_valid = True
+            self.refresh_token = f"RT-{self.refresh_count}-{secrets.token_hex(8)}"
+            return 200, {
+                "access_token": self.access_token,
+                "refresh_token": self.refresh_token,
+                "expires_in": "90000",
+            }
+
+
+# ======================================================================
+# eSMS
+# ======================================================================
+class EsmsPeer(LoopbackPeer):
+    """eSMS.vn REST API: ``SendMultipleMessage_V4_post_json`` and
+    ``GetBalance_json`` (with or without the trailing slash).
+
+    Checks ``ApiKey``/``SecretKey`` (101), the phone format (108), the
+    brandname (104), a reused ``RequestId`` (124) and the balance (103).
+    """
+
+    api_key = "PEER-API-KEY"
+    secret_key = "PEER-SECRET-KEY"
+    brandname = "LOOPBACK"
+    send_path = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
+    balance_path = "/MainService.svc/json/GetBalance_json/"
+    price = 800
+
+    def __init__(self, balance=1000000):
+        self.initial_balance = balance
+        super().__init__()
+
+    def init_state(self):
+        self.balance = self.initial_balance
+        self.request_ids = set()
+        self.sent = []
+
+    def esms_config(self, **overrides):
+        config = {
+            "esms_api_key": self.api_key,
+            "esms_secret_key": self.secret_key,
+            "esms_brandname": self.brandname,
+            "esms_url": self.url,
+            "esms_sms_type": "2",
+            "esms_sandbox": False,
+            "strip_accents": False,
+        }
+        config.update(overrides)
+        return config
+
+    def handle(self, request):
+        path = request.path.rstrip("/") + "/"
+        body = request.body if isinstance(request.body, dict) else {}
+        if request.method != "POST" or path not in (self.send_path, self.balance_path):
+            return 404, "Endpoint not found."
+        if body.get("ApiKey") != self.api_key or body.get("SecretKey") != (
+            self.secret_key
+        ):
+            key = "CodeResult" if path == self.send_path else "CodeResponse"
+            return 200, {key: "101", "ErrorMessage": "Authorize Failed"}
+        if path == self.balance_path:
+            return 200, {"Balance": self.balance, "CodeResponse": "100", "UserID": 9999}
+        return self._send(body)
+
+    def _send(self, body):
+        phone = str(body.get("Phone") or "")
+        if not phone.isdigit() or len(phone) not in (10, 11):
+            return 200, {
+                "CodeResult": "108",
+                "ErrorMessage": "Phone number is not in correct format",
+            }
+        if str(body.get("SmsType")) == "2" and body.get("Brandname") != self.brandname:
+            return 200, {"CodeResult": "104", "ErrorMessage": "Brandname not exist"}
+        with self._lock:
+            request_id = body.get("RequestId")
+            if request_id and request_id in self.request_ids:
+                return 200, {"CodeResult": "124", "ErrorMessage": "Duplicate RequestId"}
+            if self.balance < self.price:
+                return 200, {"CodeResult": "103", "ErrorMessage": "Balance not enough"}
+            if request_id:
+                self.request_ids.add(request_id)
+            if str(body.get("Sandbox")) != "1":
+                self.balance -= self.price
+            sms_id = str(uuid.uuid4())
+            self.sent.append(dict(body, SMSID=sms_id))
+        return 200, {"CodeResult": "100", "CountRegenerate": 0, "SMSID": sms_id}
+
+
+# ======================================================================
+# SpeedSMS
+# ======================================================================
+class SpeedSmsPeer(LoopbackPeer):
+    """SpeedSMS.vn API: ``/index.php/sms/send`` and ``/index.php/user/info``
+    with HTTP basic auth (access token as the user name)."""
+
+    access_token = "peer-speedsms-token"
+    price = 250
+
+    def __init__(self, balance=500000):
+        self.initial_balance = balance
+        super().__init__()
+
+    def init_state(self):
+        self.balance = self.initial_balance
+        self.tran_id = 1000
+        self.sent = []
+
+    def speedsms_config(self, **overrides):
+        config = {
+            "speedsms_access_token": self.access_token,
+            "speedsms_sender": "",
+            "speedsms_url": self.url,
+            "speedsms_sms_type": 2,
+            "strip_accents": False,
+        }
+        config.update(overrides)
+        return config
+
+    def _authorized(self, request):
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user = base64.b64decode(header[6:]).decode().split(":", 1)[0]
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return user == self.access_token
+
+    def handle(self, request):
+        if not self._authorized(request):
+            return 401, {"status": "error", "code": "401", "message": "Unauthorized"}
+        if request.method == "GET" and request.path == "/index.php/user/info":
+            return 200, {
+                "status": "success",
+                "code": "00",
+                "data": {
+                    "email": "peer@example.com",
+                    "balance": self.balance,
+                    "currency": "VND",
+                },
+            }
+        if request.method == "POST" and request.path == "/index.php/sms/send":
+            return self._send(request.body if isinstance(request.body, dict) else {})
+        return 404, {"status": "error", "code": "404", "message": "Not found"}
+
+    def _send(self, body):
+        to = body.get("to")
+        content = body.get("content")
+        if not isinstance(to, list) or not to or not content:
+            return 200, {
+                "status": "error",
+                "code": "101",
+                "message": "Invalid or missing parameters",
+            }
+        if len(content) > 1000:
+            return 200, {"status": "error", "code": "113", "message": "Too long"}
+        valid = [p for p in to if str(p).isdigit() and len(str(p)) in (10, 11)]
+        invalid = [p for p in to if p not in valid]
+        with self._lock:
+            cost = self.price * len(valid)
+            if cost > self.balance:
+                return 200, {
+                    "status": "error",
+                    "code": "300",
+                    "message": "Your account balance not enough to send sms",
+                }
+            self.balance -= cost
+            self.tran_id += 1
+            self.sent.append(dict(body, tranId=self.tran_id))
+            return 200, {
+                "status": "success",
+                "code": "00",
+                "data": {
+                    "tranId": self.tran_id,
+                    "totalSMS": len(valid),
+                    "totalPrice": cost,
+                    "invalidPhone": invalid,
+                },
+            }
+
+
+def unused_local_url():
+    """``http://127.0.0.1:<port>`` where nothing listens (connection refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

@@ -1,0 +1,191 @@
+from odoo.addons.multichannel_messaging.providers import (
+    ACCEPTED,
+    AUTH,
+    PERMANENT,
+    QUOTA,
+    RETRY,
+    UNREACHABLE,
+    OutboundMessage,
+    ProviderError,
+    get_adapter,
+)
+from odoo.addons.multichannel_messaging.providers.base import new_session
+from odoo.addons.multichannel_messaging.tests.peers import EsmsPeer
+from odoo.tests import BaseCase, tagged
+
+SEND_PATH = EsmsPeer.send_path
+BALANCE_PATH = EsmsPeer.balance_path
+
+
+class EsmsPeerCase(BaseCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.peer = EsmsPeer()
+        cls.peer.start()
+        cls.addClassCleanup(cls.peer.stop)
+
+    def setUp(self):
+        super().setUp()
+        self.peer.reset()
+        self.session = new_session()
+        self.addCleanup(self.session.close)
+
+    def adapter(self, **overrides):
+        config = self.peer.esms_config(timeout_connect=1, timeout_read=2)
+        config.update(overrides)
+        return get_adapter("esms", config, session=self.session)
+
+    @staticmethod
+    def sms(**values):
+        values.setdefault("tracking_id", "mm-sms-7")
+        values.setdefault("phone", "84912345678")
+        values.setdefault("text", "Don hang SO042 da duoc xac nhan")
+        return OutboundMessage(**values)
+
+
+@tagged("post_install", "-at_install")
+class TestEsmsSend(EsmsPeerCase):
+    def test_request_shape(self):
+        msg = self.sms(callback_url="https://odoo.example.com/messaging/esms/dlr")
+        result = self.adapter().send(msg)
+        self.assertEqual(result.status, ACCEPTED, result)
+        req = self.peer.requests[0]
+        self.assertEqual((req.method, req.path), ("POST", SEND_PATH))
+        self.assertIn("application/json", req.headers["content-type"])
+        self.assertEqual(
+            req.body,
+            {
+                "ApiKey": EsmsPeer.api_key,
+                "SecretKey": EsmsPeer.secret_key,
+                "Content": "Don hang SO042 da duoc xac nhan",
+                "Phone": "0912345678",
+                "Brandname": EsmsPeer.brandname,
+                "SmsType": "2",
+                "IsUnicode": "0",
+                "RequestId": "mm-sms-7",
+                "Sandbox": "0",
+                "CallbackUrl": "https://odoo.example.com/messaging/esms/dlr",
+            },
+        )
+
+    def test_accepted_keeps_smsid(self):
+        result = self.adapter().send(self.sms())
+        self.assertEqual(result.code, "100")
+        self.assertEqual(result.provider_message_id, self.peer.sent[-1]["SMSID"])
+        self.assertNotIn(EsmsPeer.secret_key, repr(result))
+
+    def test_vietnamese_text_is_unicode(self):
+        self.adapter().send(self.sms(text="Đơn hàng đã được xác nhận"))
+        body = self.peer.requests[0].body
+        self.assertEqual(body["IsUnicode"], "1")
+        self.assertEqual(body["Content"], "Đơn hàng đã được xác nhận")
+
+    def test_strip_accents_sends_plain_text(self):
+        self.adapter(strip_accents=True).send(self.sms(text="Đơn hàng đã được giao"))
+        body = self.peer.requests[0].body
+        self.assertEqual(body["Content"], "Don hang da duoc giao")
+        self.assertEqual(body["IsUnicode"], "0")
+
+    def test_sandbox_flag(self):
+        self.adapter(esms_sandbox=True).send(self.sms())
+        self.assertEqual(self.peer.requests[0].body["Sandbox"], "1")
+        self.assertEqual(self.peer.balance, self.peer.initial_balance)
+
+    def test_request_id_is_idempotency_key(self):
+        adapter = self.adapter()
+        first = adapter.send(self.sms())
+        again = adapter.send(self.sms())
+        self.assertEqual(first.status, ACCEPTED)
+        self.assertEqual((again.status, again.code), (ACCEPTED, "124"))
+        self.assertEqual(again.reason, "duplicate_request")
+        self.assertEqual(len(self.peer.sent), 1)
+
+    def test_wrong_keys_is_auth(self):
+        result = self.adapter(esms_secret_key="nope").send(self.sms())
+        self.assertEqual((result.status, result.code), (AUTH, "101"))
+
+    def test_low_balance_is_quota(self):
+        self.peer.balance = 10
+        result = self.adapter().send(self.sms())
+        self.assertEqual((result.status, result.code), (QUOTA, "103"))
+
+    def test_bad_phone_is_permanent(self):
+        result = self.adapter().send(self.sms(phone="123"))
+        self.assertEqual((result.status, result.code), (PERMANENT, "108"))
+
+    def test_missing_phone_makes_no_call(self):
+        result = self.adapter().send(self.sms(phone=None))
+        self.assertEqual(result.status, PERMANENT)
+        self.assertEqual(self.peer.request_count, 0)
+
+    def test_blocked_number_is_unreachable(self):
+        self.peer.queue_response(SEND_PATH, {"CodeResult": "99", "ErrorMessage": "x"})
+        result = self.adapter().send(self.sms())
+        self.assertEqual((result.status, result.code), (UNREACHABLE, "99"))
+
+    def test_carrier_not_registered_is_unreachable(self):
+        self.peer.queue_response(SEND_PATH, {"CodeResult": "177"})
+        result = self.adapter().send(self.sms())
+        self.assertEqual(
+            (result.status, result.reason), (UNREACHABLE, "carrier_not_registered")
+        )
+
+    def test_template_mismatch_is_permanent(self):
+        self.peer.queue_response(SEND_PATH, {"CodeResult": "146"})
+        result = self.adapter().send(self.sms())
+        self.assertEqual(
+            (result.status, result.reason), (PERMANENT, "template_mismatch")
+        )
+
+    def test_duplicate_content_message_is_permanent(self):
+        self.peer.queue_response(
+            SEND_PATH,
+            {"CodeResult": "9999", "ErrorMessage": "Gửi trùng nội dung trong 5 phút"},
+        )
+        result = self.adapter().send(self.sms())
+        self.assertEqual(
+            (result.status, result.reason), (PERMANENT, "duplicate_content")
+        )
+        self.assertEqual(result.code, "9999")
+
+    def test_unknown_code_is_permanent(self):
+        self.peer.queue_response(SEND_PATH, {"CodeResult": "555", "ErrorMessage": "?"})
+        result = self.adapter().send(self.sms())
+        self.assertEqual(
+            (result.status, result.code, result.message), (PERMANENT, "555", "?")
+        )
+
+    def test_timeout_is_retry(self):
+        self.peer.queue_response(SEND_PATH, delay=1.0)
+        result = self.adapter(timeout_read=0.3).send(self.sms())
+        self.assertEqual((result.status, result.reason), (RETRY, "timeout"))
+
+    def test_http_500_is_retry(self):
+        self.peer.queue_response(SEND_PATH, "Internal error", status=500)
+        result = self.adapter().send(self.sms())
+        self.assertEqual((result.status, result.reason), (RETRY, "http_5xx"))
+        self.assertEqual(self.peer.request_count, 1)
+
+    def test_dropped_connection_is_retry(self):
+        self.peer.queue_response(SEND_PATH, drop=True)
+        result = self.adapter().send(self.sms())
+        self.assertEqual((result.status, result.reason), (RETRY, "connection"))
+
+
+@tagged("post_install", "-at_install")
+class TestEsmsAdmin(EsmsPeerCase):
+    def test_test_connection_reports_balance(self):
+        text = self.adapter().test_connection()
+        self.assertIn("1,000,000", text)
+        req = self.peer.requests[0]
+        self.assertEqual((req.method, req.path), ("POST", BALANCE_PATH))
+        self.assertEqual(
+            req.body, {"ApiKey": EsmsPeer.api_key, "SecretKey": EsmsPeer.secret_key}
+        )
+
+    def test_test_connection_wrong_keys(self):
+        with self.assertRaises(ProviderError) as catcher:
+            self.adapter(esms_api_key="bad").test_connection()
+        self.assertEqual(catcher.exception.code, "101")
+        self.assertNotIn(EsmsPeer.secret_key, str(catcher.exception))

@@ -1,0 +1,157 @@
+import base64
+
+from odoo.addons.multichannel_messaging.providers import (
+    ACCEPTED,
+    AUTH,
+    PERMANENT,
+    QUOTA,
+    RETRY,
+    UNREACHABLE,
+    OutboundMessage,
+    ProviderError,
+    get_adapter,
+)
+from odoo.addons.multichannel_messaging.providers.base import new_session
+from odoo.addons.multichannel_messaging.tests.peers import SpeedSmsPeer
+from odoo.tests import BaseCase, tagged
+
+SEND_PATH = "/index.php/sms/send"
+
+
+class SpeedSmsPeerCase(BaseCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.peer = SpeedSmsPeer()
+        cls.peer.start()
+        cls.addClassCleanup(cls.peer.stop)
+
+    def setUp(self):
+        super().setUp()
+        self.peer.reset()
+        self.session = new_session()
+        self.addCleanup(self.session.close)
+
+    def adapter(self, **overrides):
+        config = self.peer.speedsms_config(timeout_connect=1, timeout_read=2)
+        config.update(overrides)
+        return get_adapter("speedsms", config, session=self.session)
+
+    @staticmethod
+    def sms(**values):
+        values.setdefault("tracking_id", "mm-sms-9")
+        values.setdefault("phone", "84912345678")
+        values.setdefault("text", "Ma xac thuc cua ban la 123456")
+        return OutboundMessage(**values)
+
+
+@tagged("post_install", "-at_install")
+class TestSpeedSmsSend(SpeedSmsPeerCase):
+    def test_request_shape_and_basic_auth(self):
+        result = self.adapter().send(self.sms())
+        self.assertEqual(result.status, ACCEPTED, result)
+        req = self.peer.requests[0]
+        self.assertEqual((req.method, req.path), ("POST", SEND_PATH))
+        expected = base64.b64encode(f"{SpeedSmsPeer.access_token}:x".encode()).decode()
+        self.assertEqual(req.headers["authorization"], f"Basic {expected}")
+        self.assertEqual(
+            req.body,
+            {
+                "to": ["84912345678"],
+                "content": "Ma xac thuc cua ban la 123456",
+                "sms_type": 2,
+                "sender": "",
+            },
+        )
+
+    def test_accepted_keeps_tran_id_and_price(self):
+        result = self.adapter().send(self.sms())
+        self.assertEqual(result.provider_message_id, "1001")
+        self.assertEqual(result.cost, 250.0)
+        self.assertEqual(result.code, "00")
+
+    def test_brandname_type_sends_sender(self):
+        self.adapter(speedsms_sms_type=3, speedsms_sender="LOOPBACK").send(self.sms())
+        body = self.peer.requests[0].body
+        self.assertEqual((body["sms_type"], body["sender"]), (3, "LOOPBACK"))
+
+    def test_brandname_type_without_sender_makes_no_call(self):
+        result = self.adapter(speedsms_sms_type=3).send(self.sms())
+        self.assertEqual(result.status, PERMANENT)
+        self.assertEqual(self.peer.request_count, 0)
+
+    def test_strip_accents(self):
+        self.adapter(strip_accents=True).send(self.sms(text="Mã xác thực: 123456"))
+        self.assertEqual(self.peer.requests[0].body["content"], "Ma xac thuc: 123456")
+
+    def test_invalid_phone_listed_is_unreachable(self):
+        result = self.adapter().send(self.sms(phone="849"))
+        self.assertEqual((result.status, result.reason), (UNREACHABLE, "invalid_phone"))
+
+    def test_bad_token_is_auth(self):
+        result = self.adapter(speedsms_access_token="bad").send(self.sms())
+        self.assertEqual((result.status, result.code), (AUTH, "401"))
+
+    def test_low_balance_is_quota(self):
+        self.peer.balance = 10
+        result = self.adapter().send(self.sms())
+        self.assertEqual((result.status, result.code), (QUOTA, "300"))
+
+    def test_timeout_is_retry(self):
+        self.peer.queue_response(SEND_PATH, delay=1.0)
+        result = self.adapter(timeout_read=0.3).send(self.sms())
+        self.assertEqual((result.status, result.reason), (RETRY, "timeout"))
+
+    def test_dropped_connection_is_retry(self):
+        self.peer.queue_response(SEND_PATH, drop=True)
+        result = self.adapter().send(self.sms())
+        self.assertEqual((result.status, result.reason), (RETRY, "connection"))
+
+
+def _code_test(code, status):
+    def test(self):
+        self.peer.queue_response(
+            SEND_PATH, {"status": "error", "code": code, "message": f"error {code}"}
+        )
+        result = self.adapter().send(self.sms())
+        self.assertEqual((result.status, result.code), (status, code))
+        self.assertEqual(result.message, f"error {code}")
+
+    return test
+
+
+@tagged("post_install", "-at_install")
+class TestSpeedSmsCodes(SpeedSmsPeerCase):
+    CODES = (
+        ("007", AUTH),
+        ("008", AUTH),
+        ("009", AUTH),
+        ("101", PERMANENT),
+        ("105", PERMANENT),
+        ("110", PERMANENT),
+        ("113", PERMANENT),
+        ("300", QUOTA),
+        ("500", RETRY),
+        ("777", PERMANENT),
+    )
+
+
+for _code, _status in TestSpeedSmsCodes.CODES:
+    setattr(
+        TestSpeedSmsCodes, f"test_code_{_code}_{_status}", _code_test(_code, _status)
+    )
+
+
+@tagged("post_install", "-at_install")
+class TestSpeedSmsAdmin(SpeedSmsPeerCase):
+    def test_test_connection(self):
+        text = self.adapter().test_connection()
+        self.assertIn("peer@example.com", text)
+        self.assertIn("500,000 VND", text)
+        req = self.peer.requests[0]
+        self.assertEqual((req.method, req.path), ("GET", "/index.php/user/info"))
+        self.assertTrue(req.headers["authorization"].startswith("Basic "))
+
+    def test_test_connection_bad_token(self):
+        with self.assertRaises(ProviderError):
+            self.adapter(speedsms_access_token="bad").test_connection()
