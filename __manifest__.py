@@ -1,7 +1,7 @@
 {
     "name": "Multichannel Messaging (Zalo, SMS, E-mail)",
-    "summary": "Zalo ZBS/ZNS and OA messages, SMS brandname (eSMS, SpeedSMS) and e-mail: "
-    "campaigns, fallback, throttled queue, webhooks, automations",
+    "summary": "Zalo ZBS/ZNS and OA messages, SMS brandname (eSMS, SpeedSMS) and "
+    "e-mail: campaigns, fallback, throttled queue, webhooks, automations",
     "version": "18.0.1.0.0",
     "category": "Marketing",
     "website": "https://github.com/multichannel-messaging/multichannel_messaging",

@@ -264,9 +264,7 @@ class MessagingCampaign(models.Model):
         """Draft -> waiting for activation."""
         for campaign in self:
             if campaign.state != "draft":
-                raise UserError(
-                    _("Only draft campaigns can be saved for activation.")
-                )
+                raise UserError(_("Only draft campaigns can be saved for activation."))
         self._check_ready()
         self.write({"state": "waiting"})
         return True

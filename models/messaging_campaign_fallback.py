@@ -28,5 +28,8 @@ class MessagingCampaignFallback(models.Model):
                         "Fallback step: template %(template)s is for another channel "
                         "type than %(channel)s."
                     )
-                    % {"template": step.template_id.name, "channel": step.channel_id.name}
+                    % {
+                        "template": step.template_id.name,
+                        "channel": step.channel_id.name,
+                    }
                 )

@@ -175,7 +175,11 @@ class MessagingChannel(models.Model):
             "CHECK(min_interval_seconds >= 0)",
             "Seconds between messages cannot be negative.",
         ),
-        ("daily_cap_positive", "CHECK(daily_cap >= 0)", "Daily cap cannot be negative."),
+        (
+            "daily_cap_positive",
+            "CHECK(daily_cap >= 0)",
+            "Daily cap cannot be negative.",
+        ),
         (
             "sandbox_ratios",
             "CHECK(sandbox_fail_ratio >= 0 AND sandbox_fail_ratio <= 1 "
@@ -248,13 +252,15 @@ class MessagingChannel(models.Model):
             "sandbox_read_ratio": channel.sandbox_read_ratio,
         }
 
-    def _get_adapter(self):
+    def _get_adapter(self, **overrides):
         self.ensure_one()
         if self.channel_type == "email":
             raise UserError(
                 _("E-mail channels send through Odoo's outgoing mail server.")
             )
-        return get_adapter(self.channel_type, self._get_provider_config())
+        return get_adapter(
+            self.channel_type, dict(self._get_provider_config(), **overrides)
+        )
 
     # ------------------------------------------------------------------
     # Actions
@@ -374,42 +380,54 @@ class MessagingChannel(models.Model):
         return timedelta(seconds=pattern[min(attempt, len(pattern)) - 1])
 
     def _refresh_zalo_token(self, force=False):
-        """Refresh the OA token pair, one refresh at a time per OA.
+        """Refresh the OA token pair, one refresh at a time per OA; return the
+        new access token.
 
         The refresh token is single use: the new pair is committed in its own
         transaction (under a row lock that serialises workers) before anyone
         uses it, so a crash later in the caller's transaction cannot lose it.
+        Tests run in one transaction: there the caller's cursor is used.
         """
         self.ensure_one()
         known_token = self.sudo().zalo_access_token
+        if not self.env["messaging.message"]._auto_commit():
+            return self._refresh_zalo_token_locked(self.env.cr, known_token, force)
         with self.env.registry.cursor() as cr:
-            cr.execute(
-                "SELECT zalo_access_token, zalo_refresh_token, zalo_token_expires_at"
-                "  FROM messaging_channel WHERE id = %s FOR UPDATE",
-                [self.id],
-            )
-            access, refresh, expires = cr.fetchone()
-            if not force and access and access != known_token:
-                # another worker refreshed while we waited for the lock
-                self.invalidate_recordset()
-                return access
-            if not refresh:
-                raise ProviderError(
-                    _("No refresh token: paste one from the Zalo developer console.")
-                )
-            config = dict(self._get_provider_config(), zalo_refresh_token=refresh)
-            pair = get_adapter("zalo", config).refresh_token()
-            new_expiry = fields.Datetime.now() + timedelta(
-                seconds=int(pair.get("expires_in") or 90000)
-            )
-            cr.execute(
-                "UPDATE messaging_channel SET zalo_access_token = %s,"
-                " zalo_refresh_token = %s, zalo_token_expires_at = %s WHERE id = %s",
-                [pair["access_token"], pair["refresh_token"], new_expiry, self.id],
-            )
-            cr.commit()  # the single-use refresh token is spent: keep the new pair
-            _logger.info("Zalo token refreshed for channel %s", self.id)
+            token = self._refresh_zalo_token_locked(cr, known_token, force)
+            # the single-use refresh token is spent: keep the new pair
+            cr.commit()  # pylint: disable=invalid-commit
         self.invalidate_recordset()
+        return token
+
+    def _refresh_zalo_token_locked(self, cr, known_token, force):
+        self.flush_recordset()
+        cr.execute(
+            "SELECT zalo_access_token, zalo_refresh_token"
+            "  FROM messaging_channel WHERE id = %s FOR UPDATE",
+            [self.id],
+        )
+        access, refresh = cr.fetchone()
+        if not force and access and access != known_token:
+            # another worker refreshed while we waited for the lock
+            return access
+        if not refresh:
+            raise ProviderError(
+                _("No refresh token: paste one from the Zalo developer console.")
+            )
+        config = dict(self._get_provider_config(), zalo_refresh_token=refresh)
+        pair = get_adapter("zalo", config).refresh_token()
+        expires_at = fields.Datetime.now() + timedelta(
+            seconds=int(pair.get("expires_in") or 90000)
+        )
+        cr.execute(
+            "UPDATE messaging_channel SET zalo_access_token = %s,"
+            " zalo_refresh_token = %s, zalo_token_expires_at = %s WHERE id = %s",
+            [pair["access_token"], pair["refresh_token"], expires_at, self.id],
+        )
+        self.invalidate_recordset(
+            ["zalo_access_token", "zalo_refresh_token", "zalo_token_expires_at"]
+        )
+        _logger.info("Zalo token refreshed for channel %s", self.id)
         return pair["access_token"]
 
     @api.model
@@ -420,8 +438,10 @@ class MessagingChannel(models.Model):
             self.sudo()
             .search([("channel_type", "=", "zalo")])
             .filtered(
-                lambda c: c.zalo_refresh_token
-                and (not c.zalo_token_expires_at or c.zalo_token_expires_at < soon)
+                lambda c: (
+                    c.zalo_refresh_token
+                    and (not c.zalo_token_expires_at or c.zalo_token_expires_at < soon)
+                )
             )
         )
         for channel in channels:
@@ -442,7 +462,10 @@ class MessagingChannel(models.Model):
             detail = adapter.template_detail(str(item.get("templateId")))
             template_ref = str(detail.get("templateId") or item.get("templateId"))
             template = Template.with_context(active_test=False).search(
-                [("channel_type", "=", "zalo"), ("zalo_template_id", "=", template_ref)],
+                [
+                    ("channel_type", "=", "zalo"),
+                    ("zalo_template_id", "=", template_ref),
+                ],
                 limit=1,
             )
             price = detail.get("price") or 0
@@ -457,9 +480,9 @@ class MessagingChannel(models.Model):
                 {
                     "name": p.get("name"),
                     "required": bool(p.get("require")),
-                    "param_type": p.get("type") if p.get("type") in (
-                        "STRING", "NUMBER", "DATE", "CURRENCY"
-                    ) else "STRING",
+                    "param_type": p.get("type")
+                    if p.get("type") in ("STRING", "NUMBER", "DATE", "CURRENCY")
+                    else "STRING",
                     "max_length": int(p.get("maxLength") or 0),
                     "min_length": int(p.get("minLength") or 0),
                 }

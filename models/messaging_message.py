@@ -71,9 +71,7 @@ class MessagingMessage(models.Model):
         index=True,
     )
     template_id = fields.Many2one("messaging.template", index=True)
-    campaign_id = fields.Many2one(
-        "messaging.campaign", index=True, ondelete="cascade"
-    )
+    campaign_id = fields.Many2one("messaging.campaign", index=True, ondelete="cascade")
     user_id = fields.Many2one(
         "res.users", "Sent by", default=lambda self: self.env.user, index=True
     )
@@ -360,9 +358,7 @@ class MessagingMessage(models.Model):
             "error_message": False,
             "failure_type": False,
             "claim_until": False,
-            "cost": result.cost
-            if result.cost is not None
-            else self._estimate_cost(),
+            "cost": result.cost if result.cost is not None else self._estimate_cost(),
         }
         if self.channel_type == "sandbox":
             vals["receipt_due_at"] = now
@@ -401,7 +397,7 @@ class MessagingMessage(models.Model):
         vals = {"state": "queued", "scheduled_at": when, "claim_until": False}
         if result is not None:
             vals.update({"error_code": result.code, "error_message": result.message})
-        if not count_attempt:
+        if not count_attempt and self.state == "sending":
             vals["attempt_count"] = max(self.attempt_count - 1, 0)
         self.write(vals)
 
@@ -502,7 +498,8 @@ class MessagingMessage(models.Model):
         while True:
             batch = self._claim_batch(limit=batch_size)
             if auto_commit:
-                self.env.cr.commit()  # the lease must be visible to other workers
+                # the lease must be visible to other workers
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             if not batch:
                 break
             done += batch._dispatch(auto_commit=auto_commit)
@@ -512,7 +509,8 @@ class MessagingMessage(models.Model):
         self._process_receipts()
         self.env["messaging.campaign"]._check_campaigns_done()
         if auto_commit:
-            self.env.cr.commit()  # settle receipts and campaign states
+            # settle receipts and campaign states
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         return done
 
     @api.model
@@ -567,7 +565,12 @@ class MessagingMessage(models.Model):
         if channel.channel_type == "email":
             self._send_email()
             if auto_commit:
-                self.env.cr.commit()  # result of this message is final
+                # result of this message is final
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            return
+        if channel._is_paused():
+            # quota reached by an earlier message of this batch
+            self._reschedule(channel.paused_until, count_attempt=False)
             return
         if channel.id not in adapters:
             adapters[channel.id] = channel._get_adapter()
@@ -578,30 +581,30 @@ class MessagingMessage(models.Model):
             {
                 "state": "sending",
                 "attempt_count": self.attempt_count + 1,
-                "claim_until": fields.Datetime.now()
-                + timedelta(seconds=CLAIM_SECONDS),
+                "claim_until": fields.Datetime.now() + timedelta(seconds=CLAIM_SECONDS),
             }
         )
         if auto_commit:
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         result = adapters[channel.id].send(outbound)
         if (
             result.status == AUTH
             and result.reason == "token"
             and channel.channel_type == "zalo"
         ):
-            adapters.pop(channel.id, None)
+            # token expired: refresh once, retry once
             try:
-                channel._refresh_zalo_token()
+                token = channel._refresh_zalo_token()
             except ProviderError as exc:
                 _logger.warning("Zalo token refresh failed for channel %s", channel.id)
                 result.message = "%s (%s)" % (result.message, exc)
             else:
-                adapters[channel.id] = channel._get_adapter()
+                adapters[channel.id] = channel._get_adapter(zalo_access_token=token)
                 result = adapters[channel.id].send(outbound)
         self._apply_result(result)
         if auto_commit:
-            self.env.cr.commit()  # the provider's answer is kept at once
+            # the provider's answer is kept at once
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _prepare_outbound(self):
         self.ensure_one()

@@ -99,9 +99,7 @@ class MessagingTemplate(models.Model):
                         % template.name
                     )
             elif not template.body:
-                raise ValidationError(
-                    _("Template %s needs a body.") % template.name
-                )
+                raise ValidationError(_("Template %s needs a body.") % template.name)
 
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)

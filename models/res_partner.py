@@ -77,9 +77,9 @@ class ResPartner(models.Model):
 
     def _messaging_identity(self, channel):
         self.ensure_one()
-        return self.messaging_identity_ids.filtered(
-            lambda i: i.channel_id == channel
-        )[:1]
+        return self.messaging_identity_ids.filtered(lambda i: i.channel_id == channel)[
+            :1
+        ]
 
     def _messaging_is_opted_out(self, channel):
         self.ensure_one()

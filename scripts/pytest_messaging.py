@@ -18,4 +18,3 @@ class _DropTestFrameworkImportError(logging.Filter):
 
 
 logging.getLogger("odoo.tests.common").addFilter(_DropTestFrameworkImportError())
-

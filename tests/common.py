@@ -48,7 +48,11 @@ class MessagingCase(TransactionCase):
             {"name": "Nguyễn Văn An", "mobile": "0912 345 678", "country_id": cls.vn.id}
         )
         cls.partner_b = Partner.create(
-            {"name": "Trần Thị Bình", "mobile": "+84 987654321", "country_id": cls.vn.id}
+            {
+                "name": "Trần Thị Bình",
+                "mobile": "+84 987654321",
+                "country_id": cls.vn.id,
+            }
         )
         cls.partner_c = Partner.create(
             {"name": "Lê Hoàng Cường", "mobile": "84903123456"}

@@ -26,7 +26,11 @@ class TestCampaign(MessagingCase):
                         (
                             "id",
                             "in",
-                            [cls.partner_a.id, cls.partner_c.id, cls.partner_nothing.id],
+                            [
+                                cls.partner_a.id,
+                                cls.partner_c.id,
+                                cls.partner_nothing.id,
+                            ],
                         )
                     ]
                 ),

@@ -11,9 +11,10 @@ from .common import MessagingCase
 class TestChannel(MessagingCase):
     def test_channel_type_keys(self):
         keys = {
-            key for key, _label in self.env["messaging.channel"]._fields[
-                "channel_type"
-            ].selection
+            key
+            for key, _label in self.env["messaging.channel"]
+            ._fields["channel_type"]
+            .selection
         }
         self.assertTrue({"zalo", "esms", "speedsms", "email", "sandbox"} <= keys)
 

@@ -92,7 +92,9 @@ class TestSmartButtons(MessagingCase):
         self.assertEqual(message.body, f"Đơn {order.name} của Nguyễn Văn An")
         self.assertEqual(order.messaging_message_count, 1)
         action = order.action_view_messaging_messages()
-        self.assertEqual(self.env["messaging.message"].search(action["domain"]), message)
+        self.assertEqual(
+            self.env["messaging.message"].search(action["domain"]), message
+        )
         self.env["messaging.message"]._process_queue()
         self.assertIn(order.name, order.message_ids[0].body)
 

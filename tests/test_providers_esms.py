@@ -1,3 +1,5 @@
+from odoo.tests import BaseCase, tagged
+
 from odoo.addons.multichannel_messaging.providers import (
     ACCEPTED,
     AUTH,
@@ -11,7 +13,6 @@ from odoo.addons.multichannel_messaging.providers import (
 )
 from odoo.addons.multichannel_messaging.providers.base import new_session
 from odoo.addons.multichannel_messaging.tests.peers import EsmsPeer
-from odoo.tests import BaseCase, tagged
 
 SEND_PATH = EsmsPeer.send_path
 BALANCE_PATH = EsmsPeer.balance_path

@@ -1,5 +1,7 @@
 import base64
 
+from odoo.tests import BaseCase, tagged
+
 from odoo.addons.multichannel_messaging.providers import (
     ACCEPTED,
     AUTH,
@@ -13,7 +15,6 @@ from odoo.addons.multichannel_messaging.providers import (
 )
 from odoo.addons.multichannel_messaging.providers.base import new_session
 from odoo.addons.multichannel_messaging.tests.peers import SpeedSmsPeer
-from odoo.tests import BaseCase, tagged
 
 SEND_PATH = "/index.php/sms/send"
 

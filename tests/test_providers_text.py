@@ -1,3 +1,5 @@
+from odoo.tests import BaseCase, tagged
+
 from odoo.addons.multichannel_messaging.providers import (
     ACCEPTED,
     UNREACHABLE,
@@ -11,7 +13,6 @@ from odoo.addons.multichannel_messaging.providers import (
     to_e164,
 )
 from odoo.addons.multichannel_messaging.providers.phone import to_national_vn
-from odoo.tests import BaseCase, tagged
 
 
 @tagged("post_install", "-at_install")

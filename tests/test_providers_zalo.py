@@ -1,5 +1,7 @@
 from datetime import datetime
 
+from odoo.tests import BaseCase, tagged
+
 from odoo.addons.multichannel_messaging.providers import (
     ACCEPTED,
     AUTH,
@@ -18,7 +20,6 @@ from odoo.addons.multichannel_messaging.tests.peers import (
     ZaloPeer,
     unused_local_url,
 )
-from odoo.tests import BaseCase, tagged
 
 PHONE_PATH = "/message/template"
 UID_PATH = "/v3.0/oa/message/template"

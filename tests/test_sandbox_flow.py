@@ -43,10 +43,7 @@ class TestSandboxFlow(MessagingCase):
     def test_ratio_is_a_share(self):
         self.sandbox.write({"sandbox_fail_ratio": 0.3, "sandbox_read_ratio": 0.5})
         partners = self.env["res.partner"].create(
-            [
-                {"name": f"Khách {i}", "mobile": f"0912 000 {i:03d}"}
-                for i in range(200)
-            ]
+            [{"name": f"Khách {i}", "mobile": f"0912 000 {i:03d}"} for i in range(200)]
         )
         messages = self.Message.create(
             [

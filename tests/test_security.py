@@ -13,9 +13,7 @@ class TestSecurity(MessagingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sandbox.sudo().write(
-            {"zalo_app_secret": "S3CRET", "esms_api_key": "KEY"}
-        )
+        cls.sandbox.sudo().write({"zalo_app_secret": "S3CRET", "esms_api_key": "KEY"})
         cls.user = cls._make_user("mm_user", f"base.group_user,{USER}")
         cls.other_user = cls._make_user("mm_user2", f"base.group_user,{USER}")
         cls.manager = cls._make_user("mm_manager", f"base.group_user,{MANAGER}")
@@ -52,8 +50,8 @@ class TestSecurity(MessagingCase):
         for user in (self.user, self.manager):
             with self.assertRaises(AccessError):
                 self.env["messaging.channel"].with_user(user).create({"name": "x"})
-        channel = self.env["messaging.channel"].with_user(self.admin).create(
-            {"name": "x"}
+        channel = (
+            self.env["messaging.channel"].with_user(self.admin).create({"name": "x"})
         )
         self.assertTrue(channel.exists())
 
@@ -68,20 +66,26 @@ class TestSecurity(MessagingCase):
             self.env["messaging.segment"].with_user(self.user).create({"name": "x"})
 
     def test_manager_manages_campaigns(self):
-        campaign = self.env["messaging.campaign"].with_user(self.manager).create(
-            {"name": "x", "channel_id": self.sandbox.id}
+        campaign = (
+            self.env["messaging.campaign"]
+            .with_user(self.manager)
+            .create({"name": "x", "channel_id": self.sandbox.id})
         )
         self.assertEqual(campaign.company_id, self.company)
 
     def test_user_sends_and_sees_own_messages_only(self):
         self.partner_b.user_id = self.other_user
         self.partner_c.user_id = self.other_user
-        mine = self.env["messaging.message"].with_user(self.user).create(
-            {
-                "partner_id": self.partner_a.id,
-                "channel_id": self.sandbox.id,
-                "template_id": self.template.id,
-            }
+        mine = (
+            self.env["messaging.message"]
+            .with_user(self.user)
+            .create(
+                {
+                    "partner_id": self.partner_a.id,
+                    "channel_id": self.sandbox.id,
+                    "template_id": self.template.id,
+                }
+            )
         )
         theirs = self._queue(self.partner_b, user_id=self.other_user.id)
         to_my_customer = self._queue(self.partner_c, user_id=self.other_user.id)

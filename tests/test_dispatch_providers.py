@@ -1,0 +1,425 @@
+"""The queue talking to loopback peers that speak each provider's protocol."""
+
+from datetime import datetime, timedelta
+
+import pytz
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import MessagingCase
+from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer
+
+
+@tagged("post_install", "-at_install")
+class TestDispatchProviders(MessagingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.zalo_peer = ZaloPeer()
+        cls.esms_peer = EsmsPeer()
+        cls.speedsms_peer = SpeedSmsPeer()
+        for peer in (cls.zalo_peer, cls.esms_peer, cls.speedsms_peer):
+            peer.start()
+            cls.addClassCleanup(peer.stop)
+        Channel = cls.env["messaging.channel"]
+
+        def fields_of(config):
+            return {k: v for k, v in config.items() if k in Channel._fields}
+
+        cls.zalo = Channel.create(
+            dict(
+                fields_of(cls.zalo_peer.zalo_config()),
+                name="Zalo OA",
+                channel_type="zalo",
+                cost_per_message=300,
+                cost_zalo_uid=200,
+                max_attempts=3,
+            )
+        )
+        cls.esms = Channel.create(
+            dict(
+                fields_of(cls.esms_peer.esms_config()),
+                name="eSMS",
+                channel_type="esms",
+                cost_per_segment=750,
+            )
+        )
+        speed_config = fields_of(cls.speedsms_peer.speedsms_config())
+        speed_config["speedsms_sms_type"] = "2"
+        cls.speedsms = Channel.create(
+            dict(speed_config, name="SpeedSMS", channel_type="speedsms")
+        )
+        peer_template = next(iter(cls.zalo_peer.templates.values()))
+        cls.zbs = cls.env["messaging.template"].create(
+            {
+                "name": "ZBS",
+                "channel_type": "zalo",
+                "category": "transactional",
+                "zalo_template_id": str(peer_template["templateId"]),
+                "param_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": p["name"],
+                            "expression": "{{ object.name }}",
+                            "max_length": p["maxLength"],
+                            "required": p["require"],
+                        },
+                    )
+                    for p in peer_template["listParams"]
+                ],
+            }
+        )
+        cls.sms_template = cls.env["messaging.template"].create(
+            {
+                "name": "SMS",
+                "channel_type": "esms",
+                "category": "transactional",
+                "body": "Xin chào {{ object.name }}",
+            }
+        )
+        cls.speed_template = cls.env["messaging.template"].create(
+            {
+                "name": "SMS2",
+                "channel_type": "speedsms",
+                "category": "transactional",
+                "body": "Chao {{ object.name }}",
+            }
+        )
+        cls.cs_template = cls.env["messaging.template"].create(
+            {
+                "name": "CS",
+                "channel_type": "zalo",
+                "category": "transactional",
+                "body": "Cảm ơn {{ object.name }} đã nhắn tin!",
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        for peer in (self.zalo_peer, self.esms_peer, self.speedsms_peer):
+            peer.reset()
+        self.zalo.write(
+            {
+                "zalo_access_token": self.zalo_peer.access_token,
+                "zalo_refresh_token": self.zalo_peer.refresh_token,
+            }
+        )
+
+    def _zbs(self, partner=None, **vals):
+        return self._queue(
+            partner or self.partner_a, channel=self.zalo, template=self.zbs, **vals
+        )
+
+    # -- Zalo ----------------------------------------------------------
+
+    def test_zbs_by_phone_request_and_state(self):
+        message = self._zbs()
+        self.Message._process_queue()
+        self.assertEqual(message.state, "sent")
+        [request] = self.zalo_peer.requests_for("/message/template")
+        self.assertEqual(request.method, "POST")
+        self.assertEqual(request.headers["access_token"], self.zalo_peer.access_token)
+        self.assertEqual(request.body["phone"], "84912345678")
+        self.assertEqual(request.body["template_id"], self.zbs.zalo_template_id)
+        self.assertEqual(request.body["tracking_id"], message.tracking_id)
+        self.assertLessEqual(len(message.tracking_id), 48)
+        self.assertEqual(
+            set(request.body["template_data"]), set(self.zbs.param_ids.mapped("name"))
+        )
+        self.assertNotIn("mode", request.body)
+        self.assertEqual(message.provider_message_id, self.zalo_peer.sent[0]["msg_id"])
+        self.assertEqual(message.cost, 300)
+        self.assertEqual(self.zalo.quota_remaining, self.zalo_peer.remaining_quota)
+        self.assertEqual(self.zalo.quota_daily, self.zalo_peer.daily_quota)
+
+    def test_zbs_development_mode(self):
+        self.zalo.test_mode = True
+        self._zbs()
+        self.Message._process_queue()
+        [request] = self.zalo_peer.requests_for("/message/template")
+        self.assertEqual(request.body["mode"], "development")
+
+    def test_zbs_by_user_id_when_identity_known(self):
+        self.zbs.zalo_route = "auto"
+        self.env["messaging.identity"].create(
+            {
+                "partner_id": self.partner_a.id,
+                "channel_id": self.zalo.id,
+                "external_id": "4184557136571297813",
+            }
+        )
+        message = self._zbs()
+        self.assertEqual(message.route, "uid")
+        self.Message._process_queue()
+        self.assertEqual(message.state, "sent")
+        [request] = self.zalo_peer.requests_for("/v3.0/oa/message/template")
+        self.assertEqual(request.body["user_id"], "4184557136571297813")
+        self.assertEqual(message.cost, 200)
+
+    def test_consultation_text_to_user_id(self):
+        self.env["messaging.identity"].create(
+            {
+                "partner_id": self.partner_b.id,
+                "channel_id": self.zalo.id,
+                "external_id": "5921836402847560291",
+            }
+        )
+        message = self._queue(
+            self.partner_b, channel=self.zalo, template=self.cs_template
+        )
+        self.Message._process_queue()
+        self.assertEqual(message.state, "sent")
+        [request] = self.zalo_peer.requests_for("/v3.0/oa/message/cs")
+        self.assertEqual(request.body["recipient"]["user_id"], "5921836402847560291")
+        self.assertEqual(
+            request.body["message"]["text"], "Cảm ơn Trần Thị Bình đã nhắn tin!"
+        )
+
+    def test_consultation_without_identity_is_skipped(self):
+        message = self._queue(
+            self.partner_b, channel=self.zalo, template=self.cs_template
+        )
+        self.assertEqual(message.state, "skipped")
+        self.assertEqual(message.failure_type, "no_address")
+
+    def test_expired_token_refreshes_once_and_retries(self):
+        old_refresh = self.zalo_peer.refresh_token
+        self.zalo_peer.expire_token()
+        message = self._zbs()
+        self.Message._process_queue()
+        self.assertEqual(message.state, "sent")
+        self.assertEqual(self.zalo_peer.refresh_count, 1)
+        self.assertEqual(self.zalo.zalo_access_token, self.zalo_peer.access_token)
+        self.assertEqual(self.zalo.zalo_refresh_token, self.zalo_peer.refresh_token)
+        self.assertNotEqual(self.zalo.zalo_refresh_token, old_refresh)
+        self.assertGreater(
+            self.zalo.zalo_token_expires_at, fields.Datetime.now() + timedelta(hours=24)
+        )
+        requests = self.zalo_peer.requests_for("/message/template")
+        self.assertEqual(len(requests), 2)
+        [oauth] = self.zalo_peer.requests_for("/v4/oa/access_token")
+        self.assertEqual(oauth.headers["secret_key"], self.zalo_peer.app_secret)
+        self.assertEqual(oauth.body["refresh_token"], old_refresh)
+
+    def test_refresh_refused_fails_with_token_code(self):
+        self.zalo_peer.expire_token()
+        self.zalo.zalo_refresh_token = "already-used"
+        message = self._zbs()
+        self.Message._process_queue()
+        self.assertEqual(message.state, "failed")
+        self.assertEqual(message.failure_type, "auth")
+        self.assertEqual(message.error_code, "-124")
+        self.assertEqual(len(self.zalo_peer.requests_for("/message/template")), 1)
+
+    def test_unreachable_code_kept_and_falls_back_to_sms(self):
+        self.zalo_peer.queue_response(
+            "/message/template",
+            {"error": -118, "message": "Zalo account not existed"},
+        )
+        message = self._zbs(fallback_chain=[[self.esms.id, self.sms_template.id]])
+        self.Message._process_queue()
+        self.assertEqual(message.state, "failed")
+        self.assertEqual(message.error_code, "-118")
+        self.assertEqual(message.error_message, "Zalo account not existed")
+        self.assertEqual(message.failure_type, "unreachable")
+        child = message.fallback_child_ids
+        self.assertEqual(child.channel_id, self.esms)
+        self.assertEqual(child.state, "sent")
+        self.assertEqual(len(self.esms_peer.sent), 1)
+
+    def test_night_ban_reschedules_to_morning(self):
+        self.zalo_peer.queue_response(
+            "/message/template",
+            {"error": -133, "message": "Can not send ZNS at night"},
+        )
+        message = self._zbs()
+        self.Message._process_queue()
+        self.assertEqual(message.state, "queued")
+        self.assertEqual(message.error_code, "-133")
+        local = pytz.utc.localize(message.scheduled_at).astimezone(
+            pytz.timezone("Asia/Ho_Chi_Minh")
+        )
+        self.assertEqual((local.hour, local.minute), (6, 0))
+        self.assertGreater(message.scheduled_at, datetime.now())
+
+    def test_daily_quota_pauses_channel(self):
+        self.zalo_peer.queue_response(
+            "/message/template", {"error": -144, "message": "OA exceeded daily quota"}
+        )
+        message = self._zbs()
+        other = self._zbs(self.partner_b)
+        self.Message._process_queue()
+        self.assertEqual(message.state, "queued")
+        self.assertEqual(other.state, "queued")
+        self.assertTrue(self.zalo._is_paused())
+        self.assertEqual(len(self.zalo_peer.requests_for("/message/template")), 1)
+
+    def test_rate_limit_retries_later(self):
+        self.zalo_peer.queue_response(
+            "/message/template", {"error": -32, "message": "Exceed rate limit"}
+        )
+        message = self._zbs()
+        self.Message._process_queue()
+        self.assertEqual(message.state, "queued")
+        self.assertEqual(message.attempt_count, 1)
+        self.assertGreater(message.scheduled_at, fields.Datetime.now())
+
+    def test_server_error_retries_then_fails(self):
+        message = self._zbs()
+        for attempt in range(3):
+            self.zalo_peer.queue_response("/message/template", {}, status=500)
+            message.scheduled_at = fields.Datetime.now() - timedelta(seconds=1)
+            self.Message._process_queue()
+            self.assertEqual(message.attempt_count, attempt + 1)
+        self.assertEqual(message.state, "failed")
+        self.assertEqual(message.failure_type, "retries")
+
+    def test_dropped_connection_retries(self):
+        self.zalo_peer.queue_response("/message/template", None, drop=True)
+        message = self._zbs()
+        self.Message._process_queue()
+        self.assertEqual(message.state, "queued")
+        self.assertEqual(message.attempt_count, 1)
+
+    def test_template_rejected_is_permanent(self):
+        self.zalo_peer.queue_response(
+            "/message/template", {"error": -131, "message": "Template not approved"}
+        )
+        message = self._zbs()
+        self.Message._process_queue()
+        self.assertEqual(message.state, "failed")
+        self.assertEqual(message.failure_type, "provider")
+        self.assertEqual(message.error_code, "-131")
+
+    def test_test_connection_refresh_and_sync_buttons(self):
+        action = self.zalo.action_test_connection()
+        self.assertIn(self.zalo_peer.oa_name, action["params"]["message"])
+        self.zalo.action_refresh_token()
+        self.assertEqual(self.zalo.zalo_access_token, self.zalo_peer.access_token)
+        self.zalo_peer.templates["999001"] = ZaloPeer.make_template(
+            "999001",
+            "Giao hàng",
+            list_params=[
+                {
+                    "name": "order_code",
+                    "require": True,
+                    "type": "STRING",
+                    "maxLength": 30,
+                    "minLength": 0,
+                    "acceptNull": False,
+                }
+            ],
+        )
+        self.zalo.action_sync_templates()
+        synced = self.env["messaging.template"].search(
+            [("zalo_template_id", "=", "999001")]
+        )
+        self.assertEqual(synced.name, "Giao hàng")
+        self.assertEqual(synced.zalo_status, "ENABLE")
+        self.assertEqual(synced.param_ids.mapped("name"), ["order_code"])
+        self.assertEqual(synced.param_ids.max_length, 30)
+        count = self.env["messaging.template"].search_count(
+            [("channel_type", "=", "zalo")]
+        )
+        self.zalo.action_sync_templates()
+        self.assertEqual(
+            self.env["messaging.template"].search_count(
+                [("channel_type", "=", "zalo")]
+            ),
+            count,
+        )
+
+    def test_buttons_report_clear_errors(self):
+        self.zalo.zalo_access_token = "wrong"
+        with self.assertRaisesRegex(UserError, "Zalo OA"):
+            self.zalo.action_test_connection()
+        self.zalo.zalo_refresh_token = "wrong"
+        with self.assertRaisesRegex(UserError, "refused to refresh"):
+            self.zalo.action_refresh_token()
+        self.esms.esms_secret_key = "wrong"
+        with self.assertRaisesRegex(UserError, "eSMS"):
+            self.esms.action_test_connection()
+
+    def test_cron_refreshes_tokens_expiring_soon(self):
+        self.zalo.zalo_token_expires_at = fields.Datetime.now() + timedelta(minutes=30)
+        self.env["messaging.channel"]._cron_refresh_tokens()
+        self.assertEqual(self.zalo_peer.refresh_count, 1)
+        self.assertEqual(self.zalo.zalo_access_token, self.zalo_peer.access_token)
+
+    # -- SMS -------------------------------------------------------------
+
+    def test_esms_request_and_cost(self):
+        message = self._queue(
+            self.partner_a, channel=self.esms, template=self.sms_template
+        )
+        self.Message._process_queue()
+        self.assertEqual(message.state, "sent")
+        [request] = self.esms_peer.requests_for(EsmsPeer.send_path)
+        body = request.body
+        self.assertEqual(body["ApiKey"], EsmsPeer.api_key)
+        self.assertEqual(body["Brandname"], EsmsPeer.brandname)
+        self.assertEqual(body["Phone"], "0912345678")
+        self.assertEqual(body["RequestId"], message.tracking_id)
+        self.assertEqual(body["Content"], "Xin chào Nguyễn Văn An")
+        self.assertEqual(str(body["IsUnicode"]), "1")
+        self.assertEqual(message.provider_message_id, self.esms_peer.sent[0]["SMSID"])
+        self.assertEqual(message.cost, 750)
+
+    def test_esms_strip_accents(self):
+        self.esms.strip_accents = True
+        self._queue(self.partner_a, channel=self.esms, template=self.sms_template)
+        self.Message._process_queue()
+        [request] = self.esms_peer.requests_for(EsmsPeer.send_path)
+        self.assertEqual(request.body["Content"], "Xin chao Nguyen Van An")
+        self.assertEqual(str(request.body["IsUnicode"]), "0")
+
+    def test_speedsms_request(self):
+        message = self._queue(
+            self.partner_b, channel=self.speedsms, template=self.speed_template
+        )
+        self.Message._process_queue()
+        self.assertEqual(message.state, "sent")
+        [request] = self.speedsms_peer.requests_for("/index.php/sms/send")
+        self.assertTrue(request.headers["authorization"].startswith("Basic "))
+        self.assertEqual(request.body["to"], ["84987654321"])
+        self.assertEqual(request.body["content"], "Chao Trần Thị Bình")
+        self.assertEqual(int(request.body["sms_type"]), 2)
+        self.assertEqual(message.provider_message_id, str(self.speedsms_peer.tran_id))
+
+    def test_speedsms_balance_error_pauses(self):
+        self.speedsms_peer.balance = 0
+        message = self._queue(
+            self.partner_b, channel=self.speedsms, template=self.speed_template
+        )
+        self.Message._process_queue()
+        self.assertEqual(message.state, "queued")
+        self.assertEqual(message.error_code, "300")
+        self.assertTrue(self.speedsms._is_paused())
+
+    # -- E-mail ----------------------------------------------------------
+
+    def test_email_through_mail_mail(self):
+        channel = self.env["messaging.channel"].create(
+            {"name": "Mail", "channel_type": "email"}
+        )
+        template = self.env["messaging.template"].create(
+            {
+                "name": "Mail",
+                "channel_type": "email",
+                "subject": "Ưu đãi cho {{ object.name }}",
+                "body": "Xin chào {{ object.name }}",
+            }
+        )
+        message = self._queue(
+            self.partner_email_only, channel=channel, template=template
+        )
+        self.Message._process_queue()
+        self.assertEqual(message.state, "sent")
+        mail = message.mail_mail_id
+        self.assertEqual(mail.subject, "Ưu đãi cho Phạm Minh Dũng")
+        self.assertIn("Xin chào Phạm Minh Dũng", mail.body_html)
+        self.assertEqual(mail.email_to, "dung@example.vn")
