@@ -18,6 +18,17 @@
     "data": [
         "security/messaging_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_cron.xml",
+        "views/messaging_channel_views.xml",
+        "views/messaging_template_views.xml",
+        "views/messaging_segment_views.xml",
+        "views/messaging_campaign_views.xml",
+        "views/messaging_message_views.xml",
+        "views/messaging_identity_views.xml",
+        "views/messaging_event_views.xml",
+        "views/res_partner_views.xml",
+        "views/sale_order_views.xml",
+        "views/menus.xml",
     ],
     "demo": [
         "demo/res_partner_demo.xml",

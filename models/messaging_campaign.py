@@ -131,6 +131,7 @@ class MessagingCampaign(models.Model):
                 or 0.0
             )
 
+    @api.depends("message_ids_sent.state", "message_ids_sent.cost")
     def _compute_counters(self):
         data = {
             (campaign, state): count
