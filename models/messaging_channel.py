@@ -360,7 +360,7 @@ class MessagingChannel(models.Model):
         return bool(self.paused_until and self.paused_until > now)
 
     def _pause_until(self, until):
-        self.write({"paused_until": until})
+        self._write_shared({"paused_until": until})
         _logger.info("Messaging channel %s paused until %s", self.id, until)
 
     def _update_quota(self, daily=None, remaining=None):
@@ -369,7 +369,24 @@ class MessagingChannel(models.Model):
             vals["quota_daily"] = daily
         if remaining is not None:
             vals["quota_remaining"] = remaining
-        self.write(vals)
+        self._write_shared(vals)
+
+    def _write_shared(self, vals):
+        """Write state that every dispatcher updates (quota, pause).
+
+        Several workers write the same channel row; inside a dispatcher's
+        REPEATABLE READ transaction that would end in serialization failures,
+        so the write goes through its own short READ COMMITTED transaction.
+        """
+        if not self.env["messaging.message"]._auto_commit():
+            self.sudo().write(vals)
+            return
+        with self.env.registry.cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            self.with_env(self.env(cr=cr)).sudo().write(vals)
+            # a short transaction of its own (see docstring)
+            cr.commit()  # pylint: disable=invalid-commit
+        self.invalidate_recordset(list(vals))
 
     def _tz(self):
         return self.env.user.tz or self.company_id.partner_id.tz or "Asia/Ho_Chi_Minh"
@@ -391,8 +408,10 @@ class MessagingChannel(models.Model):
         self.ensure_one()
         known_token = self.sudo().zalo_access_token
         if not self.env["messaging.message"]._auto_commit():
+            self.flush_recordset()
             return self._refresh_zalo_token_locked(self.env.cr, known_token, force)
         with self.env.registry.cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             token = self._refresh_zalo_token_locked(cr, known_token, force)
             # the single-use refresh token is spent: keep the new pair
             cr.commit()  # pylint: disable=invalid-commit
@@ -400,7 +419,6 @@ class MessagingChannel(models.Model):
         return token
 
     def _refresh_zalo_token_locked(self, cr, known_token, force):
-        self.flush_recordset()
         cr.execute(
             "SELECT zalo_access_token, zalo_refresh_token"
             "  FROM messaging_channel WHERE id = %s FOR UPDATE",
