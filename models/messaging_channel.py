@@ -1,6 +1,9 @@
 import logging
 import secrets
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
+
+import pytz
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
@@ -163,6 +166,18 @@ class MessagingChannel(models.Model):
         help="The queue holds this channel's messages until then (quota reached).",
     )
     message_count = fields.Integer(compute="_compute_message_count")
+    # Shared throttle state, written under a row lock by every dispatcher
+    throttle_next_ts = fields.Float(
+        readonly=True, copy=False, help="Epoch time of the next free send slot."
+    )
+    throttle_day = fields.Char(readonly=True, copy=False)
+    throttle_day_count = fields.Integer(
+        "Sent today", readonly=True, copy=False, help="Counted against the daily cap."
+    )
+    sandbox_receipt_delay = fields.Integer(
+        "Receipt delay (seconds)",
+        help="Sandbox: delivery receipts arrive this long after the send.",
+    )
 
     _sql_constraints = [
         (
@@ -389,7 +404,99 @@ class MessagingChannel(models.Model):
         self.invalidate_recordset(list(vals))
 
     def _tz(self):
-        return self.env.user.tz or self.company_id.partner_id.tz or "Asia/Ho_Chi_Minh"
+        """The company's time zone (daily caps, quiet hours), Vietnam by default."""
+        return pytz.timezone(self.company_id.partner_id.tz or "Asia/Ho_Chi_Minh")
+
+    def _local_now(self, now=None):
+        now = now or fields.Datetime.now()
+        return pytz.utc.localize(now).astimezone(self._tz())
+
+    def _to_utc_naive(self, local_dt):
+        return local_dt.astimezone(pytz.utc).replace(tzinfo=None)
+
+    def _next_local_time(self, hour_float, now=None):
+        """Next UTC (naive) datetime at ``hour_float`` o'clock local time."""
+        local = self._local_now(now)
+        hours, minutes = int(hour_float), round((hour_float % 1) * 60)
+        target = local.tzinfo.localize(
+            datetime(local.year, local.month, local.day, hours, minutes)
+        )
+        if target <= local:
+            target = local.tzinfo.normalize(target + timedelta(days=1))
+            target = local.tzinfo.localize(
+                datetime(target.year, target.month, target.day, hours, minutes)
+            )
+        return self._to_utc_naive(target)
+
+    def _in_quiet_hours(self, now=None):
+        """True when marketing messages must wait (e.g. 21:00-08:00 local)."""
+        self.ensure_one()
+        start, end = self.quiet_hours_start, self.quiet_hours_end
+        if start == end:
+            return False
+        local = self._local_now(now)
+        hour = local.hour + local.minute / 60.0
+        if start < end:
+            return start <= hour < end
+        return hour >= start or hour < end
+
+    def _has_throttle(self):
+        self.ensure_one()
+        return bool(self.rate_per_second or self.min_interval_seconds or self.daily_cap)
+
+    def _slot_interval(self):
+        self.ensure_one()
+        by_rate = 1.0 / self.rate_per_second if self.rate_per_second else 0.0
+        return max(by_rate, self.min_interval_seconds or 0.0)
+
+    def _reserve_slot(self, max_wait):
+        """Book the next send slot of this channel for one message.
+
+        Returns ``(wait_seconds, None)`` when booked (sleep that long, then
+        send) or ``(None, retry_at)`` when the slot is further than
+        ``max_wait`` or the daily cap is reached (nothing booked).
+        The channel row is locked in a short READ COMMITTED transaction so
+        that any number of workers share one rate, spacing and daily count.
+        """
+        self.ensure_one()
+        if not self._has_throttle():
+            return 0.0, None
+        if not self.env["messaging.message"]._auto_commit():
+            self.flush_recordset()
+            return self._reserve_slot_locked(self.env.cr, max_wait)
+        with self.env.registry.cursor() as cr:
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            result = self._reserve_slot_locked(cr, max_wait)
+            # the booking is shared with the other workers at once
+            cr.commit()  # pylint: disable=invalid-commit
+        return result
+
+    def _reserve_slot_locked(self, cr, max_wait):
+        cr.execute(
+            "SELECT throttle_next_ts, throttle_day, throttle_day_count"
+            "  FROM messaging_channel WHERE id = %s FOR UPDATE",
+            [self.id],
+        )
+        next_ts, day, day_count = cr.fetchone()
+        now = time.time()
+        slot = max(now, next_ts or 0.0)
+        slot_utc = datetime.utcfromtimestamp(slot)
+        local_day = self._local_now(slot_utc).strftime("%Y-%m-%d")
+        if local_day != day:
+            day_count = 0
+        if self.daily_cap and day_count >= self.daily_cap:
+            return None, self._next_local_time(0.0, slot_utc)
+        if slot - now > max_wait:
+            return None, slot_utc
+        cr.execute(
+            "UPDATE messaging_channel SET throttle_next_ts = %s, throttle_day = %s,"
+            " throttle_day_count = %s WHERE id = %s",
+            [slot + self._slot_interval(), local_day, day_count + 1, self.id],
+        )
+        self.invalidate_recordset(
+            ["throttle_next_ts", "throttle_day", "throttle_day_count"]
+        )
+        return slot - now, None
 
     def _default_retry_delay(self, attempt):
         """Backoff pattern for transient errors: 1 min, 5 min, 15 min, 1 h..."""

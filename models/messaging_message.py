@@ -112,7 +112,7 @@ class MessagingMessage(models.Model):
     )
     error_code = fields.Char(readonly=True, copy=False)
     error_message = fields.Text(readonly=True, copy=False)
-    attempt_count = fields.Integer(readonly=True, copy=False)
+    attempt_count = fields.Integer(default=0, readonly=True, copy=False)
     scheduled_at = fields.Datetime(
         "Next try",
         default=fields.Datetime.now,
@@ -120,6 +120,7 @@ class MessagingMessage(models.Model):
         index=True,
     )
     claim_until = fields.Datetime(readonly=True, copy=False)
+    claim_token = fields.Char(readonly=True, copy=False)
     sent_at = fields.Datetime(readonly=True, copy=False)
     delivered_at = fields.Datetime(readonly=True, copy=False)
     read_at = fields.Datetime(readonly=True, copy=False)
@@ -217,33 +218,13 @@ class MessagingMessage(models.Model):
 
     def _prepare_one(self):
         self.ensure_one()
-        partner = self.partner_id
-        if (
-            self.category == "marketing"
-            and partner
-            and partner._messaging_is_opted_out(self.channel_id)
-        ):
-            self._set_failed(
-                "opt_out",
-                _("%s opted out of marketing messages.") % partner.display_name,
-                state="skipped",
-            )
-            return
-        try:
-            route, address = self._get_route_and_address()
-        except UserError as exc:
-            self._set_failed("invalid_address", str(exc), state="skipped")
-            return
-        if not address:
-            self._set_failed(
-                "no_address",
-                _("%(partner)s has no address for channel %(channel)s.")
-                % {
-                    "partner": partner.display_name or _("The recipient"),
-                    "channel": self.channel_id.name,
-                },
-                state="skipped",
-            )
+        route, address, failure, text = self._resolve_recipient(
+            self.channel_id, self.template_id, self.partner_id, self.category
+        )
+        if self.recipient and self.route:
+            route, address, failure, text = self.route, self.recipient, None, None
+        if failure:
+            self._set_failed(failure, text, state="skipped")
             return
         vals = {"route": route, "recipient": address}
         if self.template_id and not self.body and not self.template_data:
@@ -254,13 +235,45 @@ class MessagingMessage(models.Model):
             if errors:
                 self._set_failed("invalid_params", "\n".join(errors))
 
-    def _get_route_and_address(self):
-        """(route, address) for this message's channel; address False if none."""
-        self.ensure_one()
-        partner = self.partner_id
-        ctype = self.channel_type
-        if self.recipient and self.route:
-            return self.route, self.recipient
+    @api.model
+    def _resolve_recipient(self, channel, template, partner, category):
+        """(route, address, failure type, failure text) for one recipient.
+
+        Refuses early what cannot be sent: opted out of marketing, no address
+        on this channel, invalid phone number.
+        """
+        if (
+            category == "marketing"
+            and partner
+            and partner._messaging_is_opted_out(channel)
+        ):
+            return (
+                False,
+                False,
+                "opt_out",
+                _("%s opted out of marketing messages.") % partner.display_name,
+            )
+        try:
+            route, address = self._get_route_and_address(channel, template, partner)
+        except UserError as exc:
+            return False, False, "invalid_address", str(exc)
+        if not address:
+            return (
+                route,
+                False,
+                "no_address",
+                _("%(partner)s has no address for channel %(channel)s.")
+                % {
+                    "partner": partner.display_name or _("The recipient"),
+                    "channel": channel.name,
+                },
+            )
+        return route, address, None, None
+
+    @api.model
+    def _get_route_and_address(self, channel, template, partner):
+        """(route, address) on ``channel``; address False if none."""
+        ctype = channel.channel_type
         if ctype == "email":
             return "email", partner.email_normalized or partner.email or False
         if ctype in ("esms", "speedsms"):
@@ -268,15 +281,23 @@ class MessagingMessage(models.Model):
         if ctype == "sandbox":
             return "sandbox", partner._messaging_phone() or partner.email or False
         # Zalo
-        identity = partner._messaging_identity(self.channel_id)
-        template = self.template_id
+        identity = partner._messaging_identity(channel)
         if template and template.zalo_template_id:
-            route = template.zalo_route
-            if route in ("uid", "auto") and identity:
-                return "uid", identity.external_id
-            if route == "uid":
-                return "uid", False
-            return "phone", partner._messaging_phone()
+            uid = identity.external_id if identity else False
+            if template.zalo_route == "uid":
+                return "uid", uid
+            if template.zalo_route == "phone" or not uid:
+                return "phone", partner._messaging_phone()
+            # automatic: the cheaper of the routes this recipient has
+            try:
+                phone = partner._messaging_phone()
+            except UserError:
+                phone = False
+            if phone and template.price_phone < template.price_uid:
+                return "phone", phone
+            return "uid", uid
+        if identity and identity._get_window()[0] == "closed":
+            return "consultation", False
         return "consultation", identity.external_id if identity else False
 
     def _render_content(self):
@@ -361,7 +382,9 @@ class MessagingMessage(models.Model):
             "cost": result.cost if result.cost is not None else self._estimate_cost(),
         }
         if self.channel_type == "sandbox":
-            vals["receipt_due_at"] = now
+            vals["receipt_due_at"] = now + timedelta(
+                seconds=self.channel_id.sandbox_receipt_delay
+            )
         self.write(vals)
 
     def _estimate_cost(self):
@@ -451,16 +474,18 @@ class MessagingMessage(models.Model):
         """Lease due messages for this worker.
 
         ``FOR UPDATE SKIP LOCKED`` lets several workers claim at once without
-        waiting on each other; the lease (``claim_until``) keeps the rows out of
-        other workers' claims once the claim is committed, and expires on its own
-        if this worker dies before sending (the rows are then still ``queued``
-        and were never handed to a provider).
+        waiting on each other; the lease (``claim_until`` + ``claim_token``)
+        keeps the rows out of other workers' claims once the claim is
+        committed, and expires on its own if this worker dies before sending
+        (the rows are then still ``queued`` and were never handed over).
         """
         self.env.flush_all()
+        token = uuid.uuid4().hex
         self.env.cr.execute(
             """
             UPDATE messaging_message m
-               SET claim_until = %(now)s + make_interval(secs => %(lease)s)
+               SET claim_until = %(now)s + make_interval(secs => %(lease)s),
+                   claim_token = %(token)s
              WHERE m.id IN (
                    SELECT q.id
                      FROM messaging_message q
@@ -477,10 +502,15 @@ class MessagingMessage(models.Model):
                       FOR UPDATE OF q SKIP LOCKED)
             RETURNING m.id
             """,
-            {"lease": CLAIM_SECONDS, "limit": limit, "now": fields.Datetime.now()},
+            {
+                "lease": CLAIM_SECONDS,
+                "limit": limit,
+                "now": fields.Datetime.now(),
+                "token": token,
+            },
         )
         ids = sorted(row[0] for row in self.env.cr.fetchall())
-        self.invalidate_model(["claim_until"])
+        self.invalidate_model(["claim_until", "claim_token"])
         return self.browse(ids)
 
     @api.model
@@ -492,9 +522,10 @@ class MessagingMessage(models.Model):
         messages handed to a provider or settled.
         """
         auto_commit = self._auto_commit()
-        started = time.monotonic()
+        deadline = time.monotonic() + time_limit if time_limit else None
         done = 0
         self._recover_stale_sending()
+        self._process_delivery_timeouts()
         while True:
             batch = self._claim_batch(limit=batch_size)
             if auto_commit:
@@ -502,12 +533,13 @@ class MessagingMessage(models.Model):
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             if not batch:
                 break
-            done += batch._dispatch(auto_commit=auto_commit)
-            if time_limit and time.monotonic() - started > time_limit:
+            done += batch._dispatch(auto_commit=auto_commit, deadline=deadline)
+            if deadline and time.monotonic() > deadline:
                 self._retrigger_cron()
                 break
         self._process_receipts()
         self.env["messaging.campaign"]._check_campaigns_done()
+        self._trigger_next_due()
         if auto_commit:
             # settle receipts and campaign states
             self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -518,72 +550,253 @@ class MessagingMessage(models.Model):
         self._process_queue(time_limit=50)
 
     @api.model
-    def _retrigger_cron(self):
-        cron = self.env.ref(
+    def _get_cron(self):
+        return self.env.ref(
             "multichannel_messaging.ir_cron_messaging_process_queue",
             raise_if_not_found=False,
         )
+
+    @api.model
+    def _retrigger_cron(self, at=None):
+        cron = self._get_cron()
         if cron:
-            cron._trigger()
+            cron.sudo()._trigger(at=at)
+
+    @api.model
+    def _trigger_next_due(self):
+        """Wake the cron when the next queued message is due (within a day)."""
+        nxt = self.search(
+            [("state", "=", "queued"), ("scheduled_at", ">", fields.Datetime.now())],
+            order="scheduled_at",
+            limit=1,
+        )
+        if nxt and nxt.scheduled_at < fields.Datetime.now() + timedelta(days=1):
+            self._retrigger_cron(at=nxt.scheduled_at)
 
     @api.model
     def _recover_stale_sending(self):
-        """A row left in ``sending`` (crash mid-call) is never blindly resent."""
+        """A row left in ``sending`` (crash mid-call) is never blindly resent.
+
+        Exception: providers whose idempotency key makes a resend harmless.
+        eSMS refuses a second message with the same ``RequestId`` (our
+        tracking id) and answers code 124, so a same-day eSMS row is queued
+        again; everything else becomes "outcome unknown" for a human.
+        """
         stale = self.search(
+            [("state", "=", "sending"), ("claim_until", "<", fields.Datetime.now())]
+        )
+        resend = stale.filtered(lambda m: m._is_resend_safe())
+        resend.write({"state": "queued", "claim_until": False, "claim_token": False})
+        (stale - resend).write(
+            {
+                "state": "unknown",
+                "failure_type": "crash",
+                "error_message": _(
+                    "The worker stopped while this message was being sent: it "
+                    "may or may not have reached the provider. Check and retry "
+                    "by hand."
+                ),
+                "claim_until": False,
+            }
+        )
+
+    def _is_resend_safe(self):
+        self.ensure_one()
+        if self.channel_type != "esms":
+            return False
+        channel = self.channel_id
+        started = channel._local_now(
+            self.claim_until - timedelta(seconds=CLAIM_SECONDS)
+        )
+        return started.date() == channel._local_now().date()
+
+    @api.model
+    def _process_delivery_timeouts(self):
+        """Fall back when no delivery receipt came within the channel's delay."""
+        now = fields.Datetime.now()
+        candidates = self.search(
             [
-                ("state", "=", "sending"),
-                ("claim_until", "<", fields.Datetime.now()),
+                ("state", "=", "sent"),
+                ("fallback_chain", "!=", False),
+                ("fallback_child_ids", "=", False),
+                ("channel_id.delivery_timeout_minutes", ">", 0),
             ]
         )
-        for message in stale:
-            message.write(
-                {
-                    "state": "unknown",
-                    "failure_type": "crash",
-                    "error_message": _(
-                        "The worker stopped while this message was being sent: it "
-                        "may or may not have reached the provider. Check and retry "
-                        "by hand."
-                    ),
-                    "claim_until": False,
-                }
+        late = candidates.filtered(
+            lambda m: (
+                m.fallback_chain
+                and m.sent_at
+                < now - timedelta(minutes=m.channel_id.delivery_timeout_minutes)
             )
+        )
+        for message in late:
+            message.error_message = _(
+                "No delivery receipt within %s minutes: handed to the next channel."
+            ) % (message.channel_id.delivery_timeout_minutes)
+            message._create_fallback()
 
-    def _dispatch(self, auto_commit=True):
+    def _dispatch(self, auto_commit=True, deadline=None):
         adapters = {}
         done = 0
-        for message in self:
+        self._prepare_lazy_content()
+        for index, message in enumerate(self):
+            if deadline and time.monotonic() > deadline:
+                # give the rest back at once rather than at lease expiry
+                self[index:].filtered(lambda m: m.state == "queued").write(
+                    {"claim_until": False, "claim_token": False}
+                )
+                break
             if message.state != "queued":
                 continue
             message._send_one(adapters, auto_commit=auto_commit)
             done += 1
         return done
 
+    def _prepare_lazy_content(self):
+        """Render, in one pass per template, messages queued without content
+        (campaigns enqueue fast and render when they are sent)."""
+        todo = self.filtered(
+            lambda m: (
+                m.state == "queued"
+                and m.template_id
+                and not m.body
+                and not m.template_data
+            )
+        )
+        groups = {}
+        for message in todo:
+            key = (message.template_id, message.res_model)
+            groups.setdefault(key, self.browse())
+            groups[key] |= message
+        for (template, _model), messages in groups.items():
+            res_ids = messages.mapped("res_id")
+            bodies = template._render_body(res_ids) if template.body else {}
+            subjects = (
+                template._render_field("subject", res_ids) if template.subject else {}
+            )
+            params = template._render_params(res_ids) if template.param_ids else {}
+            for message in messages:
+                vals = {}
+                if bodies:
+                    vals["body"] = bodies[message.res_id]
+                if subjects:
+                    vals["subject"] = subjects[message.res_id]
+                if params:
+                    vals["template_data"] = params[message.res_id]
+                message.write(vals)
+                if message.route in ("phone", "uid") and params:
+                    errors = template._check_params(params[message.res_id])
+                    if errors:
+                        message._set_failed("invalid_params", "\n".join(errors))
+
+    def _check_marketing_rules(self):
+        """None when the message may go now, else (action, when, reason).
+
+        Transactional messages are never held by these rules.
+        """
+        self.ensure_one()
+        if self.category != "marketing":
+            return None
+        channel = self.channel_id
+        if channel._in_quiet_hours():
+            return "wait", channel._next_local_time(channel.quiet_hours_end), None
+        if channel.resend_window_minutes and self.partner_id and self.template_id:
+            since = fields.Datetime.now() - timedelta(
+                minutes=channel.resend_window_minutes
+            )
+            if self.search_count(
+                [
+                    ("id", "!=", self.id),
+                    ("partner_id", "=", self.partner_id.id),
+                    ("template_id", "=", self.template_id.id),
+                    ("state", "in", ("sending", "sent", "delivered", "read")),
+                    ("sent_at", ">=", since),
+                ],
+                limit=1,
+            ):
+                return (
+                    "skip",
+                    None,
+                    _("Already sent to this contact with this template within %s min.")
+                    % channel.resend_window_minutes,
+                )
+        if channel.recipient_daily_cap and self.partner_id:
+            local_midnight = channel._local_now().replace(
+                hour=0, minute=0, second=0, microsecond=0
+            )
+            sent_today = self.search_count(
+                [
+                    ("id", "!=", self.id),
+                    ("partner_id", "=", self.partner_id.id),
+                    ("channel_id", "=", channel.id),
+                    ("category", "=", "marketing"),
+                    ("state", "in", ("sending", "sent", "delivered", "read")),
+                    ("sent_at", ">=", channel._to_utc_naive(local_midnight)),
+                ]
+            )
+            if sent_today >= channel.recipient_daily_cap:
+                return "wait", channel._next_local_time(channel.quiet_hours_end), None
+        return None
+
+    def _mark_sending(self):
+        """queued -> sending, only if this worker still holds the lease."""
+        self.ensure_one()
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE messaging_message
+               SET state = 'sending', attempt_count = COALESCE(attempt_count, 0) + 1,
+                   claim_until = %(until)s, write_date = %(now)s,
+                   write_uid = %(uid)s
+             WHERE id = %(id)s AND state = 'queued' AND claim_token = %(token)s
+            RETURNING id
+            """,
+            {
+                "until": fields.Datetime.now() + timedelta(seconds=CLAIM_SECONDS),
+                "now": fields.Datetime.now(),
+                "uid": self.env.uid,
+                "id": self.id,
+                "token": self.claim_token,
+            },
+        )
+        owned = bool(self.env.cr.fetchone())
+        self.invalidate_recordset(["state", "attempt_count", "claim_until"])
+        return owned
+
     def _send_one(self, adapters, auto_commit=True):
         self.ensure_one()
         channel = self.channel_id
+        if channel._is_paused():
+            # quota reached by an earlier message of this batch
+            self._reschedule(channel.paused_until, count_attempt=False)
+            return
+        hold = self._check_marketing_rules()
+        if hold:
+            action, when, reason = hold
+            if action == "skip":
+                self._set_failed("duplicate", reason, state="skipped")
+            else:
+                self._reschedule(when, count_attempt=False)
+            return
+        wait, retry_at = channel._reserve_slot(self._max_slot_wait())
+        if retry_at:
+            self._reschedule(retry_at, count_attempt=False)
+            return
+        if wait > 0:
+            time.sleep(wait)
         if channel.channel_type == "email":
             self._send_email()
             if auto_commit:
                 # result of this message is final
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             return
-        if channel._is_paused():
-            # quota reached by an earlier message of this batch
-            self._reschedule(channel.paused_until, count_attempt=False)
-            return
         if channel.id not in adapters:
             adapters[channel.id] = channel._get_adapter()
         outbound = self._prepare_outbound()
         # state "sending" is committed before the call: a crash after this point
         # leaves evidence and the row will not be resent blindly
-        self.write(
-            {
-                "state": "sending",
-                "attempt_count": self.attempt_count + 1,
-                "claim_until": fields.Datetime.now() + timedelta(seconds=CLAIM_SECONDS),
-            }
-        )
+        if not self._mark_sending():
+            return  # lease lost to another worker
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
         result = adapters[channel.id].send(outbound)
@@ -605,6 +818,17 @@ class MessagingMessage(models.Model):
         if auto_commit:
             # the provider's answer is kept at once
             self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _max_slot_wait(self):
+        """Seconds a worker may sleep for a throttled slot before deferring."""
+        if not self._auto_commit():
+            return 0.0
+        return float(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("multichannel_messaging.max_slot_wait", 10)
+        )
 
     def _prepare_outbound(self):
         self.ensure_one()

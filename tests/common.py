@@ -4,6 +4,17 @@ from odoo.tests import TransactionCase, new_test_user
 class MessagingCase(TransactionCase):
     """Channels, templates and Vietnamese customers shared by the tests."""
 
+    # throttles and marketing rules off: the queue tests test them one by one
+    NO_THROTTLE = {
+        "rate_per_second": 0,
+        "min_interval_seconds": 0,
+        "daily_cap": 0,
+        "resend_window_minutes": 0,
+        "recipient_daily_cap": 0,
+        "quiet_hours_start": 0,
+        "quiet_hours_end": 0,
+    }
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -12,20 +23,22 @@ class MessagingCase(TransactionCase):
         cls.vn = cls.env.ref("base.vn")
         cls.Message = cls.env["messaging.message"]
         cls.sandbox = cls.env["messaging.channel"].create(
-            {
-                "name": "Test sandbox",
-                "channel_type": "sandbox",
-                "sandbox_fail_ratio": 0.0,
-                "sandbox_read_ratio": 0.0,
-            }
+            dict(
+                cls.NO_THROTTLE,
+                name="Test sandbox",
+                channel_type="sandbox",
+                sandbox_fail_ratio=0.0,
+                sandbox_read_ratio=0.0,
+            )
         )
         cls.sandbox_b = cls.env["messaging.channel"].create(
-            {
-                "name": "Test sandbox (fallback)",
-                "channel_type": "sandbox",
-                "sandbox_fail_ratio": 0.0,
-                "sandbox_read_ratio": 1.0,
-            }
+            dict(
+                cls.NO_THROTTLE,
+                name="Test sandbox (fallback)",
+                channel_type="sandbox",
+                sandbox_fail_ratio=0.0,
+                sandbox_read_ratio=1.0,
+            )
         )
         cls.template = cls.env["messaging.template"].create(
             {

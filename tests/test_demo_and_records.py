@@ -43,6 +43,7 @@ class TestDemoData(MessagingCase):
         campaign = self.env.ref("multichannel_messaging.demo_campaign_welcome")
         self.assertEqual(campaign.state, "waiting")
         self.assertGreater(campaign.recipient_count, 5)
+        campaign.channel_id.write(self.NO_THROTTLE)
         campaign.action_activate()
         self.env["messaging.message"]._process_queue()
         self.assertEqual(campaign.state, "done")

@@ -31,6 +31,7 @@ class TestDispatchProviders(MessagingCase):
         cls.zalo = Channel.create(
             dict(
                 fields_of(cls.zalo_peer.zalo_config()),
+                **cls.NO_THROTTLE,
                 name="Zalo OA",
                 channel_type="zalo",
                 cost_per_message=300,
@@ -41,6 +42,7 @@ class TestDispatchProviders(MessagingCase):
         cls.esms = Channel.create(
             dict(
                 fields_of(cls.esms_peer.esms_config()),
+                **cls.NO_THROTTLE,
                 name="eSMS",
                 channel_type="esms",
                 cost_per_segment=750,
@@ -49,7 +51,12 @@ class TestDispatchProviders(MessagingCase):
         speed_config = fields_of(cls.speedsms_peer.speedsms_config())
         speed_config["speedsms_sms_type"] = "2"
         cls.speedsms = Channel.create(
-            dict(speed_config, name="SpeedSMS", channel_type="speedsms")
+            dict(
+                speed_config,
+                name="SpeedSMS",
+                channel_type="speedsms",
+                **cls.NO_THROTTLE,
+            )
         )
         peer_template = next(iter(cls.zalo_peer.templates.values()))
         cls.zbs = cls.env["messaging.template"].create(
@@ -166,6 +173,7 @@ class TestDispatchProviders(MessagingCase):
                 "partner_id": self.partner_b.id,
                 "channel_id": self.zalo.id,
                 "external_id": "5921836402847560291",
+                "last_interaction_at": fields.Datetime.now() - timedelta(hours=3),
             }
         )
         message = self._queue(
@@ -404,7 +412,7 @@ class TestDispatchProviders(MessagingCase):
 
     def test_email_through_mail_mail(self):
         channel = self.env["messaging.channel"].create(
-            {"name": "Mail", "channel_type": "email"}
+            dict(self.NO_THROTTLE, name="Mail", channel_type="email")
         )
         template = self.env["messaging.template"].create(
             {

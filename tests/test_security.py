@@ -114,7 +114,7 @@ class TestSecurity(MessagingCase):
 
     def test_multi_company_isolation(self):
         channel_b = self.env["messaging.channel"].create(
-            {"name": "Sandbox B", "company_id": self.company_b.id}
+            dict(self.NO_THROTTLE, name="Sandbox B", company_id=self.company_b.id)
         )
         campaign_b = self.env["messaging.campaign"].create(
             {"name": "B", "company_id": self.company_b.id}

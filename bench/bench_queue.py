@@ -1,0 +1,947 @@
+"""Queue benchmark driver: our messaging queue next to Odoo's own SMS pipeline.
+
+Run through ``bash bench/run.sh`` (fresh database, modules installed, Odoo's
+Python). It loads the registry of that database in this process and prints,
+in one run:
+
+1. enqueue: a campaign over N partners (100,000) -> ``messaging.message`` rows
+   (``action_confirm()`` + ``action_activate()``, committed), rows/s and memory;
+2. dispatch: ``messaging.message._process_queue()`` in one worker against a
+   zero-latency eSMS loopback peer (in a child process, and in a thread);
+3. Odoo's SMS: ``sms.composer`` (mass mode) and ``sms.sms._process_queue()``
+   against a loopback IAP peer, 500 numbers per request (Odoo's default
+   ``sms.session.batch.size``) and 1 per request; ratios and the time to hand
+   a whole campaign over to the provider;
+4. rate accuracy: a channel limited to R messages/s, a peer answering after
+   100 ms, several dispatcher processes (``--role worker``) at once.
+
+This directory has no ``__init__.py``: Odoo never imports it.
+"""
+
+import argparse
+import bisect
+import contextlib
+import gc
+import inspect
+import json
+import math
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import bench_peers  # noqa: E402
+
+BODY = "Chào {{ object.name }}, đơn hàng của bạn đã được xác nhận. Cảm ơn bạn!"
+REF_PREFIX = "BENCH-"
+MOBILE_PREFIXES = ["090", "091", "093", "094", "096", "097", "098"]
+NAME_PREFIX = "Bench "
+
+
+def log(text):
+    sys.stderr.write("[bench] %s\n" % text)
+    sys.stderr.flush()
+
+
+def out(text=""):
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+# ----------------------------------------------------------------------
+# Odoo
+# ----------------------------------------------------------------------
+def load_registry(args):
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    # pylint: disable=import-outside-toplevel
+    from odoo.modules.registry import Registry
+    from odoo.tools import config
+
+    config.parse_config(
+        ["-c", args.config, "-d", args.database, "--log-level", args.log_level],
+        setup_logging=True,
+    )
+    return Registry(args.database)
+
+
+@contextlib.contextmanager
+def environment(registry):
+    """A superuser environment on a new cursor, committed on success."""
+    from odoo import SUPERUSER_ID, api  # pylint: disable=import-outside-toplevel
+
+    with registry.cursor() as cr:
+        yield api.Environment(cr, SUPERUSER_ID, {})
+
+
+def commit(env):
+    env.flush_all()
+    env.cr.commit()  # pylint: disable=invalid-commit
+
+
+def scalar(env, query, *params):
+    from odoo.tools import SQL  # pylint: disable=import-outside-toplevel
+
+    env.cr.execute(SQL(query, *params))
+    return env.cr.fetchone()[0]
+
+
+def states(env, model_table, column, value):
+    from odoo.tools import SQL  # pylint: disable=import-outside-toplevel
+
+    env.cr.execute(
+        SQL(
+            "SELECT state, count(*) FROM %s WHERE %s = %s GROUP BY state",
+            SQL.identifier(model_table),
+            SQL.identifier(column),
+            value,
+        )
+    )
+    return dict(env.cr.fetchall())
+
+
+def maxrss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def rss_mib():
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1024.0 / 1024.0
+
+
+# ----------------------------------------------------------------------
+# Fixture
+# ----------------------------------------------------------------------
+def cleanup_previous(env):
+    """Leftovers of an earlier run on the same database (MESSAGING_BENCH_KEEP_DB)."""
+    from odoo.tools import SQL  # pylint: disable=import-outside-toplevel
+
+    like = NAME_PREFIX + "%"
+    env.cr.execute(
+        SQL(
+            "DELETE FROM messaging_message WHERE channel_id IN "
+            "(SELECT id FROM messaging_channel WHERE name->>'en_US' LIKE %s)",
+            like,
+        )
+    )
+    env.cr.execute(
+        SQL(
+            "UPDATE messaging_campaign SET state = 'done', active = FALSE "
+            "WHERE name LIKE %s",
+            like,
+        )
+    )
+    env.cr.execute(
+        SQL(
+            "UPDATE messaging_channel SET active = FALSE WHERE name->>'en_US' LIKE %s",
+            like,
+        )
+    )
+    env.cr.execute(SQL("DELETE FROM sms_sms"))
+    commit(env)
+
+
+def ensure_partners(env, count):
+    """``count`` partners with valid Vietnamese mobiles, refs BENCH-000001...
+
+    One partner is created through the ORM; the others are copies of its row
+    made by one INSERT ... SELECT (every column, computed ones included).
+    """
+    from odoo.tools import SQL  # pylint: disable=import-outside-toplevel
+
+    existing = scalar(
+        env, "SELECT count(*) FROM res_partner WHERE ref LIKE %s", REF_PREFIX + "%"
+    )
+    if existing >= count:
+        return existing
+    vietnam = env.ref("base.vn")
+    template = env["res.partner"].create(
+        {
+            "name": "Bench template customer",
+            "ref": "BENCHTPL",
+            "country_id": vietnam.id,
+            "mobile": "0901234567",
+        }
+    )
+    env.flush_all()
+    env.cr.execute(
+        SQL(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'res_partner' AND table_schema = current_schema() "
+            "ORDER BY ordinal_position"
+        )
+    )
+    columns = [row[0] for row in env.cr.fetchall() if row[0] != "id"]
+    name = SQL("'Bench customer ' || lpad(i::text, 6, '0')")
+    mobile = SQL(
+        "(%s::varchar[])[mod(i, %s) + 1] || lpad(i::text, 7, '0')",
+        MOBILE_PREFIXES,
+        len(MOBILE_PREFIXES),
+    )
+    overrides = {
+        "name": name,
+        "complete_name": name,
+        "ref": SQL("%s || lpad(i::text, 6, '0')", REF_PREFIX),
+        "mobile": mobile,
+        "phone_sanitized": SQL("'+84' || substr(%s, 2)", mobile),
+        "commercial_partner_id": SQL("NULL"),
+        "create_date": SQL("now() AT TIME ZONE 'UTC'"),
+        "write_date": SQL("now() AT TIME ZONE 'UTC'"),
+    }
+    started = time.perf_counter()
+    env.cr.execute(
+        SQL(
+            "INSERT INTO res_partner (%s) SELECT %s FROM res_partner t "
+            "CROSS JOIN generate_series(%s, %s) AS i WHERE t.id = %s",
+            SQL(", ").join(SQL.identifier(c) for c in columns),
+            SQL(", ").join(
+                overrides.get(c, SQL("t.%s", SQL.identifier(c))) for c in columns
+            ),
+            existing + 1,
+            count,
+            template.id,
+        )
+    )
+    env.cr.execute(
+        SQL(
+            "UPDATE res_partner SET commercial_partner_id = id "
+            "WHERE ref LIKE %s AND commercial_partner_id IS NULL",
+            REF_PREFIX + "%",
+        )
+    )
+    commit(env)
+    env.invalidate_all()
+    log(
+        "fixture: %d partners inserted in %.1f s"
+        % (count - existing, time.perf_counter() - started)
+    )
+    return count
+
+
+def first_partners_domain(count):
+    return [
+        ("ref", ">=", REF_PREFIX + "000001"),
+        ("ref", "<=", "%s%06d" % (REF_PREFIX, count)),
+    ]
+
+
+def first_partner_ids(env, count):
+    return env["res.partner"].search(first_partners_domain(count), order="ref").ids
+
+
+def make_channel(env, name, ctype, **vals):
+    values = {
+        "name": NAME_PREFIX + name,
+        "channel_type": ctype,
+        "rate_per_second": 0.0,
+        "min_interval_seconds": 0.0,
+        "daily_cap": 0,
+        "test_mode": False,
+    }
+    values.update(vals)
+    return env["messaging.channel"].create(values)
+
+
+def make_esms_channel(env, name, url, **vals):
+    return make_channel(
+        env,
+        name,
+        "esms",
+        esms_url=url,
+        esms_api_key=bench_peers.BenchEsmsPeer.api_key,
+        esms_secret_key=bench_peers.BenchEsmsPeer.secret_key,
+        esms_brandname=bench_peers.BenchEsmsPeer.brandname,
+        esms_sms_type="2",
+        **vals,
+    )
+
+
+def make_campaign(env, name, channel, domain):
+    from odoo import Command  # pylint: disable=import-outside-toplevel
+
+    template = env["messaging.template"].create(
+        {
+            "name": NAME_PREFIX + name,
+            "channel_type": channel.channel_type,
+            "model": "res.partner",
+            "category": "transactional",
+            "body": BODY,
+        }
+    )
+    segment = env["messaging.segment"].create(
+        {"name": NAME_PREFIX + name, "domain": repr(domain)}
+    )
+    return env["messaging.campaign"].create(
+        {
+            "name": NAME_PREFIX + name,
+            "segment_ids": [Command.set(segment.ids)],
+            "channel_id": channel.id,
+            "template_id": template.id,
+        }
+    )
+
+
+def enqueue_campaign(env, name, channel, count):
+    campaign = make_campaign(env, name, channel, first_partners_domain(count))
+    campaign.action_confirm()
+    campaign.action_activate()
+    commit(env)
+    return campaign
+
+
+# ----------------------------------------------------------------------
+# 1. Enqueue
+# ----------------------------------------------------------------------
+def bench_enqueue(registry, args, results):
+    n = args.recipients
+    with environment(registry) as env:
+        channel = make_channel(env, "sandbox (enqueue)", "sandbox")
+        campaign = make_campaign(
+            env, "enqueue %d" % n, channel, [("ref", "=like", REF_PREFIX + "%")]
+        )
+        commit(env)
+        campaign_id = campaign.id
+    gc.collect()
+    maxrss_before, rss_before = maxrss_mib(), rss_mib()
+    if args.tracemalloc:
+        import tracemalloc  # pylint: disable=import-outside-toplevel
+
+        tracemalloc.start()
+    log("enqueue: campaign over %d partners (action_confirm + action_activate)" % n)
+    with environment(registry) as env:
+        campaign = env["messaging.campaign"].browse(campaign_id)
+        started = time.perf_counter()
+        campaign.action_confirm()
+        campaign.action_activate()
+        commit(env)
+        elapsed = time.perf_counter() - started
+    traced_peak = None
+    if args.tracemalloc:
+        traced_peak = tracemalloc.get_traced_memory()[1] / 1024.0 / 1024.0
+        tracemalloc.stop()
+    maxrss_after, rss_after = maxrss_mib(), rss_mib()
+    with environment(registry) as env:
+        by_state = states(env, "messaging_message", "campaign_id", campaign_id)
+        # the enqueue campaign is not dispatched: remove its rows so that the
+        # next measurements claim from a queue holding only their own rows
+        from odoo.tools import SQL  # pylint: disable=import-outside-toplevel
+
+        env.cr.execute(
+            SQL("DELETE FROM messaging_message WHERE campaign_id = %s", campaign_id)
+        )
+        env.cr.execute(
+            SQL(
+                "UPDATE messaging_campaign SET state = 'done' WHERE id = %s",
+                campaign_id,
+            )
+        )
+        commit(env)
+    created = sum(by_state.values())
+    results["enqueue"] = {
+        "recipients": n,
+        "rows": created,
+        "states": by_state,
+        "seconds": elapsed,
+        "rate": created / elapsed if elapsed else 0.0,
+        "maxrss_delta_mib": maxrss_after - maxrss_before,
+        "rss_delta_mib": rss_after - rss_before,
+        "maxrss_mib": maxrss_after,
+        "tracemalloc_peak_mib": traced_peak,
+    }
+    log(
+        "enqueue: %d rows %s in %.2f s = %.0f rows/s, ru_maxrss +%.0f MiB%s"
+        % (
+            created,
+            by_state,
+            elapsed,
+            results["enqueue"]["rate"],
+            maxrss_after - maxrss_before,
+            " (tracemalloc on: slower)" if args.tracemalloc else "",
+        )
+    )
+
+
+# ----------------------------------------------------------------------
+# 2. Dispatch
+# ----------------------------------------------------------------------
+def bench_dispatch(registry, url, count, label):
+    with environment(registry) as env:
+        channel = make_esms_channel(env, "eSMS loopback (%s)" % label, url)
+        campaign = enqueue_campaign(env, "dispatch %s" % label, channel, count)
+        campaign_id = campaign.id
+        queued = states(env, "messaging_message", "campaign_id", campaign_id)
+    bench_peers.peer_reset(url)
+    log("dispatch (%s): %s, one _process_queue() call" % (label, queued))
+    with environment(registry) as env:
+        started = time.perf_counter()
+        handled = env["messaging.message"]._process_queue()
+        elapsed = time.perf_counter() - started
+    with environment(registry) as env:
+        by_state = states(env, "messaging_message", "campaign_id", campaign_id)
+    stats = bench_peers.peer_stats(url)
+    sent = by_state.get("sent", 0)
+    result = {
+        "messages": count,
+        "handled": handled,
+        "states": by_state,
+        "peer_requests": len(stats["arrivals"]),
+        "seconds": elapsed,
+        "rate": sent / elapsed if elapsed else 0.0,
+    }
+    log(
+        "dispatch (%s): %s, peer got %d requests, %.2f s = %.0f msg/s"
+        % (label, by_state, result["peer_requests"], elapsed, result["rate"])
+    )
+    return result
+
+
+# ----------------------------------------------------------------------
+# 3. Odoo's own SMS
+# ----------------------------------------------------------------------
+def odoo_sms_configure(registry, url):
+    with environment(registry) as env:
+        env["ir.config_parameter"].sudo().set_param("sms.endpoint", url)
+        account = env["iap.account"].get("sms")
+        if not account.account_token:
+            account.account_token = "bench-token"
+        commit(env)
+
+
+def odoo_compose(registry, partner_count, body):
+    """Odoo's mass SMS composer over the first partners; rows/s."""
+    with environment(registry) as env:
+        ids = first_partner_ids(env, partner_count)
+        commit(env)
+    with environment(registry) as env:
+        started = time.perf_counter()
+        composer = env["sms.composer"].create(
+            {
+                "composition_mode": "mass",
+                "res_model": "res.partner",
+                "res_ids": repr(ids),
+                "body": body,
+                "mass_force_send": False,
+            }
+        )
+        composer.action_send_sms()
+        commit(env)
+        elapsed = time.perf_counter() - started
+    with environment(registry) as env:
+        outgoing = scalar(
+            env,
+            "SELECT count(*) FROM sms_sms WHERE state = 'outgoing' AND NOT to_delete",
+        )
+    log(
+        "odoo composer: %d partners -> %d outgoing sms.sms in %.2f s = %.0f rows/s"
+        % (len(ids), outgoing, elapsed, len(ids) / elapsed)
+    )
+    return {"partners": len(ids), "outgoing": outgoing, "seconds": elapsed}
+
+
+def odoo_dispatch(registry, url, batch_size):
+    with environment(registry) as env:
+        env["ir.config_parameter"].sudo().set_param(
+            "sms.session.batch.size", str(batch_size)
+        )
+        commit(env)
+        todo = scalar(
+            env,
+            "SELECT count(*) FROM sms_sms WHERE state = 'outgoing' AND NOT to_delete",
+        )
+    bench_peers.peer_reset(url)
+    log("odoo sms queue: %d outgoing, batch size %d" % (todo, batch_size))
+    elapsed, calls = 0.0, 0
+    while True:
+        with environment(registry) as env:
+            left = scalar(
+                env,
+                "SELECT count(*) FROM sms_sms "
+                "WHERE state = 'outgoing' AND NOT to_delete",
+            )
+            if not left or calls >= 100:
+                break
+            started = time.perf_counter()
+            env["sms.sms"]._process_queue()
+            elapsed += time.perf_counter() - started
+            calls += 1
+    with environment(registry) as env:
+        env.cr.execute("SELECT state, count(*) FROM sms_sms GROUP BY state")
+        by_state = dict(env.cr.fetchall())
+        env.cr.execute("DELETE FROM sms_sms")
+        commit(env)
+    stats = bench_peers.peer_stats(url)
+    rate = stats["items"] / elapsed if elapsed else 0.0
+    log(
+        "odoo sms queue (batch %d): %s, %d requests, %d numbers in %.2f s "
+        "(%d _process_queue calls) = %.0f msg/s"
+        % (
+            batch_size,
+            by_state,
+            len(stats["arrivals"]),
+            stats["items"],
+            elapsed,
+            calls,
+            rate,
+        )
+    )
+    return {
+        "batch_size": batch_size,
+        "messages": todo,
+        "states": by_state,
+        "requests": len(stats["arrivals"]),
+        "numbers": stats["items"],
+        "seconds": elapsed,
+        "calls": calls,
+        "rate": rate,
+    }
+
+
+def odoo_cron_facts(registry):
+    """(cron interval in seconds, rows per _process_queue run) from the code."""
+    # pylint: disable=import-outside-toplevel
+    from odoo.addons.sms.models.sms_sms import SmsSms
+
+    match = re.search(r"limit=(\d+)", inspect.getsource(SmsSms._process_queue))
+    limit = int(match.group(1)) if match else 10000
+    unit = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
+    with environment(registry) as env:
+        cron = env.ref("sms.ir_cron_sms_scheduler_action")
+        interval = cron.interval_number * unit.get(cron.interval_type, 2592000)
+    return interval, limit
+
+
+def bench_odoo(registry, args, results):
+    body = BODY
+    with bench_peers.PeerProcess("iap") as peer:
+        odoo_sms_configure(registry, peer.url)
+        res = {"compose": [], "dispatch": []}
+        for batch_size in (500, 1):
+            res["compose"].append(odoo_compose(registry, args.dispatch, body))
+            res["dispatch"].append(odoo_dispatch(registry, peer.url, batch_size))
+    if args.odoo_create and args.odoo_create != args.dispatch:
+        full = odoo_compose(registry, args.odoo_create, body)
+        res["compose"].append(full)
+        with environment(registry) as env:
+            env.cr.execute("DELETE FROM sms_sms")
+            commit(env)
+    res["cron_interval"], res["cron_limit"] = odoo_cron_facts(registry)
+    results["odoo"] = res
+
+
+# ----------------------------------------------------------------------
+# 4. Rate accuracy
+# ----------------------------------------------------------------------
+def run_worker(args):
+    """--role worker: dispatch until the channel has nothing left to send."""
+    registry = load_registry(args)
+    deadline = time.time() + args.deadline
+    sent, calls = 0, 0
+    kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
+    while time.time() < deadline:
+        with environment(registry) as env:
+            done = env["messaging.message"]._process_queue(**kwargs)
+            calls += 1
+            sent += done
+            left = scalar(
+                env,
+                "SELECT count(*) FROM messaging_message "
+                "WHERE channel_id = %s AND state IN ('queued', 'sending')",
+                args.channel_id,
+            )
+        if not left:
+            break
+        if not done:
+            time.sleep(0.05)
+    out(json.dumps({"handled": sent, "calls": calls, "pid": os.getpid()}))
+
+
+def sliding_max(times, window=1.0):
+    """Most timestamps in any half-open window [t, t + window)."""
+    best = 0
+    for i, start in enumerate(times):
+        best = max(best, bisect.bisect_left(times, start + window) - i)
+    return best
+
+
+def bench_rate(registry, args, results):
+    n, rate, workers = args.rate_messages, args.rate, args.workers
+    with bench_peers.PeerProcess("esms", delay=args.latency) as peer:
+        with environment(registry) as env:
+            channel = make_esms_channel(
+                env,
+                "eSMS %g/s, %d ms" % (rate, args.latency * 1000),
+                peer.url,
+                rate_per_second=rate,
+            )
+            campaign = enqueue_campaign(env, "rate %g/s" % rate, channel, n)
+            channel_id, campaign_id = channel.id, campaign.id
+        bench_peers.peer_reset(peer.url)
+        deadline = n / rate * 3 + 60
+        command = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--config",
+            args.config,
+            "--database",
+            args.database,
+            "--log-level",
+            args.log_level,
+            "--role",
+            "worker",
+            "--channel-id",
+            str(channel_id),
+            "--deadline",
+            str(deadline),
+        ]
+        if args.batch_size:
+            command += ["--batch-size", str(args.batch_size)]
+        log(
+            "rate: %d messages, channel limited to %g/s, peer latency %d ms, "
+            "%d worker processes" % (n, rate, args.latency * 1000, workers)
+        )
+        started = time.time()
+        procs = []
+        for index in range(workers):
+            # pylint: disable=consider-using-with
+            errlog = open(
+                os.path.join(args.log_dir, "worker-%d.log" % index),
+                "w",
+                encoding="utf-8",
+            )
+            procs.append(
+                (
+                    subprocess.Popen(
+                        command, stdout=subprocess.PIPE, stderr=errlog, text=True
+                    ),
+                    errlog,
+                )
+            )
+        handled = []
+        for proc, errlog in procs:
+            try:
+                stdout, _err = proc.communicate(timeout=deadline + 120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                stdout, _err = proc.communicate()
+            errlog.close()
+            try:
+                handled.append(json.loads(stdout.strip().splitlines()[-1])["handled"])
+            except (ValueError, IndexError, KeyError):
+                handled.append(None)
+        wall = time.time() - started
+        stats = bench_peers.peer_stats(peer.url)
+    with environment(registry) as env:
+        by_state = states(env, "messaging_message", "campaign_id", campaign_id)
+    arrivals = sorted(stats["arrivals"])
+    span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0.0
+    achieved = (len(arrivals) - 1) / span if span else 0.0
+    results["rate"] = {
+        "messages": n,
+        "configured": rate,
+        "latency": args.latency,
+        "workers": workers,
+        "worker_handled": handled,
+        "states": by_state,
+        "requests": len(arrivals),
+        "span": span,
+        "wall": wall,
+        "achieved": achieved,
+        "max_window": sliding_max(arrivals),
+        "error_pct": 100.0 * (achieved - rate) / rate,
+    }
+    log(
+        "rate: %d requests over %.2f s = %.2f/s (configured %g/s), max %d in any "
+        "1 s window, workers handled %s, states %s, wall %.1f s"
+        % (
+            len(arrivals),
+            span,
+            achieved,
+            rate,
+            results["rate"]["max_window"],
+            handled,
+            by_state,
+            wall,
+        )
+    )
+
+
+# ----------------------------------------------------------------------
+# Report
+# ----------------------------------------------------------------------
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def fmt_duration(seconds):
+    if seconds >= 3600:
+        return "%.1f h" % (seconds / 3600)
+    if seconds >= 120:
+        return "%.1f min" % (seconds / 60)
+    return "%.1f s" % seconds
+
+
+def print_report(args, results):
+    rows = []
+
+    def row(label, value, goal="", result=""):
+        rows.append((label, value, goal, result))
+
+    enq = results.get("enqueue")
+    if enq:
+        row(
+            "1 Enqueue %s recipients (confirm+activate)" % f"{enq['recipients']:,}",
+            "%.1f s = %s rows/s" % (enq["seconds"], f"{enq['rate']:,.0f}"),
+            ">= 5,000/s",
+            verdict(enq["rate"] >= 5000 and enq["rows"] == enq["recipients"]),
+        )
+        memory = "ru_maxrss +%.0f MiB (peak %.0f MiB)" % (
+            enq["maxrss_delta_mib"],
+            enq["maxrss_mib"],
+        )
+        if enq["tracemalloc_peak_mib"] is not None:
+            memory += ", tracemalloc peak %.0f MiB" % enq["tracemalloc_peak_mib"]
+        row("  peak memory of the enqueue", memory)
+        if enq["rows"] != enq["recipients"] or set(enq["states"]) != {"queued"}:
+            row("  rows by state", str(enq["states"]))
+    ours = results.get("dispatch")
+    if ours:
+        row(
+            "2 Dispatch %s msgs, 1 worker, peer process" % f"{ours['messages']:,}",
+            "%.1f s = %s msg/s" % (ours["seconds"], f"{ours['rate']:,.0f}"),
+            ">= 1,000/s",
+            verdict(ours["rate"] >= 1000),
+        )
+        if set(ours["states"]) != {"sent"}:
+            row("  rows by state", str(ours["states"]))
+    thread = results.get("dispatch_thread")
+    if thread:
+        row(
+            "  same, peer in a thread of this process (%s)" % f"{thread['messages']:,}",
+            "%.1f s = %s msg/s" % (thread["seconds"], f"{thread['rate']:,.0f}"),
+            "(info)",
+        )
+    odoo = results.get("odoo")
+    if odoo:
+        for comp in odoo["compose"]:
+            row(
+                "3 Odoo mass SMS composer %s partners" % f"{comp['partners']:,}",
+                "%.1f s = %s rows/s"
+                % (comp["seconds"], f"{comp['partners'] / comp['seconds']:,.0f}"),
+                "(info)",
+            )
+        by_batch = {d["batch_size"]: d for d in odoo["dispatch"]}
+        for batch_size, disp in sorted(by_batch.items(), reverse=True):
+            row(
+                "  Odoo sms.sms queue, %d number(s)/request" % batch_size,
+                "%.1f s = %s msg/s (%d requests)"
+                % (disp["seconds"], f"{disp['rate']:,.0f}", disp["requests"]),
+            )
+        if ours:
+            for batch_size, disp in sorted(by_batch.items(), reverse=True):
+                ratio = ours["rate"] / disp["rate"] if disp["rate"] else float("inf")
+                if batch_size == 1:
+                    row(
+                        "  ours / Odoo, both 1 message per request",
+                        "%.1fx" % ratio,
+                        ">= 3x",
+                        verdict(ratio >= 3),
+                    )
+                else:
+                    row(
+                        "  ours / Odoo at %d numbers per request" % batch_size,
+                        "%.2fx" % ratio,
+                        "(info: per-message APIs cannot batch)",
+                    )
+        n = args.recipients
+        interval, limit = odoo["cron_interval"], odoo["cron_limit"]
+        runs = math.ceil(n / limit)
+        best = by_batch.get(500) or odoo["dispatch"][0]
+        odoo_min = (runs - 1) * interval + n / best["rate"] if best["rate"] else 0
+        odoo_max = runs * interval
+        if ours and ours["rate"]:
+            enqueue_s = enq["seconds"] if enq else 0.0
+            ours_s = enqueue_s + n / ours["rate"]
+            row(
+                "  hand-over of %s: ours (enqueue + N/rate)" % f"{n:,}",
+                "%s (%s + %s)"
+                % (
+                    fmt_duration(ours_s),
+                    fmt_duration(enqueue_s),
+                    fmt_duration(n / ours["rate"]),
+                ),
+            )
+            row(
+                "  hand-over of %s: Odoo cron" % f"{n:,}",
+                "%s - %s (%d runs, <= %s/run, every %s)"
+                % (
+                    fmt_duration(odoo_min),
+                    fmt_duration(odoo_max),
+                    runs,
+                    f"{limit:,}",
+                    fmt_duration(interval),
+                ),
+            )
+            ratio = odoo_min / ours_s
+            row(
+                "  hand-over Odoo / ours (Odoo's best case)",
+                "%.0fx faster" % ratio,
+                ">= 3x",
+                verdict(ratio >= 3),
+            )
+    rate = results.get("rate")
+    if rate:
+        within = abs(rate["error_pct"]) <= 5.0
+        row(
+            "4 Rate %g/s, %d ms latency, %d workers, %d msgs"
+            % (
+                rate["configured"],
+                rate["latency"] * 1000,
+                rate["workers"],
+                rate["messages"],
+            ),
+            "%.2f/s (%+.1f%%)" % (rate["achieved"], rate["error_pct"]),
+            "within 5%",
+            verdict(within),
+        )
+        row(
+            "  most requests in any 1 s window",
+            "%d" % rate["max_window"],
+            "<= %g" % rate["configured"],
+            verdict(rate["max_window"] <= rate["configured"]),
+        )
+        row(
+            "  requests seen by the peer / rows by state",
+            "%d / %s" % (rate["requests"], rate["states"]),
+        )
+    width = [max(len(r[i]) for r in rows) for i in range(4)]
+    title = "multichannel_messaging queue benchmark - db %s, %d CPU(s)" % (
+        args.database,
+        os.cpu_count() or 0,
+    )
+    line = "-" * (sum(width) + 6)
+    out()
+    out(title)
+    out(line)
+    out(
+        "%-*s  %-*s  %-*s  %s"
+        % (width[0], "Figure", width[1], "Measured", width[2], "Goal", "Result")
+    )
+    out(line)
+    for label, value, goal, result in rows:
+        out(
+            (
+                "%-*s  %-*s  %-*s  %s"
+                % (width[0], label, width[1], value, width[2], goal, result)
+            ).rstrip()
+        )
+    out(line)
+
+
+# ----------------------------------------------------------------------
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Queue benchmark: multichannel_messaging vs Odoo's SMS.",
+    )
+    parser.add_argument("--config", required=True, help="odoo.conf")
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--log-dir", default="/tmp")
+    parser.add_argument("--log-level", default="warn")
+    parser.add_argument(
+        "--recipients",
+        type=int,
+        default=100000,
+        help="campaign size for the enqueue figure (default 100000)",
+    )
+    parser.add_argument(
+        "--dispatch",
+        type=int,
+        default=20000,
+        help="messages dispatched by ours and by Odoo's SMS (default 20000)",
+    )
+    parser.add_argument(
+        "--thread-dispatch",
+        type=int,
+        default=5000,
+        help="messages dispatched with the peer in a thread (0: skip)",
+    )
+    parser.add_argument(
+        "--odoo-create",
+        type=int,
+        default=100000,
+        help="partners for one more Odoo composer run (0: skip)",
+    )
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--rate-messages", type=int, default=300)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=0,
+        help="batch_size passed to _process_queue by rate workers "
+        "(default: the model's own)",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace Python allocations during the enqueue (slows it down)",
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated parts to skip: enqueue,dispatch,odoo,rate",
+    )
+    parser.add_argument("--role", default="main", choices=["main", "worker"])
+    parser.add_argument("--channel-id", type=int, default=0)
+    parser.add_argument("--deadline", type=float, default=600.0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.role == "worker":
+        return run_worker(args)
+    skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+    started = time.time()
+    registry = load_registry(args)
+    results = {}
+    need = max(args.recipients, args.dispatch, args.odoo_create, args.rate_messages)
+    with environment(registry) as env:
+        cleanup_previous(env)
+        ensure_partners(env, need)
+    if "enqueue" not in skip:
+        bench_enqueue(registry, args, results)
+    if "dispatch" not in skip:
+        with bench_peers.PeerProcess("esms") as peer:
+            results["dispatch"] = bench_dispatch(
+                registry, peer.url, args.dispatch, "peer process"
+            )
+        if args.thread_dispatch:
+            peer = bench_peers.BenchEsmsPeer().start()
+            try:
+                results["dispatch_thread"] = bench_dispatch(
+                    registry, peer.url, args.thread_dispatch, "peer thread"
+                )
+            finally:
+                peer.stop()
+    if "odoo" not in skip:
+        bench_odoo(registry, args, results)
+    if "rate" not in skip:
+        bench_rate(registry, args, results)
+    with open(
+        os.path.join(args.log_dir, "results.json"), "w", encoding="utf-8"
+    ) as handle:
+        json.dump(results, handle, indent=1, default=str)
+    print_report(args, results)
+    out("total run time of the driver: %s" % fmt_duration(time.time() - started))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
