@@ -80,6 +80,12 @@ class MessagingCampaign(models.Model):
     )
     recipient_count = fields.Integer(compute="_compute_recipient_count")
     estimated_cost = fields.Monetary(compute="_compute_recipient_count")
+    eta_days = fields.Integer(
+        "Days to send",
+        compute="_compute_recipient_count",
+        help="Implied by the channel's daily cap and spacing.",
+    )
+    eta_text = fields.Char("Estimated duration", compute="_compute_recipient_count")
     currency_id = fields.Many2one(related="company_id.currency_id")
     # live counters
     count_total = fields.Integer("Message count", compute="_compute_counters")
@@ -130,6 +136,7 @@ class MessagingCampaign(models.Model):
                 or campaign.channel_id.cost_per_message
                 or 0.0
             )
+            campaign.eta_days, campaign.eta_text = campaign._get_eta(count)
 
     @api.depends("message_ids_sent.state", "message_ids_sent.cost")
     def _compute_counters(self):
@@ -318,23 +325,16 @@ class MessagingCampaign(models.Model):
     def _enqueue(self):
         """One queued message per distinct recipient."""
         self.ensure_one()
-        when = self.scheduled_at or fields.Datetime.now()
-        chain = self._get_fallback_chain()
-        vals_list = [
-            {
-                "partner_id": partner.id,
-                "channel_id": self.channel_id.id,
-                "template_id": self.template_id.id,
-                "campaign_id": self.id,
-                "res_model": res_model,
-                "res_id": res_id,
-                "user_id": self.user_id.id,
-                "scheduled_at": when,
-                "fallback_chain": chain,
-            }
-            for partner, res_model, res_id in self._get_recipients()
-        ]
-        return self.env["messaging.message"].create(vals_list)
+        return self.env["messaging.message"]._bulk_enqueue(
+            self.channel_id,
+            self.template_id,
+            self._get_recipients(),
+            campaign_id=self.id,
+            company_id=self.company_id.id,
+            user_id=self.user_id.id,
+            scheduled_at=self.scheduled_at or fields.Datetime.now(),
+            fallback_chain=self._get_fallback_chain(),
+        )
 
     @api.model
     def _check_campaigns_done(self):
@@ -350,8 +350,28 @@ class MessagingCampaign(models.Model):
             if not pending:
                 campaign.state = "done"
 
-    def _eta_days(self):
-        """Days needed by the channel's daily cap for the recipients."""
+    def _get_eta(self, count):
+        """(days, human text) to hand ``count`` messages to the provider."""
         self.ensure_one()
-        cap = self.channel_id.daily_cap
-        return math.ceil(self.recipient_count / cap) if cap else 1
+        channel = self.channel_id
+        if not channel or not count:
+            return 0, ""
+        seconds = count * channel._slot_interval()
+        if channel.daily_cap:
+            days = max(math.ceil(count / channel.daily_cap), 1)
+            if days > 1:
+                return days, _("%(days)s days (daily cap %(cap)s)") % {
+                    "days": days,
+                    "cap": channel.daily_cap,
+                }
+        days = max(math.ceil(seconds / 86400.0), 1)
+        if seconds >= 3600:
+            text = _("about %(h)s h %(m)s min") % {
+                "h": int(seconds // 3600),
+                "m": int(seconds % 3600 // 60),
+            }
+        elif seconds >= 60:
+            text = _("about %s min") % int(seconds // 60)
+        else:
+            text = _("under a minute")
+        return days, text

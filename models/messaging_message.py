@@ -1,8 +1,11 @@
+import json
 import logging
 import threading
 import time
 import uuid
 from datetime import timedelta
+
+from psycopg2.extras import execute_values
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -201,6 +204,88 @@ class MessagingMessage(models.Model):
         if not self.env.context.get("messaging_skip_prepare"):
             messages.filtered(lambda m: m.state == "queued")._prepare_for_queue()
         return messages
+
+    @api.model
+    def _bulk_enqueue(self, channel, template, recipients, **common):
+        """Queue many messages fast (campaigns): one INSERT per chunk.
+
+        ``recipients`` is a list of (partner, res_model, res_id). Addresses
+        are resolved and early refusals recorded now; content is rendered by
+        the dispatcher, one template pass per claimed batch. Returns the ids.
+        """
+        now = fields.Datetime.now()
+        category = common.get("category") or template.category or "transactional"
+        chain = common.get("fallback_chain") or []
+        base = {
+            "channel_id": channel.id,
+            "channel_type": channel.channel_type,
+            "company_id": (common.get("company_id") or channel.company_id.id),
+            "template_id": template.id,
+            "campaign_id": common.get("campaign_id"),
+            "user_id": common.get("user_id") or self.env.uid,
+            "category": category,
+            "scheduled_at": common.get("scheduled_at") or now,
+            "fallback_chain": json.dumps(chain) if chain else None,
+            "attempt_count": 0,
+            "create_uid": self.env.uid,
+            "write_uid": self.env.uid,
+            "create_date": now,
+            "write_date": now,
+        }
+        columns = list(base) + [
+            "partner_id",
+            "res_model",
+            "res_id",
+            "route",
+            "recipient",
+            "state",
+            "failure_type",
+            "error_message",
+            "failed_at",
+            "tracking_id",
+        ]
+        rows = []
+        for partner, res_model, res_id in recipients:
+            route, address, failure, text = self._resolve_recipient(
+                channel, template, partner, category
+            )
+            rows.append(
+                tuple(base.values())
+                + (
+                    partner.id,
+                    res_model,
+                    res_id,
+                    route or None,
+                    address or None,
+                    "skipped" if failure else "queued",
+                    failure,
+                    text,
+                    now if failure else None,
+                    uuid.uuid4().hex,
+                )
+            )
+        self.env.flush_all()
+        ids = []
+        query = "INSERT INTO messaging_message (%s) VALUES %%s RETURNING id" % (
+            ", ".join(columns)
+        )
+        for start in range(0, len(rows), 5000):
+            ids += [
+                row[0]
+                for row in execute_values(
+                    self.env.cr._obj, query, rows[start : start + 5000], fetch=True
+                )
+            ]
+        self.invalidate_model()
+        messages = self.browse(ids)
+        refused = messages.filtered(
+            lambda m: (
+                m.state == "skipped"
+                and m.failure_type in self._get_fallback_failure_types()
+            )
+        )
+        refused._create_fallback()
+        return ids
 
     def unlink(self):
         if any(m.state == "sending" for m in self):
@@ -511,7 +596,8 @@ class MessagingMessage(models.Model):
         )
         ids = sorted(row[0] for row in self.env.cr.fetchall())
         self.invalidate_model(["claim_until", "claim_token"])
-        return self.browse(ids)
+        # the worker remembers its own token: the row's may change under it
+        return self.with_context(messaging_claim_token=token).browse(ids)
 
     @api.model
     def _process_queue(self, time_limit=None, batch_size=BATCH_SIZE):
@@ -534,7 +620,7 @@ class MessagingMessage(models.Model):
             if not batch:
                 break
             done += batch._dispatch(auto_commit=auto_commit, deadline=deadline)
-            if deadline and time.monotonic() > deadline:
+            if deadline is not None and time.monotonic() > deadline:
                 self._retrigger_cron()
                 break
         self._process_receipts()
@@ -640,7 +726,7 @@ class MessagingMessage(models.Model):
         done = 0
         self._prepare_lazy_content()
         for index, message in enumerate(self):
-            if deadline and time.monotonic() > deadline:
+            if deadline is not None and time.monotonic() > deadline:
                 # give the rest back at once rather than at lease expiry
                 self[index:].filtered(lambda m: m.state == "queued").write(
                     {"claim_until": False, "claim_token": False}
@@ -741,6 +827,9 @@ class MessagingMessage(models.Model):
     def _mark_sending(self):
         """queued -> sending, only if this worker still holds the lease."""
         self.ensure_one()
+        token = self.env.context.get("messaging_claim_token")
+        if not token:
+            return False
         self.env.flush_all()
         self.env.cr.execute(
             """
@@ -756,7 +845,7 @@ class MessagingMessage(models.Model):
                 "now": fields.Datetime.now(),
                 "uid": self.env.uid,
                 "id": self.id,
-                "token": self.claim_token,
+                "token": token,
             },
         )
         owned = bool(self.env.cr.fetchone())

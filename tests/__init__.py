@@ -3,6 +3,7 @@ from . import test_channel
 from . import test_demo_and_records
 from . import test_dispatch_providers
 from . import test_phone
+from . import test_queue_rules
 from . import test_providers_esms
 from . import test_providers_speedsms
 from . import test_providers_text
