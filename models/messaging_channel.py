@@ -22,6 +22,8 @@ CHANNEL_TYPES = [
     ("sandbox", "Sandbox (no account needed)"),
 ]
 PHONE_CHANNEL_TYPES = ("zalo", "esms", "speedsms")
+QUOTA_WRITE_SECONDS = 5.0
+_QUOTA_WRITES = {}  # channel id -> monotonic time of this worker's last write
 
 
 class MessagingChannel(models.Model):
@@ -385,6 +387,26 @@ class MessagingChannel(models.Model):
         if remaining is not None:
             vals["quota_remaining"] = remaining
         self._write_shared(vals)
+
+    def _note_quota(self, daily, remaining):
+        """Keep the provider's quota figures, without a write per message.
+
+        Written at most every few seconds per worker; a quota down to zero
+        pauses the channel until the next local midnight (the providers'
+        daily reset) instead of burning failures.
+        """
+        self.ensure_one()
+        last = _QUOTA_WRITES.get(self.id, 0.0)
+        if remaining == 0:
+            self._update_quota(daily, remaining)
+            self._pause_until(self._next_local_time(0.0))
+        elif time.monotonic() - last > QUOTA_WRITE_SECONDS or not (
+            self.env["messaging.message"]._auto_commit()
+        ):
+            self._update_quota(daily, remaining)
+        else:
+            return
+        _QUOTA_WRITES[self.id] = time.monotonic()
 
     def _write_shared(self, vals):
         """Write state that every dispatcher updates (quota, pause).

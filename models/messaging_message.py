@@ -940,7 +940,7 @@ class MessagingMessage(models.Model):
         self.ensure_one()
         channel = self.channel_id
         if result.quota_remaining is not None or result.quota_daily is not None:
-            channel._update_quota(result.quota_daily, result.quota_remaining)
+            channel._note_quota(result.quota_daily, result.quota_remaining)
         status = result.status
         if status == ACCEPTED:
             self._set_sent(result)

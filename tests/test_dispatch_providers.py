@@ -431,3 +431,19 @@ class TestDispatchProviders(MessagingCase):
         self.assertEqual(mail.subject, "Ưu đãi cho Phạm Minh Dũng")
         self.assertIn("Xin chào Phạm Minh Dũng", mail.body_html)
         self.assertEqual(mail.email_to, "dung@example.vn")
+
+    def test_quota_down_to_zero_pauses_until_midnight(self):
+        self.zalo_peer.remaining_quota = 1
+        first = self._zbs()
+        second = self._zbs(self.partner_b)
+        self.Message._process_queue()
+        self.assertEqual(first.state, "sent")
+        self.assertEqual(self.zalo.quota_remaining, 0)
+        self.assertTrue(self.zalo._is_paused())
+        local = pytz.utc.localize(self.zalo.paused_until).astimezone(
+            pytz.timezone("Asia/Ho_Chi_Minh")
+        )
+        self.assertEqual((local.hour, local.minute), (0, 0))
+        self.assertEqual(second.state, "queued")
+        self.assertEqual(second.attempt_count, 0)
+        self.assertEqual(len(self.zalo_peer.requests_for("/message/template")), 1)
