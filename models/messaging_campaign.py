@@ -69,6 +69,18 @@ class MessagingCampaign(models.Model):
         domain="[('channel_type', '=', channel_type)]",
         tracking=True,
     )
+    routing = fields.Selection(
+        [
+            ("fixed", "Channel, then the fallback chain"),
+            ("auto", "Automatic: cheapest route per customer"),
+        ],
+        default="fixed",
+        required=True,
+        help="Automatic: each customer gets the cheapest of the campaign's "
+        "channels they can be reached on (free Zalo consultation, paid "
+        "consultation, ZBS by user id or phone, SMS, then e-mail); the others "
+        "become their fallback chain.",
+    )
     fallback_ids = fields.One2many(
         "messaging.campaign.fallback", "campaign_id", "Fallback chain", copy=True
     )
@@ -325,16 +337,56 @@ class MessagingCampaign(models.Model):
     def _enqueue(self):
         """One queued message per distinct recipient."""
         self.ensure_one()
-        return self.env["messaging.message"]._bulk_enqueue(
-            self.channel_id,
-            self.template_id,
-            self._get_recipients(),
-            campaign_id=self.id,
-            company_id=self.company_id.id,
-            user_id=self.user_id.id,
-            scheduled_at=self.scheduled_at or fields.Datetime.now(),
-            fallback_chain=self._get_fallback_chain(),
-        )
+        Message = self.env["messaging.message"]
+        common = {
+            "campaign_id": self.id,
+            "company_id": self.company_id.id,
+            "user_id": self.user_id.id,
+            "scheduled_at": self.scheduled_at or fields.Datetime.now(),
+        }
+        if self.routing != "auto":
+            return Message._bulk_enqueue(
+                self.channel_id,
+                self.template_id,
+                self._get_recipients(),
+                fallback_chain=self._get_fallback_chain(),
+                **common,
+            )
+        ids = []
+        for (channel, template), recipients in self._route_recipients().items():
+            ids += Message._bulk_enqueue(channel, template, recipients, **common)
+        return ids
+
+    def _get_steps(self):
+        self.ensure_one()
+        steps = [(self.channel_id, self.template_id)]
+        steps += [(s.channel_id, s.template_id) for s in self.fallback_ids]
+        return steps
+
+    def _route_recipients(self):
+        """{(channel, template): [(partner, model, id, chain)]}, cheapest first."""
+        Message = self.env["messaging.message"]
+        steps = self._get_steps()
+        category = self.template_id.category
+        groups = {}
+        for partner, res_model, res_id in self._get_recipients():
+            options = []
+            for channel, template in steps:
+                route, _addr, failure, _text = Message._resolve_recipient(
+                    channel, template, partner, category
+                )
+                if not failure:
+                    rank = Message._route_rank(channel, template, route, partner)
+                    options.append((rank, channel, template))
+            options.sort(key=lambda option: option[0])
+            if not options:  # queued on the primary step, refused with a reason
+                options = [(None, *steps[0])]
+            _rank, channel, template = options[0]
+            chain = [[c.id, t.id] for _r, c, t in options[1:]]
+            groups.setdefault((channel, template), []).append(
+                (partner, res_model, res_id, chain)
+            )
+        return groups
 
     @api.model
     def _check_campaigns_done(self):

@@ -245,12 +245,18 @@ class MessagingMessage(models.Model):
             "tracking_id",
         ]
         rows = []
-        for partner, res_model, res_id in recipients:
+        chain_index = columns.index("fallback_chain")
+        for recipient in recipients:
+            partner, res_model, res_id = recipient[:3]
             route, address, failure, text = self._resolve_recipient(
                 channel, template, partner, category
             )
+            values = tuple(base.values())
+            if len(recipient) > 3:  # a chain of its own (automatic routing)
+                own_chain = json.dumps(recipient[3]) if recipient[3] else None
+                values = values[:chain_index] + (own_chain,) + values[chain_index + 1 :]
             rows.append(
-                tuple(base.values())
+                values
                 + (
                     partner.id,
                     res_model,
@@ -471,6 +477,28 @@ class MessagingMessage(models.Model):
                 seconds=self.channel_id.sandbox_receipt_delay
             )
         self.write(vals)
+
+    @api.model
+    def _route_rank(self, channel, template, route, partner):
+        """Sort key of a route for automatic routing: cheapest kind first.
+
+        Free consultation (48 h window), paid consultation (7 days), ZBS
+        template by user id or phone (by price), SMS, then e-mail.
+        """
+        price = 0.0
+        if route == "consultation":
+            identity = partner._messaging_identity(channel)
+            paid = identity and identity._get_window()[0] == "paid"
+            return (0, channel.cost_zalo_consultation if paid else 0.0)
+        if route == "uid":
+            price = template.price_uid or channel.cost_zalo_uid
+        elif route == "phone":
+            price = template.price_phone or channel.cost_per_message
+        elif route == "sms":
+            segments = sms_segments(template.body or "")[2] or 1
+            price = channel.cost_per_segment * segments or channel.cost_per_message
+        rank = {"uid": 1, "phone": 1, "sandbox": 1, "sms": 2}.get(route, 3)
+        return (rank, price or channel.cost_per_message)
 
     def _estimate_cost(self):
         self.ensure_one()

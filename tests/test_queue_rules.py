@@ -296,3 +296,70 @@ class TestQueueRules(MessagingCase):
         self.assertEqual(identity._get_window()[0], "closed")
         route = self.Message._get_route_and_address(zalo, False, self.partner_a)
         self.assertEqual(route, ("consultation", False))
+
+    def test_automatic_routing_cheapest_first(self):
+        zalo, zbs = self._zalo_setup(300, 200)
+        zalo.cost_zalo_consultation = 50
+        sms = self.env["messaging.channel"].create(
+            dict(
+                self.NO_THROTTLE, name="SMS", channel_type="esms", cost_per_segment=750
+            )
+        )
+        sms_template = self.env["messaging.template"].create(
+            {"name": "s", "channel_type": "esms", "body": "Chao ban"}
+        )
+        email = self.env["messaging.channel"].create(
+            dict(self.NO_THROTTLE, name="Mail", channel_type="email")
+        )
+        mail_template = self.env["messaging.template"].create(
+            {"name": "m", "channel_type": "email", "body": "Chào bạn"}
+        )
+        segment = self.env["messaging.segment"].create(
+            {
+                "name": "3",
+                "domain": str(
+                    [
+                        (
+                            "id",
+                            "in",
+                            (
+                                self.partner_a
+                                | self.partner_b
+                                | self.partner_email_only
+                            ).ids,
+                        )
+                    ]
+                ),
+            }
+        )
+        campaign = self.env["messaging.campaign"].create(
+            {
+                "name": "Auto",
+                "routing": "auto",
+                "segment_ids": [(6, 0, segment.ids)],
+                "channel_id": email.id,
+                "template_id": mail_template.id,
+                "fallback_ids": [
+                    (0, 0, {"channel_id": sms.id, "template_id": sms_template.id}),
+                    (0, 0, {"channel_id": zalo.id, "template_id": zbs.id}),
+                ],
+            }
+        )
+        mail_template.category = "marketing"
+        campaign.action_confirm()
+        campaign.action_activate()
+        by_partner = {m.partner_id: m for m in campaign.message_ids_sent}
+        # A has a Zalo user id: ZBS by uid (200) first, then SMS, no e-mail
+        self.assertEqual(by_partner[self.partner_a].route, "uid")
+        self.assertEqual(
+            by_partner[self.partner_a].fallback_chain,
+            [[sms.id, sms_template.id]],
+        )
+        # B has a phone only: ZBS by phone, then SMS
+        self.assertEqual(by_partner[self.partner_b].route, "phone")
+        self.assertEqual(
+            by_partner[self.partner_b].fallback_chain, [[sms.id, sms_template.id]]
+        )
+        # the e-mail-only contact gets the e-mail
+        self.assertEqual(by_partner[self.partner_email_only].channel_id, email)
+        self.assertFalse(by_partner[self.partner_email_only].fallback_chain)
