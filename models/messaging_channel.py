@@ -23,6 +23,7 @@ CHANNEL_TYPES = [
 ]
 PHONE_CHANNEL_TYPES = ("zalo", "esms", "speedsms")
 QUOTA_WRITE_SECONDS = 5.0
+ESMS_GROUP_SIZE = 20
 _QUOTA_WRITES = {}  # channel id -> monotonic time of this worker's last write
 
 
@@ -461,6 +462,17 @@ class MessagingChannel(models.Model):
         if start < end:
             return start <= hour < end
         return hour >= start or hour < end
+
+    def _get_group_size(self):
+        """Messages marked ``sending`` (and their results) per commit.
+
+        1 everywhere, except eSMS: its ``RequestId`` makes a resend of an
+        interrupted group harmless (see messaging.message._is_resend_safe).
+        """
+        self.ensure_one()
+        if self.channel_type == "esms":
+            return ESMS_GROUP_SIZE
+        return 1
 
     def _has_throttle(self):
         self.ensure_one()

@@ -750,21 +750,59 @@ class MessagingMessage(models.Model):
             message._create_fallback()
 
     def _dispatch(self, auto_commit=True, deadline=None):
+        """Send a claimed batch, in groups of one channel.
+
+        A group is marked ``sending`` in one commit, sent, and its results
+        committed. The group size is 1 (every message committed on its own)
+        except where the provider's idempotency key makes a resend harmless
+        (eSMS ``RequestId``): see ``messaging.channel._get_group_size``.
+        """
         adapters = {}
         done = 0
         self._prepare_lazy_content()
+        group = []
         for index, message in enumerate(self):
             if deadline is not None and time.monotonic() > deadline:
                 # give the rest back at once rather than at lease expiry
-                self[index:].filtered(lambda m: m.state == "queued").write(
+                rest = self.browse(self.ids[index:])
+                rest.filtered(lambda m: m.state == "queued").write(
                     {"claim_until": False, "claim_token": False}
                 )
                 break
-            if message.state != "queued":
+            # fetch this row alone: commits clear the cache, and refetching the
+            # whole batch after each one would dominate the dispatch time
+            message = message.with_prefetch([message.id])
+            if message.state != "queued" or not message._may_send_now():
                 continue
-            message._send_one(adapters, auto_commit=auto_commit)
-            done += 1
+            channel = message.channel_id
+            if group and (
+                group[0].channel_id != channel
+                or len(group) >= channel._get_group_size()
+            ):
+                done += self._send_group(group, adapters, auto_commit)
+                group = []
+            group.append(message)
+        if group:
+            done += self._send_group(group, adapters, auto_commit)
         return done
+
+    def _may_send_now(self):
+        """False when the message was held back (and rescheduled) or skipped."""
+        self.ensure_one()
+        channel = self.channel_id
+        if channel._is_paused():
+            # quota reached by an earlier message of this batch
+            self._reschedule(channel.paused_until, count_attempt=False)
+            return False
+        hold = self._check_marketing_rules()
+        if hold:
+            action, when, reason = hold
+            if action == "skip":
+                self._set_failed("duplicate", reason, state="skipped")
+            else:
+                self._reschedule(when, count_attempt=False)
+            return False
+        return True
 
     def _prepare_lazy_content(self):
         """Render, in one pass per template, messages queued without content
@@ -853,11 +891,11 @@ class MessagingMessage(models.Model):
         return None
 
     def _mark_sending(self):
-        """queued -> sending, only if this worker still holds the lease."""
-        self.ensure_one()
+        """queued -> sending for the rows this worker still holds the lease
+        of; returns those rows."""
         token = self.env.context.get("messaging_claim_token")
-        if not token:
-            return False
+        if not token or not self:
+            return self.browse()
         self.env.flush_all()
         self.env.cr.execute(
             """
@@ -865,57 +903,69 @@ class MessagingMessage(models.Model):
                SET state = 'sending', attempt_count = COALESCE(attempt_count, 0) + 1,
                    claim_until = %(until)s, write_date = %(now)s,
                    write_uid = %(uid)s
-             WHERE id = %(id)s AND state = 'queued' AND claim_token = %(token)s
+             WHERE id IN %(ids)s AND state = 'queued' AND claim_token = %(token)s
             RETURNING id
             """,
             {
                 "until": fields.Datetime.now() + timedelta(seconds=CLAIM_SECONDS),
                 "now": fields.Datetime.now(),
                 "uid": self.env.uid,
-                "id": self.id,
+                "ids": tuple(self.ids),
                 "token": token,
             },
         )
-        owned = bool(self.env.cr.fetchone())
+        owned = {row[0] for row in self.env.cr.fetchall()}
         self.invalidate_recordset(["state", "attempt_count", "claim_until"])
-        return owned
+        return self.filtered(lambda m: m.id in owned)
 
-    def _send_one(self, adapters, auto_commit=True):
+    @api.model
+    def _send_group(self, group, adapters, auto_commit):
+        """Send messages of one channel; see ``_dispatch``."""
+        channel = group[0].channel_id
+        if channel.channel_type == "email":
+            for message in group:
+                message._send_email()
+                if auto_commit:
+                    # result of this message is final
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+            return len(group)
+        ids = [m.id for m in group]
+        # state "sending" is committed before the call: a crash after this point
+        # leaves evidence and the rows will not be resent blindly
+        owned = set(self.browse(ids)._mark_sending().ids)
+        if auto_commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        sent = 0
+        for message in group:
+            if message.id not in owned:
+                continue  # lease lost to another worker
+            message = message.with_prefetch([message.id])
+            if channel._is_paused():
+                # quota reached by an earlier message of this batch
+                message._reschedule(channel.paused_until, count_attempt=False)
+                continue
+            wait, retry_at = channel._reserve_slot(self._max_slot_wait())
+            if retry_at:
+                message._reschedule(retry_at, count_attempt=False)
+                continue
+            if wait > 0:
+                time.sleep(wait)
+            message._send_claimed(adapters)
+            sent += 1
+        if auto_commit:
+            # the provider's answers are kept at once; losing this commit to a
+            # server crash leaves rows in "sending", never a duplicate
+            self.env.cr.execute("SET LOCAL synchronous_commit TO OFF")
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        return sent
+
+    def _send_claimed(self, adapters):
+        """One provider call for a message already committed as sending."""
         self.ensure_one()
         channel = self.channel_id
-        if channel._is_paused():
-            # quota reached by an earlier message of this batch
-            self._reschedule(channel.paused_until, count_attempt=False)
-            return
-        hold = self._check_marketing_rules()
-        if hold:
-            action, when, reason = hold
-            if action == "skip":
-                self._set_failed("duplicate", reason, state="skipped")
-            else:
-                self._reschedule(when, count_attempt=False)
-            return
-        wait, retry_at = channel._reserve_slot(self._max_slot_wait())
-        if retry_at:
-            self._reschedule(retry_at, count_attempt=False)
-            return
-        if wait > 0:
-            time.sleep(wait)
-        if channel.channel_type == "email":
-            self._send_email()
-            if auto_commit:
-                # result of this message is final
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-            return
         if channel.id not in adapters:
             adapters[channel.id] = channel._get_adapter()
         outbound = self._prepare_outbound()
-        # state "sending" is committed before the call: a crash after this point
-        # leaves evidence and the row will not be resent blindly
-        if not self._mark_sending():
-            return  # lease lost to another worker
-        if auto_commit:
-            self.env.cr.commit()  # pylint: disable=invalid-commit
         result = adapters[channel.id].send(outbound)
         if (
             result.status == AUTH
@@ -932,9 +982,6 @@ class MessagingMessage(models.Model):
                 adapters[channel.id] = channel._get_adapter(zalo_access_token=token)
                 result = adapters[channel.id].send(outbound)
         self._apply_result(result)
-        if auto_commit:
-            # the provider's answer is kept at once
-            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     @api.model
     def _max_slot_wait(self):
