@@ -19,6 +19,7 @@
         "security/messaging_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron.xml",
+        "data/messaging_event_cron.xml",
         "views/messaging_channel_views.xml",
         "views/messaging_template_views.xml",
         "views/messaging_segment_views.xml",
@@ -28,6 +29,7 @@
         "views/messaging_event_views.xml",
         "views/res_partner_views.xml",
         "views/sale_order_views.xml",
+        "views/messaging_channel_webhook_views.xml",
         "views/menus.xml",
     ],
     "demo": [

@@ -10,3 +10,5 @@ from . import messaging_event
 from . import models
 from . import res_partner
 from . import sale_order
+from . import messaging_channel_webhook
+from . import messaging_template_activity

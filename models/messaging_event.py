@@ -1,4 +1,50 @@
-from odoo import fields, models
+import hashlib
+import json
+import logging
+from datetime import datetime, timedelta
+
+from psycopg2 import errors as pg_errors
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import plaintext2html
+
+_logger = logging.getLogger(__name__)
+
+# Errors that Odoo's request/cron loop retries as a whole: never turn them
+# into an "error" event, let them propagate.
+RETRYABLE_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+)
+UNMATCHED_RETRY = timedelta(hours=1)  # receipts that arrive before the send result
+TEMPLATE_STATUSES = ("PENDING_REVIEW", "ENABLE", "REJECT", "DISABLE", "DELETE")
+ATTACHMENT_LABELS = {
+    "user_send_image": "[image]",
+    "user_send_gif": "[gif]",
+    "user_send_sticker": "[sticker]",
+    "user_send_audio": "[audio]",
+    "user_send_video": "[video]",
+    "user_send_file": "[file]",
+    "user_send_link": "[link]",
+    "user_send_location": "[location]",
+    "user_send_business_card": "[business card]",
+}
+
+
+def zalo_time(value):
+    """Zalo timestamps are milliseconds as strings -> naive UTC datetime."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    if number > 10**11:  # milliseconds
+        number //= 1000
+    try:
+        return datetime.utcfromtimestamp(number)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 class MessagingEvent(models.Model):
@@ -32,6 +78,26 @@ class MessagingEvent(models.Model):
         index=True,
     )
     error_message = fields.Text()
+    event_at = fields.Datetime("Event time", help="Time given by the provider.")
+    signature_variant = fields.Char(
+        readonly=True, help="Which Zalo signature variant matched."
+    )
+    sender_ref = fields.Char("External user", index=True, readonly=True)
+    identity_id = fields.Many2one(
+        "messaging.identity", index="btree_not_null", ondelete="set null"
+    )
+    partner_id = fields.Many2one(
+        "res.partner", index="btree_not_null", ondelete="set null"
+    )
+    message_id = fields.Many2one(
+        "messaging.message",
+        "Matched message",
+        index="btree_not_null",
+        ondelete="set null",
+    )
+    text = fields.Text("User text", help="What the user wrote (user messages).")
+    is_opt_out = fields.Boolean("Opt-out request", readonly=True)
+    processed_at = fields.Datetime(readonly=True)
 
     _sql_constraints = [
         (
@@ -40,3 +106,532 @@ class MessagingEvent(models.Model):
             "This event was already received.",
         ),
     ]
+
+    # ------------------------------------------------------------------
+    # Storage
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _store(self, channel, event_key, event_name, payload, headers=None, **extra):
+        """Insert the raw call once; return the new event, or an empty
+        recordset when (channel, event_key) was already received.
+
+        ``INSERT ... ON CONFLICT DO NOTHING``: a replay or a retry changes
+        nothing; two identical calls at the same moment are serialised by
+        the unique index (the second one waits, then finds the first).
+        """
+        now = fields.Datetime.now()
+        values = {
+            "channel_id": channel.id,
+            "company_id": channel.company_id.id,
+            "event_key": event_key[:255],
+            "event_name": (event_name or "")[:128] or None,
+            "payload": payload,
+            "headers": json.dumps(headers or {}, ensure_ascii=False),
+            "received_at": now,
+            "state": "received",
+            "event_at": extra.get("event_at"),
+            "signature_variant": extra.get("signature_variant"),
+            "sender_ref": extra.get("sender_ref"),
+            "create_uid": self.env.uid,
+            "write_uid": self.env.uid,
+            "create_date": now,
+            "write_date": now,
+        }
+        self.env.flush_all()
+        query = (
+            "INSERT INTO messaging_event (%s) VALUES (%s)"
+            " ON CONFLICT (channel_id, event_key) DO NOTHING RETURNING id"
+        ) % (", ".join(values), ", ".join(["%s"] * len(values)))
+        self.env.cr.execute(query, list(values.values()))
+        row = self.env.cr.fetchone()
+        return self.browse(row[0]) if row else self.browse()
+
+    # ------------------------------------------------------------------
+    # Processing
+    # ------------------------------------------------------------------
+
+    def _process(self):
+        """Process each event in a savepoint: a failing event is marked
+        'error' (kept for a human) and does not undo the others."""
+        for event in self:
+            try:
+                with self.env.cr.savepoint():
+                    state, note = event._process_one()
+                    event.write(
+                        {
+                            "state": state,
+                            "error_message": note or False,
+                            "processed_at": fields.Datetime.now(),
+                        }
+                    )
+            except RETRYABLE_ERRORS:
+                raise
+            except Exception as exc:  # noqa: BLE001 - kept on the event
+                _logger.warning(
+                    "Messaging event %s (%s) failed: %s",
+                    event.id,
+                    event.event_name,
+                    exc,
+                    exc_info=not isinstance(exc, UserError),
+                )
+                event.write(
+                    {
+                        "state": "error",
+                        "error_message": str(exc),
+                        "processed_at": fields.Datetime.now(),
+                    }
+                )
+        return True
+
+    def _process_one(self):
+        """(new state, note)."""
+        self.ensure_one()
+        data = json.loads(self.payload or "{}")
+        ctype = self.channel_id.channel_type
+        if ctype == "zalo":
+            handler = self._get_zalo_handler(self.event_name or "")
+        elif ctype == "esms":
+            handler = self._process_esms_report
+        elif ctype == "speedsms":
+            handler = self._process_speedsms_report
+        else:
+            handler = None
+        if handler is None:
+            return "ignored", _("Event not handled: stored only.")
+        return handler(data)
+
+    def action_process(self):
+        """Process again (from the event form: after fixing the cause)."""
+        self.filtered(lambda e: e.state in ("received", "error"))._process()
+
+    @api.model
+    def _cron_process_pending(self):
+        """Events left 'received': receipts that arrived before the send
+        result was stored, or calls whose processing was interrupted."""
+        now = fields.Datetime.now()
+        pending = self.search(
+            [
+                ("state", "=", "received"),
+                ("received_at", "<", now - timedelta(seconds=30)),
+            ],
+            limit=1000,
+            order="id",
+        )
+        pending._process()
+        expired = pending.filtered(
+            lambda e: e.state == "received" and e.received_at < now - UNMATCHED_RETRY
+        )
+        expired.write(
+            {"state": "ignored", "error_message": _("No matching message found.")}
+        )
+
+    # ------------------------------------------------------------------
+    # Zalo
+    # ------------------------------------------------------------------
+
+    def _get_zalo_handler(self, event_name):
+        handlers = {
+            "follow": self._process_zalo_follow,
+            "unfollow": self._process_zalo_follow,
+            "user_submit_info": self._process_zalo_submit_info,
+            "user_received_message": self._process_zalo_receipt,
+            "user_seen_message": self._process_zalo_receipt,
+            "change_template_status": self._process_zalo_template_status,
+            "change_oa_daily_quota": self._process_zalo_quota,
+        }
+        if event_name.startswith("user_send_") and "group" not in event_name:
+            return self._process_zalo_user_message
+        return handlers.get(event_name)
+
+    def _event_time(self):
+        return self.event_at or self.received_at
+
+    def _get_identity(self, external_id, create=True):
+        """The identity of this Zalo user id on the channel (created when
+        missing). Concurrent creation is safe: ON CONFLICT DO NOTHING, and in
+        a REPEATABLE READ transaction a row committed by a concurrent request
+        raises a serialization failure that Odoo retries."""
+        Identity = self.env["messaging.identity"].sudo()
+        external_id = str(external_id or "").strip()
+        if not external_id:
+            raise UserError(_("The event names no Zalo user id."))
+        identity = Identity.search(
+            [
+                ("channel_id", "=", self.channel_id.id),
+                ("external_id", "=", external_id),
+            ],
+            limit=1,
+        )
+        if identity or not create:
+            return identity
+        if not external_id.isdigit():
+            raise UserError(
+                _("A Zalo user id is made of digits, got %s.") % external_id
+            )
+        self.env.flush_all()
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            """
+            INSERT INTO messaging_identity
+                   (channel_id, company_id, external_id, is_follower,
+                    create_uid, write_uid, create_date, write_date)
+            VALUES (%s, %s, %s, false, %s, %s, %s, %s)
+            ON CONFLICT (channel_id, external_id) DO NOTHING
+            RETURNING id
+            """,
+            [
+                self.channel_id.id,
+                self.channel_id.company_id.id,
+                external_id,
+                self.env.uid,
+                self.env.uid,
+                now,
+                now,
+            ],
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            return Identity.browse(row[0])
+        return Identity.search(
+            [
+                ("channel_id", "=", self.channel_id.id),
+                ("external_id", "=", external_id),
+            ],
+            limit=1,
+        )
+
+    def _link(self, identity):
+        self.write(
+            {
+                "identity_id": identity.id,
+                "partner_id": identity.partner_id.id,
+                "sender_ref": identity.external_id,
+            }
+        )
+
+    def _process_zalo_follow(self, data):
+        follower = (data.get("follower") or data.get("sender") or {}).get("id")
+        when = self._event_time()
+        if self.event_name == "follow":
+            identity = self._get_identity(follower)
+            identity.write({"is_follower": True, "followed_at": when})
+        else:
+            identity = self._get_identity(follower, create=False)
+            if not identity:
+                return "ignored", _("Unfollow from an unknown user.")
+            identity.write({"is_follower": False})
+        self._link(identity)
+        return "done", None
+
+    def _process_zalo_user_message(self, data):
+        identity = self._get_identity((data.get("sender") or {}).get("id"))
+        when = self._event_time()
+        if not identity.last_interaction_at or identity.last_interaction_at < when:
+            # opens (or extends) the consultation window
+            identity.last_interaction_at = when
+        text = self._zalo_message_text(data)
+        self._link(identity)
+        self.text = text
+        partner = identity.partner_id
+        if partner:
+            partner.sudo().message_post(
+                body=plaintext2html(
+                    _("%(channel)s: %(text)s")
+                    % {"channel": self.channel_id.name, "text": text}
+                ),
+                author_id=partner.id,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+        if self.event_name == "user_send_text" and self.channel_id._is_opt_out_text(
+            text
+        ):
+            self._apply_opt_out(identity)
+        return "done", None
+
+    def _zalo_message_text(self, data):
+        message = data.get("message") or {}
+        text = message.get("text") or ""
+        label = ATTACHMENT_LABELS.get(self.event_name)
+        if label:
+            urls = [
+                (a.get("payload") or {}).get("url")
+                for a in message.get("attachments") or []
+                if isinstance(a, dict)
+            ]
+            text = " ".join(filter(None, [label, text] + urls))
+        return text
+
+    def _apply_opt_out(self, identity):
+        """Opt the contact out of marketing on this channel; confirm once."""
+        channel = self.channel_id
+        partner = identity.partner_id
+        self.is_opt_out = True
+        if partner:
+            already = channel in partner.messaging_opt_out_channel_ids
+            if not already:
+                partner.sudo().messaging_opt_out_channel_ids = [(4, channel.id)]
+        else:
+            already = bool(
+                self.search_count(
+                    [
+                        ("identity_id", "=", identity.id),
+                        ("is_opt_out", "=", True),
+                        ("id", "!=", self.id),
+                    ],
+                    limit=1,
+                )
+            )
+        if already or not channel.opt_out_confirmation:
+            return
+        self._queue_reply(identity, channel.opt_out_confirmation)
+
+    def _queue_reply(self, identity, text):
+        """A consultation message to this user (no template: free text)."""
+        message = (
+            self.env["messaging.message"]
+            .sudo()
+            .with_context(messaging_skip_prepare=True)
+            .create(
+                {
+                    "channel_id": self.channel_id.id,
+                    "partner_id": identity.partner_id.id,
+                    "route": "consultation",
+                    "recipient": identity.external_id,
+                    "body": text,
+                    "category": "transactional",
+                }
+            )
+        )
+        message._retrigger_cron()
+        return message
+
+    def _process_zalo_submit_info(self, data):
+        identity = self._get_identity((data.get("sender") or {}).get("id"))
+        info = data.get("info") or {}
+        Partner = self.env["res.partner"].sudo()
+        phone = Partner._messaging_normalize_phone(str(info.get("phone") or ""))
+        if not phone:
+            raise UserError(_("user_submit_info without a phone number."))
+        partner = identity.partner_id or self._find_partner_by_phone(phone)
+        if not partner:
+            partner = Partner.create(
+                {
+                    "name": info.get("name")
+                    or _("Zalo user %s") % identity.external_id,
+                    "mobile": "+" + phone,
+                    "country_id": self.env.ref("base.vn").id,
+                }
+            )
+        if identity.partner_id != partner:
+            identity.partner_id = partner
+        if info.get("name") and not identity.display_name_ext:
+            identity.display_name_ext = info["name"]
+        self._link(identity)
+        # an opt-out asked before the user was known is applied now
+        if self.search_count(
+            [("identity_id", "=", identity.id), ("is_opt_out", "=", True)], limit=1
+        ):
+            partner.messaging_opt_out_channel_ids = [(4, self.channel_id.id)]
+        return "done", None
+
+    @api.model
+    def _find_partner_by_phone(self, phone):
+        """The contact whose mobile or phone is this number (84...)."""
+        national = phone[-9:]
+        self.env["res.partner"].flush_model(["mobile", "phone"])
+        self.env.cr.execute(
+            r"""
+            SELECT id FROM res_partner
+             WHERE active
+               AND (regexp_replace(coalesce(mobile, ''), '\D', '', 'g') LIKE %s
+                 OR regexp_replace(coalesce(phone, ''), '\D', '', 'g') LIKE %s)
+             ORDER BY id
+             LIMIT 50
+            """,
+            ["%" + national, "%" + national],
+        )
+        Partner = self.env["res.partner"].sudo()
+        for partner in Partner.browse([row[0] for row in self.env.cr.fetchall()]):
+            try:
+                if partner._messaging_phone() == phone:
+                    return partner
+            except UserError:
+                continue
+        return Partner
+
+    def _process_zalo_receipt(self, data):
+        message = data.get("message") or {}
+        msg_ids = [str(m) for m in message.get("msg_ids") or [] if m]
+        if message.get("msg_id"):
+            msg_ids.append(str(message["msg_id"]))
+        tracking_ids = (
+            [str(message["tracking_id"])] if message.get("tracking_id") else []
+        )
+        domain = [("channel_id", "=", self.channel_id.id)]
+        if msg_ids and tracking_ids:
+            domain += [
+                "|",
+                ("provider_message_id", "in", msg_ids),
+                ("tracking_id", "in", tracking_ids),
+            ]
+        elif msg_ids:
+            domain += [("provider_message_id", "in", msg_ids)]
+        elif tracking_ids:
+            domain += [("tracking_id", "in", tracking_ids)]
+        else:
+            return "ignored", _("Receipt without msg_id or tracking_id.")
+        messages = self.env["messaging.message"].sudo().search(domain)
+        if not messages:
+            # the send result may not be stored yet: the cron tries again
+            return "received", _("No matching message yet.")
+        self.message_id = messages[:1]
+        self.partner_id = messages[:1].partner_id
+        if self.event_name == "user_received_message":
+            when = zalo_time(message.get("delivery_time")) or self._event_time()
+            messages._set_delivered(when)
+        else:
+            messages._set_read(self._event_time())
+        return "done", None
+
+    def _process_zalo_template_status(self, data):
+        template_ref = str(data.get("template_id") or "")
+        status = data.get("status") or {}
+        new_status = status.get("new_status") if isinstance(status, dict) else status
+        templates = (
+            self.env["messaging.template"]
+            .sudo()
+            .with_context(active_test=False)
+            .search(
+                [("channel_type", "=", "zalo"), ("zalo_template_id", "=", template_ref)]
+            )
+        )
+        if not templates:
+            return "ignored", _("Unknown template %s.") % template_ref
+        if new_status in TEMPLATE_STATUSES:
+            templates.write({"zalo_status": new_status})
+        if new_status in ("REJECT", "DISABLE"):
+            for template in templates:
+                self._schedule_template_activity(template, new_status, data)
+        return "done", None
+
+    def _schedule_template_activity(self, template, new_status, data):
+        owner = template.create_uid
+        if not owner or owner._is_public() or not owner.active:
+            owner = self.env.ref("base.user_admin")
+        reason = data.get("reason") or ""
+        summary = (
+            _("Zalo rejected template %s") % template.name
+            if new_status == "REJECT"
+            else _("Zalo disabled template %s") % template.name
+        )
+        template.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=plaintext2html(reason),
+            user_id=owner.id,
+        )
+
+    def _process_zalo_quota(self, data):
+        quota = data.get("quota") or {}
+        value = quota.get("new_value") if isinstance(quota, dict) else quota
+        try:
+            daily = int(value)
+        except (TypeError, ValueError):
+            return "ignored", _("No new quota value.")
+        self.channel_id.sudo().write(
+            {"quota_daily": daily, "quota_updated_at": fields.Datetime.now()}
+        )
+        return "done", None
+
+    # ------------------------------------------------------------------
+    # SMS delivery reports
+    # ------------------------------------------------------------------
+
+    def _find_sms_message(self, provider_id, tracking_id=None):
+        domain = [("channel_id", "=", self.channel_id.id)]
+        provider_id = str(provider_id or "").strip()
+        tracking_id = str(tracking_id or "").strip()
+        if provider_id and tracking_id:
+            domain += [
+                "|",
+                ("provider_message_id", "=", provider_id),
+                ("tracking_id", "=", tracking_id),
+            ]
+        elif provider_id:
+            domain += [("provider_message_id", "=", provider_id)]
+        elif tracking_id:
+            domain += [("tracking_id", "=", tracking_id)]
+        else:
+            return self.env["messaging.message"]
+        return self.env["messaging.message"].sudo().search(domain, limit=1)
+
+    def _apply_delivery(self, message, outcome, text=None, code=None):
+        self.message_id = message
+        self.partner_id = message.partner_id
+        if outcome == "delivered":
+            message._set_delivered(self._event_time())
+        elif outcome == "failed" and message.state in ("sending", "sent", "unknown"):
+            message._set_failed("unreachable", text, code=code)
+        return "done", None
+
+    def _process_esms_report(self, data):
+        """eSMS GET callback: SMSID, SendStatus (1 pending approval, 2 waiting,
+        4 rejected, 5 sent, 7 at the carrier), SendSuccess, SendFailed,
+        RequestId (our tracking id)."""
+        message = self._find_sms_message(data.get("SMSID"), data.get("RequestId"))
+        if not message:
+            return "received", _("No matching message yet.")
+        status = str(data.get("SendStatus") or "")
+        success = _int(data.get("SendSuccess"))
+        failed = _int(data.get("SendFailed"))
+        if status == "4":
+            return self._apply_delivery(
+                message, "failed", _("eSMS rejected the message."), "esms_4"
+            )
+        if status == "5" and success > 0:
+            return self._apply_delivery(message, "delivered")
+        if status == "5" and failed > 0:
+            return self._apply_delivery(
+                message, "failed", _("The carrier did not deliver it."), "esms_5"
+            )
+        self.message_id = message
+        return "done", _("Intermediate status %s.") % status
+
+    def _process_speedsms_report(self, data):
+        """SpeedSMS delivery report: {"type": "report", "tranId", "phone",
+        "status"}; status 0 delivered, 1-63 temporary failure, >= 64 failed."""
+        if data.get("type") != "report":
+            return "ignored", _("Not a delivery report.")
+        message = self._find_sms_message(data.get("tranId"))
+        if not message:
+            return "received", _("No matching message yet.")
+        status = _int(data.get("status"), default=-1)
+        if status == 0:
+            return self._apply_delivery(message, "delivered")
+        if status >= 64:
+            return self._apply_delivery(
+                message,
+                "failed",
+                _("SpeedSMS delivery failed (status %s).") % status,
+                "speedsms_%s" % status,
+            )
+        self.message_id = message
+        return "done", _("Temporary status %s.") % status
+
+
+def _int(value, default=0):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def event_key_digest(*parts):
+    """A stable key for calls without a provider id."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else str(part).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()

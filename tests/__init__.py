@@ -11,3 +11,5 @@ from . import test_providers_zalo
 from . import test_sandbox_flow
 from . import test_security
 from . import test_template
+from . import test_webhook_events
+from . import test_webhook_http

@@ -1,0 +1,323 @@
+"""Webhook load check: signed Zalo events posted on loopback to a RUNNING Odoo.
+
+    python3 bench/webhook_load.py --url http://127.0.0.1:8069 --db messaging_demo \\
+        --login admin --password admin -n 2000 --concurrency 8 --duplicates 0.1
+
+Through JSON-RPC it creates a fresh Zalo channel (random secrets, strict
+signature variant) and reads its webhook URL; then it posts N unique signed
+events (half ``follow`` from distinct users, half ``user_send_text`` from
+those users) plus a share of exact replays, from ``--concurrency`` threads
+with keep-alive sessions. It prints events/s and p50/p90/p99 latency, then
+checks in the database that every unique event was stored and processed once
+(replays answered "Duplicate"), that each follower got one identity, and that
+a forged call is refused with nothing stored. The channel (and with it its
+events and identities) is deleted at the end unless ``--keep``.
+
+Goals: >= 500 events/s per Odoo worker, p99 < 100 ms. Exit code 1 when a
+correctness check fails (not when a goal is missed).
+"""
+
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import random
+import secrets
+import statistics
+import sys
+import threading
+import time
+
+import requests
+
+GOAL_RATE = 500.0
+GOAL_P99_MS = 100.0
+
+
+def out(line=""):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class Rpc:
+    """Minimal JSON-RPC client for /jsonrpc (object.execute_kw)."""
+
+    def __init__(self, url, db, login, password):
+        self.url = url.rstrip("/") + "/jsonrpc"
+        self.db, self.password = db, password
+        self.session = requests.Session()
+        self.uid = self._call("common", "login", db, login, password)
+        if not self.uid:
+            raise SystemExit("login refused for %s on database %s" % (login, db))
+
+    def _call(self, service, method, *args):
+        answer = self.session.post(
+            self.url,
+            json={
+                "jsonrpc": "2.0",
+                "method": "call",
+                "params": {"service": service, "method": method, "args": args},
+            },
+            timeout=60,
+        ).json()
+        if answer.get("error"):
+            raise SystemExit(json.dumps(answer["error"], indent=1)[:2000])
+        return answer["result"]
+
+    def __call__(self, model, method, *args, **kwargs):
+        return self._call(
+            "object",
+            "execute_kw",
+            self.db,
+            self.uid,
+            self.password,
+            model,
+            method,
+            list(args),
+            kwargs,
+        )
+
+
+def percentile(values, share):
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def build_events(count, app_id, oa_id, run):
+    """``count`` unique (raw body, timestamp) pairs: follows then messages."""
+    users = [str(10**17 + random.randrange(10**17)) for _ in range((count + 1) // 2)]
+    now_ms = int(time.time() * 1000)
+    events = []
+    for index, user in enumerate(users):
+        events.append(
+            {
+                "oa_id": oa_id,
+                "follower": {"id": user},
+                "event_name": "follow",
+                "source": "oa_profile",
+                "app_id": app_id,
+                "timestamp": str(now_ms + index),
+            }
+        )
+    for index in range(count - len(users)):
+        events.append(
+            {
+                "app_id": app_id,
+                "sender": {"id": users[index % len(users)]},
+                "recipient": {"id": oa_id},
+                "event_name": "user_send_text",
+                "message": {
+                    "text": "Xin chào, cho hỏi đơn hàng số %d" % index,
+                    "msg_id": "%s-%d" % (run, index),
+                },
+                "timestamp": str(now_ms + index),
+            }
+        )
+    raws = [
+        (json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode(), e)
+        for e in events
+    ]
+    return raws, users
+
+
+def cpu_seconds(pids):
+    """user + system CPU seconds of these processes (Linux /proc)."""
+    total = 0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def sign(raw, timestamp, app_id, secret):
+    digest = hashlib.sha256(
+        app_id.encode() + raw + timestamp.encode() + secret.encode()
+    )
+    return "mac=" + digest.hexdigest()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8069")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--login", default="admin")
+    parser.add_argument("--password", default="admin")
+    parser.add_argument("-n", "--events", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--duplicates", type=float, default=0.1, help="share of replays (0-1)"
+    )
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--keep", action="store_true", help="keep the channel")
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="Odoo worker (and PostgreSQL backend) pids whose CPU time per event "
+        "is reported: a figure that holds on a busy machine",
+    )
+    args = parser.parse_args()
+
+    rpc = Rpc(args.url, args.db, args.login, args.password)
+    run = secrets.token_hex(4)
+    app_id = str(10**17 + random.randrange(10**17))
+    oa_id = str(10**17 + random.randrange(10**17))
+    secret = secrets.token_urlsafe(24)
+    channel_id = rpc(
+        "messaging.channel",
+        "create",
+        {
+            "name": "Webhook load %s" % run,
+            "channel_type": "zalo",
+            "zalo_app_id": app_id,
+            "zalo_oa_id": oa_id,
+            "zalo_oa_secret_key": secret,
+            "zalo_signature_variant": "app_id",
+            "opt_out_confirmation": False,
+        },
+    )
+    token = rpc("messaging.channel", "read", [channel_id], ["webhook_token"])[0][
+        "webhook_token"
+    ]
+    endpoint = "%s/messaging/webhook/zalo/%s" % (args.url.rstrip("/"), token)
+    failures = []
+    try:
+        warm, warm_users = build_events(args.warmup, app_id, oa_id, run + "w")
+        unique, users = build_events(args.events, app_id, oa_id, run)
+        replays = random.sample(unique, int(len(unique) * args.duplicates))
+        calls = [(raw, e, False) for raw, e in unique] + [
+            (raw, e, True) for raw, e in replays
+        ]
+        local = threading.local()
+
+        def post(call):
+            raw, event, is_replay = call
+            session = getattr(local, "session", None)
+            if session is None:
+                session = local.session = requests.Session()
+            headers = {
+                "Content-Type": "application/json",
+                "X-ZEvent-Signature": sign(raw, event["timestamp"], app_id, secret),
+            }
+            start = time.perf_counter()
+            response = session.post(endpoint, data=raw, headers=headers, timeout=30)
+            elapsed = (time.perf_counter() - start) * 1000.0
+            duplicate = "Duplicate" in response.text
+            return elapsed, response.status_code, duplicate, is_replay
+
+        post((warm[0][0], warm[0][1], False))  # one alone: Odoo's lazy setup
+        with concurrent.futures.ThreadPoolExecutor(args.concurrency) as pool:
+            list(pool.map(post, [(raw, e, False) for raw, e in warm[1:]]))
+            cpu_before = cpu_seconds(args.server_pid)
+            started = time.perf_counter()
+            results = list(pool.map(post, calls))
+            wall = time.perf_counter() - started
+            cpu_used = cpu_seconds(args.server_pid) - cpu_before
+
+        latencies = [r[0] for r in results]
+        bad_status = [r for r in results if r[1] != 200]
+        rate = len(results) / wall
+        p50, p90, p99 = (percentile(latencies, s) for s in (0.5, 0.9, 0.99))
+        out(
+            "Webhook load: %d calls (%d unique + %d replays), concurrency %d"
+            % (len(results), len(unique), len(replays), args.concurrency)
+        )
+        out(
+            "  throughput   %8.1f events/s   goal >= %d   %s"
+            % (rate, GOAL_RATE, "PASS" if rate >= GOAL_RATE else "MISS")
+        )
+        out("  latency p50  %8.1f ms" % p50)
+        out("  latency p90  %8.1f ms" % p90)
+        out(
+            "  latency p99  %8.1f ms        goal < %d    %s"
+            % (p99, GOAL_P99_MS, "PASS" if p99 < GOAL_P99_MS else "MISS")
+        )
+        out(
+            "  latency max  %8.1f ms   mean %.1f ms"
+            % (max(latencies), statistics.mean(latencies))
+        )
+        if args.server_pid:
+            out(
+                "  server CPU   %8.2f ms/event (pids %s) -> %.0f events/s per busy core"
+                % (
+                    cpu_used * 1000.0 / len(results),
+                    ",".join(map(str, args.server_pid)),
+                    len(results) / cpu_used if cpu_used else 0.0,
+                )
+            )
+        if bad_status:
+            failures.append("%d calls not answered 200" % len(bad_status))
+
+        # -- correctness: each unique event stored and processed once --------
+        all_unique = len(unique) + len(warm)
+        stored = rpc(
+            "messaging.event", "search_count", [("channel_id", "=", channel_id)]
+        )
+        done = rpc(
+            "messaging.event",
+            "search_count",
+            [("channel_id", "=", channel_id), ("state", "=", "done")],
+        )
+        identities = rpc(
+            "messaging.identity", "search_count", [("channel_id", "=", channel_id)]
+        )
+        answered_duplicate = sum(1 for r in results if r[2])
+        out(
+            "  stored events %d (expected %d), processed %d"
+            % (stored, all_unique, done)
+        )
+        out(
+            "  replays answered 'Duplicate': %d of %d"
+            % (answered_duplicate, len(replays))
+        )
+        out(
+            "  identities %d (expected %d)" % (identities, len(users) + len(warm_users))
+        )
+        if stored != all_unique or done != all_unique:
+            failures.append("events stored/processed != unique events")
+        if answered_duplicate != len(replays):
+            failures.append("a replay was not answered as a duplicate")
+        if identities != len(users) + len(warm_users):
+            failures.append("identity count differs from followers")
+
+        # -- a forged call is refused and stores nothing ---------------------
+        raw, event = unique[0][0].replace(b"follow", b"unfollow"), unique[0][1]
+        forged = requests.post(
+            endpoint,
+            data=raw,
+            headers={
+                "X-ZEvent-Signature": sign(raw, event["timestamp"], app_id, "guess")
+            },
+            timeout=30,
+        )
+        after = rpc(
+            "messaging.event", "search_count", [("channel_id", "=", channel_id)]
+        )
+        out(
+            "  forged call -> HTTP %d, events stored after it: %d"
+            % (forged.status_code, after)
+        )
+        if forged.status_code != 401 or after != stored:
+            failures.append("forged call not refused cleanly")
+    finally:
+        if not args.keep:
+            rpc("messaging.channel", "unlink", [channel_id])
+    if failures:
+        out("FAILED: " + "; ".join(failures))
+        return 1
+    out("OK: every unique event processed once, replays and forgery refused")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

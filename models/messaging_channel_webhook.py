@@ -1,0 +1,176 @@
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import unicodedata
+
+from odoo import fields, models
+
+_logger = logging.getLogger(__name__)
+
+ADMIN_GROUP = "multichannel_messaging.group_messaging_admin"
+
+# How the X-ZEvent-Signature mac is built: the guides disagree on the first
+# and last terms, so each known variant can be chosen (or all tried).
+SIGNATURE_VARIANTS = [
+    ("app_id", "App ID + body + timestamp + OA secret key (documented)"),
+    ("oa_id", "OA ID + body + timestamp + OA secret key"),
+    ("app_secret", "App ID + body + timestamp + App secret key"),
+    ("any", "Any of the above (the log says which one matched)"),
+]
+DEFAULT_OPT_OUT_KEYWORDS = "HUY, HUY QC, TU CHOI, DUNG, STOP, UNSUBSCRIBE"
+DEFAULT_OPT_OUT_CONFIRMATION = (
+    "Bạn đã hủy nhận tin khuyến mãi. Bạn vẫn nhận thông báo về đơn hàng của mình."
+)
+_LOGGED_VARIANTS = set()  # (channel id, variant) already logged by this worker
+
+
+def normalize_keyword(text):
+    """'  Hủy!! ' -> 'HUY', 'Từ  chối' -> 'TU CHOI' (accents, case, punctuation)."""
+    text = (text or "").replace("đ", "d").replace("Đ", "D")
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = re.sub(r"[^0-9A-Za-z]+", " ", text)
+    return " ".join(text.upper().split())
+
+
+class MessagingChannel(models.Model):
+    _inherit = "messaging.channel"
+
+    zalo_signature_variant = fields.Selection(
+        SIGNATURE_VARIANTS,
+        "Webhook signature",
+        default="any",
+        required=True,
+        help="How Zalo's X-ZEvent-Signature mac is computed. Sources disagree; "
+        "'Any' accepts every known variant and logs the one that matched, so "
+        "it can be narrowed once live traffic tells which one Zalo uses.",
+    )
+    webhook_max_age_seconds = fields.Integer(
+        "Maximum event age (seconds)",
+        default=86400,
+        help="Webhook calls whose body timestamp is older are refused (0 = no "
+        "limit). Zalo redelivers an unanswered event for hours with its original "
+        "timestamp, so keep this above its retry window.",
+    )
+    zalo_verifier_code = fields.Char(
+        "Zalo domain verification code",
+        copy=False,
+        help="Served as /zalo_verifier<code>.html at the site root, as the Zalo "
+        "developer console asks for domain verification.",
+    )
+    opt_out_keywords = fields.Char(
+        default=DEFAULT_OPT_OUT_KEYWORDS,
+        help="Comma-separated. A user message equal to one of these (case, "
+        "accents and punctuation ignored: 'Hủy', 'huy!', 'HUỶ' all match 'HUY') "
+        "opts the contact out of marketing on this channel.",
+    )
+    opt_out_confirmation = fields.Text(
+        translate=True,
+        default=DEFAULT_OPT_OUT_CONFIRMATION,
+        help="Sent once to the user who opted out (consultation message). "
+        "Empty = no confirmation.",
+    )
+    webhook_event_count = fields.Integer(compute="_compute_webhook_event_count")
+
+    def _compute_webhook_event_count(self):
+        counts = dict(
+            self.env["messaging.event"]
+            .sudo()
+            ._read_group([("channel_id", "in", self.ids)], ["channel_id"], ["__count"])
+        )
+        for channel in self:
+            channel.webhook_event_count = counts.get(channel, 0)
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_regenerate_webhook_token(self):
+        """New secret URL (the old one stops working at once)."""
+        for channel in self:
+            channel.sudo().webhook_token = secrets.token_urlsafe(24)
+
+    def action_view_webhook_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "multichannel_messaging.messaging_event_action"
+        )
+        action["domain"] = [("channel_id", "=", self.id)]
+        return action
+
+    # ------------------------------------------------------------------
+    # Webhook helpers
+    # ------------------------------------------------------------------
+
+    def _get_opt_out_keywords(self):
+        self.ensure_one()
+        return {
+            normalize_keyword(word)
+            for word in (self.opt_out_keywords or "").split(",")
+            if normalize_keyword(word)
+        }
+
+    def _is_opt_out_text(self, text):
+        self.ensure_one()
+        normalized = normalize_keyword(text)
+        return bool(normalized) and normalized in self._get_opt_out_keywords()
+
+    def _zalo_signature_candidates(self, raw_body, timestamp):
+        """{variant: expected hex mac} for the configured variant(s)."""
+        self.ensure_one()
+        channel = self.sudo()
+        app_id = channel.zalo_app_id or ""
+        terms = {
+            "app_id": (app_id, channel.zalo_oa_secret_key),
+            "oa_id": (channel.zalo_oa_id or "", channel.zalo_oa_secret_key),
+            "app_secret": (app_id, channel.zalo_app_secret),
+        }
+        wanted = (
+            list(terms)
+            if channel.zalo_signature_variant == "any"
+            else [channel.zalo_signature_variant]
+        )
+        candidates = {}
+        for variant in wanted:
+            prefix, secret = terms[variant]
+            if not prefix or not secret:
+                continue
+            digest = hashlib.sha256()
+            digest.update(prefix.encode())
+            digest.update(raw_body)
+            digest.update(str(timestamp).encode())
+            digest.update(secret.encode())
+            candidates[variant] = digest.hexdigest()
+        return candidates
+
+    def _check_zalo_signature(self, raw_body, timestamp, header):
+        """The matching variant name, or False. Constant-time comparison."""
+        self.ensure_one()
+        mac = (header or "").strip()
+        if mac.lower().startswith("mac="):
+            mac = mac[4:].strip()
+        mac = mac.lower().encode()
+        matched = False
+        for variant, expected in self._zalo_signature_candidates(
+            raw_body, timestamp
+        ).items():
+            # every candidate is compared, whatever matched before
+            if hmac.compare_digest(expected.encode(), mac) and not matched:
+                matched = variant
+        if matched and (self.id, matched) not in _LOGGED_VARIANTS:
+            _LOGGED_VARIANTS.add((self.id, matched))
+            _logger.info(
+                "Zalo webhook of channel %s: signature variant '%s' matched",
+                self.id,
+                matched,
+            )
+        return matched
+
+    def _webhook_refusal(self, reason):
+        """Log a refused call without secrets (token and mac are not logged)."""
+        _logger.warning(
+            "Webhook call refused for channel %s: %s", self.id or "-", reason
+        )
+        return reason

@@ -1,0 +1,337 @@
+"""Event processing without HTTP: handlers, keywords, signatures, cron."""
+
+import json
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import tagged
+
+from ..models.messaging_channel_webhook import normalize_keyword
+from ..models.messaging_event import zalo_time
+from . import test_webhook_common as wh
+from .common import MessagingCase
+from .peers import ZaloPeer
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookEvents(MessagingCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.zalo = cls.env["messaging.channel"].create(wh.zalo_channel_values())
+        cls.Event = cls.env["messaging.event"]
+        cls.Identity = cls.env["messaging.identity"]
+
+    def _event(self, payload, key=None, channel=None):
+        raw = wh.encode(payload)
+        event = self.Event._store(
+            channel or self.zalo,
+            key or wh.sign(raw, payload.get("timestamp", "")),
+            payload.get("event_name") or payload.get("type"),
+            raw.decode(),
+            event_at=zalo_time(payload.get("timestamp")),
+        )
+        event._process()
+        return event
+
+    def _identity(self, partner=None, user_id=wh.USER_ID):
+        return self.Identity.create(
+            {
+                "channel_id": self.zalo.id,
+                "external_id": user_id,
+                "partner_id": partner.id if partner else False,
+            }
+        )
+
+    # -- keywords and signatures -----------------------------------------
+    def test_normalize_keyword(self):
+        self.assertEqual(normalize_keyword("  Hủy!! "), "HUY")
+        self.assertEqual(normalize_keyword("HUỶ"), "HUY")
+        self.assertEqual(normalize_keyword("Từ   chối."), "TU CHOI")
+        self.assertEqual(normalize_keyword("Dừng"), "DUNG")
+        self.assertEqual(normalize_keyword("đăng ký"), "DANG KY")
+
+    def test_opt_out_keywords_configurable(self):
+        self.assertTrue(self.zalo._is_opt_out_text("stop"))
+        self.assertTrue(self.zalo._is_opt_out_text("Từ chối"))
+        self.assertFalse(self.zalo._is_opt_out_text("huy don hang"))
+        self.zalo.opt_out_keywords = "NGỪNG NHẬN"
+        self.assertTrue(self.zalo._is_opt_out_text("ngung nhan"))
+        self.assertFalse(self.zalo._is_opt_out_text("STOP"))
+
+    def test_signature_variants(self):
+        raw, ts = b'{"a":1}', "1700000000000"
+        for prefix, secret, variant in (
+            (wh.APP_ID, wh.OA_SECRET, "app_id"),
+            (wh.OA_ID, wh.OA_SECRET, "oa_id"),
+            (wh.APP_ID, wh.APP_SECRET, "app_secret"),
+        ):
+            header = wh.sign(raw, ts, prefix=prefix, secret=secret)
+            self.assertEqual(self.zalo._check_zalo_signature(raw, ts, header), variant)
+        self.assertFalse(self.zalo._check_zalo_signature(raw, ts, "mac=" + "0" * 64))
+        self.assertFalse(self.zalo._check_zalo_signature(raw, ts, ""))
+
+    def test_signature_needs_a_secret(self):
+        self.zalo.write({"zalo_oa_secret_key": False, "zalo_app_secret": False})
+        raw, ts = b"{}", "1"
+        self.assertFalse(
+            self.zalo._check_zalo_signature(raw, ts, wh.sign(raw, ts, secret=""))
+        )
+
+    def test_zalo_time(self):
+        self.assertEqual(
+            zalo_time("1700000000000"),
+            fields.Datetime.to_datetime("2023-11-14 22:13:20"),
+        )
+        self.assertIsNone(zalo_time("abc"))
+
+    # -- storage -----------------------------------------------------------
+    def test_store_once_per_key(self):
+        first = self.Event._store(self.zalo, "k1", "follow", "{}")
+        second = self.Event._store(self.zalo, "k1", "follow", "{}")
+        self.assertTrue(first)
+        self.assertFalse(second)
+        other = self.Event._store(self.sandbox, "k1", "follow", "{}")
+        self.assertTrue(other, "keys are unique per channel")
+
+    # -- follow / messages ---------------------------------------------------
+    def test_unfollow_unknown_user_ignored(self):
+        event = self._event(wh.follow(event="unfollow"))
+        self.assertEqual(event.state, "ignored")
+        self.assertFalse(self.Identity.search([("channel_id", "=", self.zalo.id)]))
+
+    def test_follow_keeps_existing_partner(self):
+        identity = self._identity(self.partner_a)
+        self._event(wh.follow())
+        self.assertTrue(identity.is_follower)
+        self.assertEqual(identity.partner_id, self.partner_a)
+
+    def test_older_event_does_not_move_interaction_back(self):
+        identity = self._identity(self.partner_a)
+        self._event(wh.user_text("mới", ts=wh.now_ms()))
+        latest = identity.last_interaction_at
+        self._event(wh.user_text("cũ", ts=wh.now_ms(-3600)))
+        self.assertEqual(identity.last_interaction_at, latest)
+
+    def test_image_message_text(self):
+        payload = wh.user_text("")
+        payload["event_name"] = "user_send_image"
+        payload["message"]["attachments"] = [
+            {"type": "image", "payload": {"url": "https://img.example/a.jpg"}}
+        ]
+        event = self._event(payload)
+        self.assertEqual(event.text, "[image] https://img.example/a.jpg")
+
+    def test_partnerless_opt_out_applied_when_linked(self):
+        self._event(wh.user_text("STOP"))
+        identity = self.Identity.search([("channel_id", "=", self.zalo.id)])
+        replies = self.Message.search([("channel_id", "=", self.zalo.id)])
+        self.assertEqual(len(replies), 1)
+        self.assertFalse(replies.partner_id)
+        self._event(wh.user_text("stop"))
+        self.assertEqual(
+            len(self.Message.search([("channel_id", "=", self.zalo.id)])), 1
+        )
+        self._event(wh.submit_info("0912345678"))
+        self.assertEqual(identity.partner_id, self.partner_a)
+        self.assertIn(self.zalo, self.partner_a.messaging_opt_out_channel_ids)
+
+    def test_no_confirmation_when_text_empty(self):
+        self.zalo.opt_out_confirmation = False
+        self._identity(self.partner_b)
+        self._event(wh.user_text("HUY"))
+        self.assertIn(self.zalo, self.partner_b.messaging_opt_out_channel_ids)
+        self.assertFalse(self.Message.search([("channel_id", "=", self.zalo.id)]))
+
+    def test_opt_out_blocks_marketing_on_that_channel_only(self):
+        self._identity(self.partner_a)
+        self._event(wh.user_text("Từ chối"))
+        self.assertTrue(self.partner_a._messaging_is_opted_out(self.zalo))
+        self.assertFalse(self.partner_a._messaging_is_opted_out(self.sandbox))
+
+    def test_confirmation_is_sent_through_the_queue(self):
+        peer = ZaloPeer()
+        peer.start()
+        self.addCleanup(peer.stop)
+        self.zalo.write(
+            {
+                "zalo_access_token": peer.access_token,
+                "zalo_openapi_url": peer.url,
+                "zalo_business_url": peer.url,
+            }
+        )
+        self._identity(self.partner_a)
+        self._event(wh.user_text("HUY"))
+        reply = self.Message.search([("channel_id", "=", self.zalo.id)])
+        self.Message._process_queue()
+        self.assertEqual(reply.state, "sent")
+        self.assertEqual(
+            peer.requests_for("/v3.0/oa/message/cs")[-1].body["message"]["text"],
+            self.zalo.opt_out_confirmation,
+        )
+
+    # -- user_submit_info ------------------------------------------------------
+    def test_submit_info_links_existing_partner(self):
+        event = self._event(wh.submit_info("84987654321"))
+        identity = self.Identity.search([("channel_id", "=", self.zalo.id)])
+        self.assertEqual(identity.partner_id, self.partner_b)
+        self.assertEqual(event.partner_id, self.partner_b)
+
+    def test_submit_info_creates_partner(self):
+        self._event(wh.submit_info("0971 222 333", name="Đỗ Văn Mới"))
+        identity = self.Identity.search([("channel_id", "=", self.zalo.id)])
+        self.assertEqual(identity.partner_id.name, "Đỗ Văn Mới")
+        self.assertEqual(identity.partner_id._messaging_phone(), "84971222333")
+
+    # -- receipts --------------------------------------------------------------
+    def _sent(self, pid):
+        message = self.Message.with_context(messaging_skip_prepare=True).create(
+            {
+                "channel_id": self.zalo.id,
+                "partner_id": self.partner_a.id,
+                "route": "phone",
+                "recipient": "84912345678",
+                "body": "x",
+            }
+        )
+        message.write({"state": "sent", "provider_message_id": pid})
+        return message
+
+    def test_receipt_before_send_result_is_retried_by_cron(self):
+        event = self._event(wh.zns_received(msg_id="late-pid"))
+        self.assertEqual(event.state, "received")
+        message = self._sent("late-pid")
+        event.received_at = fields.Datetime.now() - timedelta(minutes=2)
+        self.Event._cron_process_pending()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(message.state, "delivered")
+
+    def test_unmatched_receipt_expires(self):
+        event = self._event(wh.zns_received(msg_id="never"))
+        event.received_at = fields.Datetime.now() - timedelta(hours=2)
+        self.Event._cron_process_pending()
+        self.assertEqual(event.state, "ignored")
+
+    def test_seen_does_not_undo_failed(self):
+        message = self._sent("pid-failed")
+        message.write({"state": "failed"})
+        payload = wh.zns_received(msg_id="pid-failed")
+        payload["event_name"] = "user_seen_message"
+        self._event(payload)
+        self.assertEqual(message.state, "failed")
+
+    # -- template status and quota ------------------------------------------
+    def test_template_rejected_schedules_activity(self):
+        owner = self._make_user(
+            "tpl_owner", "multichannel_messaging.group_messaging_manager"
+        )
+        template = (
+            self.env["messaging.template"]
+            .with_user(owner)
+            .create(
+                {
+                    "name": "Xác nhận đơn",
+                    "channel_type": "zalo",
+                    "zalo_template_id": "31239",
+                    "category": "transactional",
+                }
+            )
+        )
+        payload = {
+            "app_id": wh.APP_ID,
+            "oa_id": wh.OA_ID,
+            "event_name": "change_template_status",
+            "template_id": "31239",
+            "status": {"prev_status": "PENDING_REVIEW", "new_status": "REJECT"},
+            "reason": "Mẫu tin có dấu hiệu spam",
+            "timestamp": wh.now_ms(),
+        }
+        event = self._event(payload)
+        self.assertEqual(event.state, "done")
+        template = template.sudo()
+        self.assertEqual(template.zalo_status, "REJECT")
+        self.assertEqual(template.activity_ids.user_id, owner)
+        self.assertIn("spam", template.activity_ids.note)
+
+    def test_template_enabled_no_activity(self):
+        template = self.env["messaging.template"].create(
+            {"name": "T", "channel_type": "zalo", "zalo_template_id": "777"}
+        )
+        self._event(
+            {
+                "event_name": "change_template_status",
+                "template_id": "777",
+                "status": {"prev_status": "PENDING_REVIEW", "new_status": "ENABLE"},
+                "timestamp": wh.now_ms(),
+            }
+        )
+        self.assertEqual(template.zalo_status, "ENABLE")
+        self.assertFalse(template.activity_ids)
+
+    def test_unknown_template_ignored(self):
+        event = self._event(
+            {
+                "event_name": "change_template_status",
+                "template_id": "404404",
+                "status": {"new_status": "DISABLE"},
+                "timestamp": wh.now_ms(),
+            }
+        )
+        self.assertEqual(event.state, "ignored")
+
+    def test_daily_quota_event(self):
+        self._event(
+            {
+                "event_name": "change_oa_daily_quota",
+                "oaId": wh.OA_ID,
+                "quota": {"prev_value": 1000, "new_value": 2000},
+                "timestamp": wh.now_ms(),
+            }
+        )
+        self.assertEqual(self.zalo.quota_daily, 2000)
+
+    # -- SMS reports -------------------------------------------------------
+    def test_esms_rejected_and_intermediate(self):
+        esms = self.env["messaging.channel"].create(
+            {"name": "eSMS", "channel_type": "esms", "rate_per_second": 0}
+        )
+        message = self.Message.with_context(messaging_skip_prepare=True).create(
+            {
+                "channel_id": esms.id,
+                "route": "sms",
+                "recipient": "84912345678",
+                "body": "x",
+            }
+        )
+        message.write({"state": "sent", "provider_message_id": "S1"})
+
+        def report(**params):
+            event = self.Event._store(
+                esms, json.dumps(params), "delivery_report", json.dumps(params)
+            )
+            event._process()
+            return event
+
+        self.assertEqual(report(SMSID="S1", SendStatus="7").state, "done")
+        self.assertEqual(message.state, "sent")
+        report(SMSID="S1", SendStatus="4")
+        self.assertEqual(message.state, "failed")
+
+    def test_speedsms_incoming_ignored(self):
+        speedsms = self.env["messaging.channel"].create(
+            {"name": "SpeedSMS", "channel_type": "speedsms", "rate_per_second": 0}
+        )
+        event = self._event(
+            {"type": "incoming", "phone": "84912345678", "content": "hi"},
+            key="in-1",
+            channel=speedsms,
+        )
+        self.assertEqual(event.state, "ignored")
+
+    def test_reprocess_error_event(self):
+        event = self._event(wh.submit_info("abc"))
+        self.assertEqual(event.state, "error")
+        payload = wh.submit_info("0912345678")
+        event.payload = json.dumps(payload)
+        event.action_process()
+        self.assertEqual(event.state, "done")
