@@ -1009,6 +1009,10 @@ class MessagingMessage(models.Model):
             params=dict(self.template_data or {}),
             text=self.body or None,
             route="uid" if self.route == "uid" else "phone",
+            # eSMS reports delivery to the URL given with each message
+            callback_url=self.channel_id.sudo().webhook_url
+            if self.channel_type == "esms"
+            else None,
         )
 
     def _apply_result(self, result):

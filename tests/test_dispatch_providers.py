@@ -447,3 +447,10 @@ class TestDispatchProviders(MessagingCase):
         self.assertEqual(second.state, "queued")
         self.assertEqual(second.attempt_count, 0)
         self.assertEqual(len(self.zalo_peer.requests_for("/message/template")), 1)
+
+    def test_esms_asks_for_delivery_callback(self):
+        self._queue(self.partner_a, channel=self.esms, template=self.sms_template)
+        self.Message._process_queue()
+        [request] = self.esms_peer.requests_for(EsmsPeer.send_path)
+        self.assertEqual(request.body["CallbackUrl"], self.esms.webhook_url)
+        self.assertIn("/messaging/webhook/esms/", request.body["CallbackUrl"])
