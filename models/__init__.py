@@ -12,3 +12,4 @@ from . import res_partner
 from . import sale_order
 from . import messaging_channel_webhook
 from . import messaging_template_activity
+from . import ir_actions_server

@@ -13,3 +13,4 @@ from . import test_security
 from . import test_template
 from . import test_webhook_events
 from . import test_webhook_http
+from . import test_automation
