@@ -33,6 +33,9 @@
         "views/sale_order_views.xml",
         "views/ir_actions_server_views.xml",
         "views/messaging_channel_webhook_views.xml",
+        "wizard/messaging_composer_views.xml",
+        "wizard/messaging_bulk_send_views.xml",
+        "wizard/messaging_campaign_preview_views.xml",
         "views/menus.xml",
     ],
     "demo": [

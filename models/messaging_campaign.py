@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
 
 COUNTED_STATES = [
@@ -16,6 +17,12 @@ COUNTED_STATES = [
     "skipped",
     "unknown",
 ]
+# why a recipient gets nothing, as shown before activation
+EXCLUSION_REASONS = ("opt_out", "no_address", "invalid_address", "duplicate")
+# above this many recipients, the live estimate is computed on an even sample
+PREVIEW_SAMPLE_SIZE = 2000
+# rows of the recipient preview (excluded recipients first)
+PREVIEW_LINE_LIMIT = 2000
 
 
 class MessagingCampaign(models.Model):
@@ -62,11 +69,12 @@ class MessagingCampaign(models.Model):
     source_res_ids = fields.Json(
         help="Source records picked by hand (bulk send from a list)."
     )
+    source_count = fields.Integer("Source records", compute="_compute_source_count")
     channel_id = fields.Many2one("messaging.channel", tracking=True)
     channel_type = fields.Selection(related="channel_id.channel_type")
     template_id = fields.Many2one(
         "messaging.template",
-        domain="[('channel_type', '=', channel_type)]",
+        domain="[('channel_type', '=', channel_type), ('model', '=', res_model)]",
         tracking=True,
     )
     routing = fields.Selection(
@@ -85,19 +93,57 @@ class MessagingCampaign(models.Model):
         "messaging.campaign.fallback", "campaign_id", "Fallback chain", copy=True
     )
     scheduled_at = fields.Datetime(
-        "Send at", help="Leave empty to start as soon as the campaign is activated."
+        "Send at",
+        tracking=True,
+        help="Leave empty to start as soon as the campaign is activated.",
+    )
+    # throttle overrides (on top of the channels' own limits)
+    min_interval_seconds = fields.Float(
+        "Seconds between messages",
+        help="This campaign's messages are scheduled at least this far apart "
+        "(0 = only the channel's spacing applies).",
+    )
+    daily_cap = fields.Integer(
+        "Messages per day",
+        help="At most this many of this campaign's messages per 24 hours from "
+        "the start: the rest is scheduled on the following days (0 = only the "
+        "channel's daily cap applies).",
+    )
+    resend_window_minutes = fields.Integer(
+        "No re-send window (minutes)",
+        help="Contacts who already received one of this campaign's templates "
+        "within this many minutes are skipped when the campaign is activated "
+        "(0 = only the channel's window applies, to marketing messages).",
     )
     message_ids_sent = fields.One2many(
         "messaging.message", "campaign_id", string="Campaign messages"
     )
-    recipient_count = fields.Integer(compute="_compute_recipient_count")
-    estimated_cost = fields.Monetary(compute="_compute_recipient_count")
+    # estimate: live before activation, the figures at activation afterwards
+    estimate_data = fields.Json(readonly=True, copy=False)
+    recipient_count = fields.Integer(compute="_compute_estimate")
+    reachable_count = fields.Integer("Will receive", compute="_compute_estimate")
+    excluded_count = fields.Integer("Excluded", compute="_compute_estimate")
+    excluded_opt_out_count = fields.Integer("Opted out", compute="_compute_estimate")
+    excluded_no_address_count = fields.Integer(
+        "No address", compute="_compute_estimate"
+    )
+    excluded_invalid_address_count = fields.Integer(
+        "Invalid address", compute="_compute_estimate"
+    )
+    excluded_duplicate_count = fields.Integer(
+        "Messaged recently", compute="_compute_estimate"
+    )
+    estimate_sampled = fields.Boolean(compute="_compute_estimate")
+    estimated_cost = fields.Monetary(compute="_compute_estimate")
     eta_days = fields.Integer(
         "Days to send",
-        compute="_compute_recipient_count",
-        help="Implied by the channel's daily cap and spacing.",
+        compute="_compute_estimate",
+        help="Implied by the channels' and the campaign's daily caps and spacing.",
     )
-    eta_text = fields.Char("Estimated duration", compute="_compute_recipient_count")
+    eta_text = fields.Char("Estimated duration", compute="_compute_estimate")
+    estimate_html = fields.Html(
+        "Estimate per channel", compute="_compute_estimate", sanitize=False
+    )
     currency_id = fields.Many2one(related="company_id.currency_id")
     # live counters
     count_total = fields.Integer("Message count", compute="_compute_counters")
@@ -108,10 +154,31 @@ class MessagingCampaign(models.Model):
     count_failed = fields.Integer("Failed", compute="_compute_counters")
     count_skipped = fields.Integer("Skipped", compute="_compute_counters")
     count_fallback = fields.Integer("Fell back", compute="_compute_counters")
+    count_replied = fields.Integer(
+        "Replied",
+        compute="_compute_replied",
+        help="Recipients who wrote back after their message was sent: a Zalo "
+        "interaction with the OA (per the contact's Zalo identity), or a "
+        "message of theirs in the chatter of the contact or of the document "
+        "(e-mail replies, inbound Zalo messages).",
+    )
     actual_cost = fields.Monetary(compute="_compute_counters")
     progress = fields.Float(compute="_compute_counters")
     delivered_rate = fields.Float("Delivered %", compute="_compute_counters")
     read_rate = fields.Float("Read %", compute="_compute_counters")
+    replied_rate = fields.Float("Replied %", compute="_compute_replied")
+    report_html = fields.Html(
+        "Report per channel", compute="_compute_report_html", sanitize=False
+    )
+
+    _sql_constraints = [
+        (
+            "throttle_overrides_positive",
+            "CHECK(min_interval_seconds >= 0 AND daily_cap >= 0 "
+            "AND resend_window_minutes >= 0)",
+            "Throttle overrides cannot be negative.",
+        ),
+    ]
 
     @api.constrains("extra_domain")
     def _check_extra_domain(self):
@@ -135,48 +202,55 @@ class MessagingCampaign(models.Model):
                         }
                     )
 
-    @api.depends("segment_ids", "extra_domain", "source_res_ids", "channel_id")
-    def _compute_recipient_count(self):
+    @api.depends("source_res_ids")
+    def _compute_source_count(self):
         for campaign in self:
-            try:
-                count = len(campaign._get_recipients())
-            except (UserError, ValidationError):
-                count = 0
-            campaign.recipient_count = count
-            campaign.estimated_cost = count * (
-                campaign.template_id.price_phone
-                or campaign.channel_id.cost_per_message
-                or 0.0
-            )
-            campaign.eta_days, campaign.eta_text = campaign._get_eta(count)
+            campaign.source_count = len(campaign.source_res_ids or [])
+
+    @api.depends(
+        "state",
+        "estimate_data",
+        "segment_ids",
+        "segment_ids.domain",
+        "extra_domain",
+        "res_model",
+        "source_res_ids",
+        "channel_id",
+        "template_id",
+        "routing",
+        "fallback_ids",
+        "fallback_ids.channel_id",
+        "fallback_ids.template_id",
+        "min_interval_seconds",
+        "daily_cap",
+        "resend_window_minutes",
+    )
+    def _compute_estimate(self):
+        for campaign in self:
+            estimate = campaign._get_estimate()
+            excluded = estimate["excluded"]
+            campaign.recipient_count = estimate["recipients"]
+            campaign.reachable_count = estimate["reachable"]
+            campaign.excluded_count = sum(excluded.values())
+            campaign.excluded_opt_out_count = excluded.get("opt_out", 0)
+            campaign.excluded_no_address_count = excluded.get("no_address", 0)
+            campaign.excluded_invalid_address_count = excluded.get("invalid_address", 0)
+            campaign.excluded_duplicate_count = excluded.get("duplicate", 0)
+            campaign.estimate_sampled = estimate["sampled"]
+            campaign.estimated_cost = estimate["cost"]
+            campaign.eta_days = estimate["eta_days"]
+            campaign.eta_text = estimate["eta_text"]
+            campaign.estimate_html = campaign._render_estimate_html(estimate)
 
     @api.depends("message_ids_sent.state", "message_ids_sent.cost")
     def _compute_counters(self):
-        data = {
-            (campaign, state): count
-            for campaign, state, count in self.env["messaging.message"]._read_group(
-                [("campaign_id", "in", self.ids)],
-                ["campaign_id", "state"],
-                ["__count"],
-            )
-        }
-        costs = dict(
-            self.env["messaging.message"]._read_group(
-                [("campaign_id", "in", self.ids)], ["campaign_id"], ["cost:sum"]
-            )
-        )
-        fallbacks = dict(
-            self.env["messaging.message"]._read_group(
-                [
-                    ("campaign_id", "in", self.ids),
-                    ("fallback_parent_id", "!=", False),
-                ],
-                ["campaign_id"],
-                ["__count"],
-            )
-        )
+        channels = self._get_channel_counts()
         for campaign in self:
-            counts = {s: data.get((campaign, s), 0) for s in COUNTED_STATES}
+            lines = channels.get(campaign._origin, {})
+            counts = dict.fromkeys(COUNTED_STATES, 0)
+            for line in lines.values():
+                for state, count in line["states"].items():
+                    counts[state] += count
             total = sum(counts.values())
             reached = counts["sent"] + counts["delivered"] + counts["read"]
             campaign.count_total = total
@@ -186,8 +260,8 @@ class MessagingCampaign(models.Model):
             campaign.count_read = counts["read"]
             campaign.count_failed = counts["failed"] + counts["unknown"]
             campaign.count_skipped = counts["skipped"] + counts["cancelled"]
-            campaign.count_fallback = fallbacks.get(campaign, 0)
-            campaign.actual_cost = costs.get(campaign, 0.0)
+            campaign.count_fallback = sum(line["fallback"] for line in lines.values())
+            campaign.actual_cost = sum(line["cost"] for line in lines.values())
             campaign.progress = (
                 100.0 * (total - campaign.count_queued) / total if total else 0.0
             )
@@ -197,6 +271,32 @@ class MessagingCampaign(models.Model):
             campaign.read_rate = (
                 100.0 * campaign.count_read / reached if reached else 0.0
             )
+
+    @api.depends("message_ids_sent.state", "message_ids_sent.sent_at")
+    def _compute_replied(self):
+        replied = self._get_replied()
+        for campaign in self:
+            partners = set()
+            for (campaign_id, _channel_id), partner_ids in replied.items():
+                if campaign_id == campaign._origin.id:
+                    partners |= partner_ids
+            campaign.count_replied = len(partners)
+            campaign.replied_rate = (
+                100.0 * len(partners) / campaign.count_sent
+                if campaign.count_sent
+                else 0.0
+            )
+
+    @api.depends("message_ids_sent.state", "message_ids_sent.cost", "estimate_data")
+    def _compute_report_html(self):
+        channels = self._get_channel_counts()
+        replied = self._get_replied()
+        for campaign in self:
+            lines = channels.get(campaign._origin, {})
+            for channel, line in lines.items():
+                key = (campaign._origin.id, channel.id)
+                line["replied"] = len(replied.get(key, ()))
+            campaign.report_html = campaign._render_report_html(lines)
 
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)
@@ -212,7 +312,12 @@ class MessagingCampaign(models.Model):
     def _get_extra_domain(self):
         self.ensure_one()
         try:
-            return safe_eval(self.extra_domain or "[]")
+            domain = safe_eval(
+                self.extra_domain or "[]",
+                self.env["messaging.segment"]._get_eval_context(),
+            )
+            self.env["res.partner"]._where_calc(domain)
+            return domain
         except Exception as exc:
             raise ValidationError(
                 _("The extra conditions of campaign %(name)s are not valid: %(error)s")
@@ -233,11 +338,376 @@ class MessagingCampaign(models.Model):
             return result
         if not self.segment_ids:
             return []
-        partners = self.segment_ids._get_partners()
+        domain = expression.OR(
+            [segment._get_partner_domain() for segment in self.segment_ids]
+        )
         extra = self._get_extra_domain()
         if extra:
-            partners = partners.filtered_domain(extra)
+            domain = expression.AND([domain, extra])
+        partners = self.env["res.partner"].search(domain, order="id")
         return [(p, "res.partner", p.id) for p in partners]
+
+    def _get_recent_partner_ids(self, partner_ids):
+        """Contacts who got one of this campaign's templates within the
+        campaign's no re-send window (from another campaign or by hand)."""
+        self.ensure_one()
+        if not self.resend_window_minutes or not partner_ids:
+            return set()
+        since = fields.Datetime.now() - timedelta(minutes=self.resend_window_minutes)
+        templates = [
+            template.id for _channel, template in self._get_steps() if template
+        ]
+        if not templates:
+            return set()
+        domain = [
+            ("partner_id", "in", list(partner_ids)),
+            ("template_id", "in", templates),
+            ("state", "in", ("sending", "sent", "delivered", "read")),
+            ("sent_at", ">=", since),
+        ]
+        if self._origin.id:
+            domain.append(("campaign_id", "!=", self._origin.id))
+        groups = (
+            self.env["messaging.message"].sudo()._read_group(domain, ["partner_id"])
+        )
+        return {partner.id for (partner,) in groups}
+
+    def _get_recent_reason(self):
+        return (
+            _(
+                "Already received one of this campaign's templates within the last "
+                "%s minutes."
+            )
+            % self.resend_window_minutes
+        )
+
+    def _simulate_recipients(self, recipients):
+        """Where each recipient would go, without queuing anything.
+
+        Follows the queue's own rules (``_resolve_recipient``: opt-outs, no or
+        invalid address; the fallback chain or the automatic routing; the
+        campaign's no re-send window). Returns one dict per recipient with
+        partner, res_model, res_id, channel, template, route, address,
+        failure (a failure type or None), reason and cost.
+        """
+        self.ensure_one()
+        Message = self.env["messaging.message"]
+        steps = self._get_steps()
+        category = self.template_id.category or "marketing"
+        fallback_types = Message._get_fallback_failure_types()
+        recent = self._get_recent_partner_ids({r[0].id for r in recipients})
+        results = []
+        for partner, res_model, res_id in recipients:
+            result = {
+                "partner": partner,
+                "res_model": res_model,
+                "res_id": res_id,
+                "channel": self.env["messaging.channel"],
+                "template": self.env["messaging.template"],
+                "route": False,
+                "address": False,
+                "failure": None,
+                "reason": False,
+                "cost": 0.0,
+            }
+            results.append(result)
+            if partner.id in recent:
+                result.update(failure="duplicate", reason=self._get_recent_reason())
+                continue
+            options, failures = [], []
+            for channel, template in steps:
+                route, address, failure, text = Message._resolve_recipient(
+                    channel, template, partner, category
+                )
+                if failure:
+                    failures.append((failure, text))
+                    if self.routing == "fixed" and failure not in fallback_types:
+                        break  # the queue does not fall back on this refusal
+                    continue
+                rank = Message._route_rank(channel, template, route, partner)
+                options.append((rank, channel, template, route, address))
+                if self.routing == "fixed":
+                    break
+            if not options:
+                # fixed: the chain's last refusal; automatic: queued on the
+                # primary step and refused there
+                failure, text = failures[-1 if self.routing == "fixed" else 0]
+                result.update(failure=failure, reason=text)
+                continue
+            options.sort(key=lambda option: option[0])
+            rank, channel, template, route, address = options[0]
+            result.update(
+                channel=channel,
+                template=template,
+                route=route,
+                address=address,
+                cost=rank[1],
+            )
+        return results
+
+    def _get_estimate(self):
+        """Recipients, exclusions, cost and ETA: the figures kept at
+        activation once activated, else computed now."""
+        self.ensure_one()
+        if self.state not in ("draft", "waiting") and self.estimate_data:
+            return self.estimate_data
+        try:
+            return self._get_live_estimate()
+        except (UserError, ValidationError):
+            return self._summarize_estimate([], 0)
+
+    def _get_live_estimate(self):
+        self.ensure_one()
+        recipients = self._get_recipients()
+        total = len(recipients)
+        if not self.channel_id:
+            return self._summarize_estimate([], total)
+        sample = recipients
+        if total > PREVIEW_SAMPLE_SIZE:
+            step = total / PREVIEW_SAMPLE_SIZE
+            sample = [recipients[int(i * step)] for i in range(PREVIEW_SAMPLE_SIZE)]
+        outcomes = [
+            (r["channel"], r["failure"], r["cost"], 1)
+            for r in self._simulate_recipients(sample)
+        ]
+        return self._summarize_estimate(
+            outcomes, total, sampled=sample is not recipients
+        )
+
+    def _get_enqueued_estimate(self):
+        """The estimate from the rows just queued: for each recipient, the
+        last step of its chain queued so far (sent to, or why not)."""
+        self.ensure_one()
+        Message = self.env["messaging.message"]
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT m.channel_id, m.template_id, m.route, m.state, m.failure_type,
+                   count(*), array_agg(m.partner_id)
+              FROM messaging_message m
+             WHERE m.campaign_id = %s
+               AND NOT EXISTS (SELECT 1 FROM messaging_message c
+                                WHERE c.fallback_parent_id = m.id)
+             GROUP BY 1, 2, 3, 4, 5
+            """,
+            [self.id],
+        )
+        outcomes = []
+        for row in self.env.cr.fetchall():
+            channel_id, template_id, route, state, failure, count, partner_ids = row
+            channel = self.env["messaging.channel"].browse(channel_id)
+            template = self.env["messaging.template"].browse(template_id)
+            if state != "queued":
+                outcomes.append((None, failure or state, 0.0, count))
+            elif route == "consultation":  # the price depends on each window
+                for partner in self.env["res.partner"].browse(partner_ids):
+                    rank = Message._route_rank(channel, template, route, partner)
+                    outcomes.append((channel, None, rank[1], 1))
+            else:
+                partner = self.env["res.partner"]
+                rank = Message._route_rank(channel, template, route, partner)
+                outcomes.append((channel, None, rank[1] * count, count))
+        self.env.cr.execute(
+            "SELECT count(*) FROM messaging_message"
+            " WHERE campaign_id = %s AND fallback_parent_id IS NULL",
+            [self.id],
+        )
+        return self._summarize_estimate(outcomes, self.env.cr.fetchone()[0])
+
+    def _summarize_estimate(self, outcomes, recipients, sampled=False):
+        """A JSON-ready estimate from (channel or None, failure type or None,
+        cost, count) outcomes; counts are scaled up when ``sampled``."""
+        self.ensure_one()
+        seen = sum(count for _c, _f, _cost, count in outcomes)
+        factor = recipients / seen if sampled and seen else 1.0
+        excluded = dict.fromkeys(EXCLUSION_REASONS, 0)
+        channels = {}
+        for channel, failure, cost, count in outcomes:
+            if failure:
+                excluded[failure] = excluded.get(failure, 0) + count
+                continue
+            line = channels.setdefault(channel, {"count": 0, "cost": 0.0})
+            line["count"] += count
+            line["cost"] += cost
+        excluded = {key: round(value * factor) for key, value in excluded.items()}
+        lines = []
+        for channel, line in sorted(channels.items(), key=lambda item: item[0].id):
+            count = round(line["count"] * factor)
+            days, text, _seconds = self._get_eta_parts(count, channel)
+            lines.append(
+                {
+                    "channel_id": channel.id,
+                    "name": channel.display_name,
+                    "count": count,
+                    "cost": line["cost"] * factor,
+                    "eta_days": days,
+                    "eta_text": text,
+                }
+            )
+        reachable = sum(line["count"] for line in lines)
+        days, text = self._get_overall_eta(reachable, lines)
+        return {
+            "recipients": recipients,
+            "reachable": reachable,
+            "sampled": bool(sampled),
+            "excluded": excluded,
+            "channels": lines,
+            "cost": sum(line["cost"] for line in lines),
+            "eta_days": days,
+            "eta_text": text,
+        }
+
+    def _get_overall_eta(self, reachable, lines):
+        """The longest of the channels' ETAs and the campaign's own limits."""
+        self.ensure_one()
+        Channel = self.env["messaging.channel"]
+        candidates = [
+            self._get_eta_parts(line["count"], Channel.browse(line["channel_id"]))
+            for line in lines
+        ]
+        candidates.append(self._get_eta_parts(reachable, None))
+        days, text, _seconds = max(candidates, key=lambda c: (c[0], c[2]))
+        return days, text
+
+    def _get_excluded_labels(self):
+        types = dict(
+            self.env["messaging.message"]
+            ._fields["failure_type"]
+            ._description_selection(self.env)
+        )
+        return {
+            "opt_out": _("Opted out"),
+            "no_address": _("No address"),
+            "invalid_address": _("Invalid address"),
+            "duplicate": _("Messaged recently"),
+            **{
+                key: label
+                for key, label in types.items()
+                if key not in EXCLUSION_REASONS
+            },
+        }
+
+    def _render_estimate_html(self, estimate):
+        self.ensure_one()
+        if not estimate["recipients"]:
+            return False
+        labels = self._get_excluded_labels()
+        return self.env["ir.qweb"]._render(
+            "multichannel_messaging.messaging_campaign_estimate_table",
+            {
+                "estimate": estimate,
+                "currency": self.currency_id or self.env.company.currency_id,
+                "excluded": [
+                    (labels.get(key, key), count)
+                    for key, count in estimate["excluded"].items()
+                    if count
+                ],
+            },
+        )
+
+    # ------------------------------------------------------------------
+    # Report
+    # ------------------------------------------------------------------
+
+    def _get_channel_counts(self):
+        """{campaign: {channel: {"states": {state: count}, "cost", "fallback"}}}"""
+        Message = self.env["messaging.message"]
+        ids = self._origin.ids
+        result = {}
+        for campaign, channel, state, count, cost in Message._read_group(
+            [("campaign_id", "in", ids)],
+            ["campaign_id", "channel_id", "state"],
+            ["__count", "cost:sum"],
+        ):
+            line = result.setdefault(campaign, {}).setdefault(
+                channel, {"states": {}, "cost": 0.0, "fallback": 0, "replied": 0}
+            )
+            line["states"][state] = count
+            line["cost"] += cost
+        for campaign, channel, count in Message._read_group(
+            [("campaign_id", "in", ids), ("fallback_parent_id", "!=", False)],
+            ["campaign_id", "channel_id"],
+            ["__count"],
+        ):
+            result[campaign][channel]["fallback"] = count
+        return result
+
+    def _get_replied(self):
+        """{(campaign id, channel id): {partner ids}} of recipients who wrote
+        back after their message was sent (Zalo interaction on the same
+        channel, or a message of theirs in the contact's or the document's
+        chatter)."""
+        ids = self._origin.ids
+        if not ids:
+            return {}
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT DISTINCT m.campaign_id, m.channel_id, m.partner_id
+              FROM messaging_message m
+             WHERE m.campaign_id IN %(ids)s
+               AND m.sent_at IS NOT NULL
+               AND m.partner_id IS NOT NULL
+               AND (EXISTS (SELECT 1 FROM messaging_identity i
+                             WHERE i.partner_id = m.partner_id
+                               AND i.channel_id = m.channel_id
+                               AND i.last_interaction_at > m.sent_at)
+                    OR EXISTS (SELECT 1 FROM mail_message mm
+                                WHERE mm.author_id = m.partner_id
+                                  AND mm.message_type IN ('comment', 'email')
+                                  AND mm.date > m.sent_at
+                                  AND ((mm.model = m.res_model
+                                        AND mm.res_id = m.res_id)
+                                       OR (mm.model = 'res.partner'
+                                           AND mm.res_id = m.partner_id))))
+            """,
+            {"ids": tuple(ids)},
+        )
+        result = {}
+        for campaign_id, channel_id, partner_id in self.env.cr.fetchall():
+            result.setdefault((campaign_id, channel_id), set()).add(partner_id)
+        return result
+
+    def _render_report_html(self, channels):
+        self.ensure_one()
+        if not channels:
+            return False
+        estimates = {
+            line["channel_id"]: line["cost"]
+            for line in (self.estimate_data or {}).get("channels", [])
+        }
+        rows = []
+        for channel, line in sorted(channels.items(), key=lambda item: item[0].id):
+            states = line["states"]
+            reached = sum(states.get(s, 0) for s in ("sent", "delivered", "read"))
+            delivered = states.get("delivered", 0) + states.get("read", 0)
+            rows.append(
+                {
+                    "name": channel.display_name,
+                    "total": sum(states.values()),
+                    "queued": states.get("queued", 0) + states.get("sending", 0),
+                    "sent": reached,
+                    "delivered": delivered,
+                    "delivered_rate": 100.0 * delivered / reached if reached else 0.0,
+                    "read": states.get("read", 0),
+                    "read_rate": (
+                        100.0 * states.get("read", 0) / reached if reached else 0.0
+                    ),
+                    "failed": states.get("failed", 0) + states.get("unknown", 0),
+                    "skipped": states.get("skipped", 0) + states.get("cancelled", 0),
+                    "fallback": line["fallback"],
+                    "replied": line["replied"],
+                    "cost": line["cost"],
+                    "estimated": estimates.get(channel.id, 0.0),
+                }
+            )
+        return self.env["ir.qweb"]._render(
+            "multichannel_messaging.messaging_campaign_report_table",
+            {
+                "rows": rows,
+                "currency": self.currency_id or self.env.company.currency_id,
+            },
+        )
 
     # ------------------------------------------------------------------
     # Workflow
@@ -254,21 +724,14 @@ class MessagingCampaign(models.Model):
                 raise UserError(
                     _("Campaign %s has no template: pick one.") % campaign.name
                 )
-            if campaign.template_id.model != campaign.res_model:
-                raise UserError(
-                    _(
-                        "Template %(template)s renders on %(tmodel)s but the "
-                        "campaign's recipients are %(model)s."
-                    )
-                    % {
-                        "template": campaign.template_id.name,
-                        "tmodel": campaign.template_id.model,
-                        "model": campaign.res_model,
-                    }
-                )
+            for _channel, template in campaign._get_steps():
+                campaign._check_step_template(template)
             if not campaign._get_recipients():
                 raise UserError(
-                    _("Campaign %s has no recipient: add a customer group.")
+                    _(
+                        "Campaign %s has no recipient: add a customer group (or "
+                        "pick records that have a customer)."
+                    )
                     % campaign.name
                 )
             if (
@@ -279,6 +742,37 @@ class MessagingCampaign(models.Model):
                 raise UserError(
                     _("The send date of campaign %s is in the past.") % campaign.name
                 )
+
+    def _check_step_template(self, template):
+        """The template renders on the campaign's records and declares a
+        value for each of its required parameters."""
+        self.ensure_one()
+        if template.model != self.res_model:
+            raise UserError(
+                _(
+                    "Template %(template)s renders on %(tmodel)s but the "
+                    "campaign's recipients are %(model)s."
+                )
+                % {
+                    "template": template.name,
+                    "tmodel": template.model,
+                    "model": self.res_model,
+                }
+            )
+        missing = template.param_ids.filtered(
+            lambda p: p.required and not (p.expression or "").strip()
+        )
+        if missing:
+            raise UserError(
+                _(
+                    "Template %(template)s: parameter(s) %(params)s have no value. "
+                    "Fill in their expression on the template."
+                )
+                % {
+                    "template": template.name,
+                    "params": ", ".join(missing.mapped("name")),
+                }
+            )
 
     def action_confirm(self):
         """Draft -> waiting for activation."""
@@ -300,6 +794,10 @@ class MessagingCampaign(models.Model):
         for campaign in self:
             campaign.state = "running"
             campaign._enqueue()
+            campaign._hold_until_start()
+            campaign._skip_recently_messaged()
+            campaign.estimate_data = campaign._get_enqueued_estimate()
+            campaign._spread_schedule()
         self.env["messaging.message"]._retrigger_cron()
         return True
 
@@ -307,7 +805,13 @@ class MessagingCampaign(models.Model):
         self.filtered(lambda c: c.state == "running").write({"state": "paused"})
 
     def action_resume(self):
-        self.filtered(lambda c: c.state == "paused").write({"state": "running"})
+        paused = self.filtered(lambda c: c.state == "paused")
+        paused.write({"state": "running"})
+        for campaign in paused:
+            # what piled up during the pause keeps the campaign's pace
+            campaign._spread_schedule(start=fields.Datetime.now())
+        if paused:
+            self.env["messaging.message"]._retrigger_cron()
 
     def action_cancel(self):
         for campaign in self:
@@ -329,6 +833,42 @@ class MessagingCampaign(models.Model):
         action["domain"] = [("campaign_id", "=", self.id)]
         action["context"] = {"search_default_group_state": 1}
         return action
+
+    def action_view_report(self):
+        """The campaign's messages as a pivot (channel x state) and a graph."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "multichannel_messaging.messaging_message_action_report"
+        )
+        action["domain"] = [("campaign_id", "=", self.id)]
+        action["display_name"] = _("Report: %s") % self.name
+        return action
+
+    def action_preview_recipients(self):
+        """Recipients and excluded contacts with the reason, before activation."""
+        self.ensure_one()
+        if not self.channel_id:
+            raise UserError(_("Pick the campaign's channel first."))
+        preview = self.env["messaging.campaign.preview"]._create_for(self)
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Recipients of %s") % self.name,
+            "res_model": "messaging.campaign.preview",
+            "res_id": preview.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    def action_view_sources(self):
+        """The records picked by hand for this campaign (e.g. sale orders)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Source records"),
+            "res_model": self.res_model,
+            "view_mode": "list,form",
+            "domain": [("id", "in", self.source_res_ids or [])],
+        }
 
     def _get_fallback_chain(self):
         self.ensure_one()
@@ -356,6 +896,73 @@ class MessagingCampaign(models.Model):
         for (channel, template), recipients in self._route_recipients().items():
             ids += Message._bulk_enqueue(channel, template, recipients, **common)
         return ids
+
+    def _skip_recently_messaged(self):
+        """The campaign's no re-send window, applied when it is activated."""
+        self.ensure_one()
+        if not self.resend_window_minutes:
+            return
+        queued = self.env["messaging.message"].search(
+            [("campaign_id", "=", self.id), ("state", "=", "queued")]
+        )
+        recent = self._get_recent_partner_ids(set(queued.partner_id.ids))
+        queued.filtered(lambda m: m.partner_id.id in recent)._set_failed(
+            "duplicate", self._get_recent_reason(), state="skipped"
+        )
+
+    def _hold_until_start(self):
+        """Fallback messages created while queuing (the primary channel
+        refused the address at once) wait for the campaign's send date too."""
+        self.ensure_one()
+        if not self.scheduled_at or self.scheduled_at <= fields.Datetime.now():
+            return
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE messaging_message SET scheduled_at = %(start)s
+             WHERE campaign_id = %(id)s AND state = 'queued'
+               AND scheduled_at < %(start)s
+            """,
+            {"start": self.scheduled_at, "id": self.id},
+        )
+        self.env["messaging.message"].invalidate_model(["scheduled_at"])
+
+    def _spread_schedule(self, start=None):
+        """The campaign's own spacing and daily cap: its queued messages (not
+        yet tried) get send times ``min_interval_seconds`` apart and at most
+        ``daily_cap`` per 24 hours from ``start``. The channels' own throttles
+        still apply on top when the messages are sent."""
+        self.ensure_one()
+        interval = self.min_interval_seconds or 0.0
+        cap = self.daily_cap or 0
+        if not interval and not cap:
+            return
+        now = fields.Datetime.now()
+        start = start or max(self.scheduled_at or now, now)
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE messaging_message m
+               SET scheduled_at = %(start)s + make_interval(secs => r.delay)
+              FROM (SELECT n.id,
+                           GREATEST(
+                               CASE WHEN %(cap)s > 0
+                                    THEN (n.rank / %(cap)s) * 86400.0
+                                         + (n.rank %% %(cap)s) * %(interval)s
+                                    ELSE 0 END,
+                               n.rank * %(interval)s) AS delay
+                      FROM (SELECT id,
+                                   row_number() OVER (ORDER BY scheduled_at, id) - 1
+                                       AS rank
+                              FROM messaging_message
+                             WHERE campaign_id = %(id)s
+                               AND state = 'queued'
+                               AND attempt_count = 0) n) r
+             WHERE m.id = r.id
+            """,
+            {"start": start, "cap": cap, "interval": float(interval), "id": self.id},
+        )
+        self.env["messaging.message"].invalidate_model(["scheduled_at"])
 
     def _get_steps(self):
         self.ensure_one()
@@ -402,20 +1009,29 @@ class MessagingCampaign(models.Model):
             if not pending:
                 campaign.state = "done"
 
-    def _get_eta(self, count):
-        """(days, human text) to hand ``count`` messages to the provider."""
+    def _get_eta_parts(self, count, channel):
+        """(days, human text, seconds) to hand ``count`` messages over on
+        ``channel`` (None: the campaign's own limits only), with the
+        campaign's spacing and daily cap on top of the channel's."""
         self.ensure_one()
-        channel = self.channel_id
-        if not channel or not count:
-            return 0, ""
-        seconds = count * channel._slot_interval()
-        if channel.daily_cap:
-            days = max(math.ceil(count / channel.daily_cap), 1)
+        if not count:
+            return 0, "", 0.0
+        interval = self.min_interval_seconds or 0.0
+        caps = [self.daily_cap] if self.daily_cap else []
+        if channel:
+            interval = max(interval, channel._slot_interval())
+            if channel.daily_cap:
+                caps.append(channel.daily_cap)
+        seconds = count * interval
+        if caps:
+            cap = min(caps)
+            days = max(math.ceil(count / cap), 1)
             if days > 1:
-                return days, _("%(days)s days (daily cap %(cap)s)") % {
+                text = _("%(days)s days (daily cap %(cap)s)") % {
                     "days": days,
-                    "cap": channel.daily_cap,
+                    "cap": cap,
                 }
+                return days, text, max(seconds, (days - 1) * 86400.0)
         days = max(math.ceil(seconds / 86400.0), 1)
         if seconds >= 3600:
             text = _("about %(h)s h %(m)s min") % {
@@ -426,4 +1042,13 @@ class MessagingCampaign(models.Model):
             text = _("about %s min") % int(seconds // 60)
         else:
             text = _("under a minute")
+        return days, text, seconds
+
+    def _get_eta(self, count, channel=None):
+        """(days, human text) to hand ``count`` messages to the provider."""
+        self.ensure_one()
+        channel = channel or self.channel_id
+        if not channel or not count:
+            return 0, ""
+        days, text, _seconds = self._get_eta_parts(count, channel)
         return days, text

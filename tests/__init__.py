@@ -14,3 +14,7 @@ from . import test_template
 from . import test_webhook_events
 from . import test_webhook_http
 from . import test_automation
+from . import test_report_campaign
+from . import test_segment_builders
+from . import test_wizard_bulk_send
+from . import test_wizard_composer

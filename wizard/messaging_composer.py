@@ -1,0 +1,229 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .messaging_send_mixin import ZBS_ROUTES
+
+
+class MessagingComposer(models.TransientModel):
+    """Send one message about one record (a contact or a sale order)."""
+
+    _name = "messaging.composer"
+    _inherit = ["messaging.send.mixin"]
+    _description = "Send a Message"
+
+    res_model = fields.Char("Document model", required=True)
+    res_id = fields.Integer("Document id", required=True)
+    record_name = fields.Char("Document", compute="_compute_record_name")
+    partner_id = fields.Many2one(
+        "res.partner",
+        "Recipient",
+        compute="_compute_partner_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+    )
+    channel_id = fields.Many2one(
+        "messaging.channel",
+        default=lambda self: self._default_channel(),
+        domain="[('company_id', 'in', allowed_company_ids)]",
+    )
+    channel_type = fields.Selection(related="channel_id.channel_type")
+    template_id = fields.Many2one(
+        "messaging.template",
+        compute="_compute_template_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        domain="[('channel_type', '=', channel_type), ('model', '=', res_model)]",
+    )
+    is_zbs = fields.Boolean(compute="_compute_is_zbs")
+    subject = fields.Char(
+        compute="_compute_content", store=True, readonly=False, precompute=True
+    )
+    body = fields.Text(
+        "Message",
+        compute="_compute_content",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Rendered from the template; you may edit it before sending.",
+    )
+    preview_html = fields.Html(
+        "Preview", compute="_compute_preview_html", sanitize=False
+    )
+
+    @api.model
+    def default_get(self, fields_list):
+        result = super().default_get(fields_list)
+        context = self.env.context
+        result["res_model"] = result.get("res_model") or context.get("active_model")
+        result["res_id"] = result.get("res_id") or context.get("active_id")
+        return result
+
+    @api.model
+    def _default_channel(self):
+        return self.env["messaging.channel"].search(
+            [("company_id", "in", self.env.companies.ids)], limit=1
+        )
+
+    @api.depends("res_model", "res_id")
+    def _compute_record_name(self):
+        for composer in self:
+            composer.record_name = composer._get_record().display_name
+
+    @api.depends("res_model", "res_id")
+    def _compute_partner_id(self):
+        for composer in self:
+            record = composer._get_record()
+            composer.partner_id = record._messaging_get_partner() if record else False
+
+    @api.depends("channel_id", "res_model")
+    def _compute_template_id(self):
+        Template = self.env["messaging.template"]
+        for composer in self:
+            template = composer.template_id
+            if (
+                template.channel_type == composer.channel_type
+                and template.model == composer.res_model
+            ):
+                composer.template_id = template
+                continue
+            composer.template_id = (
+                Template.search(
+                    [
+                        ("channel_type", "=", composer.channel_type),
+                        ("model", "=", composer.res_model),
+                    ],
+                    limit=1,
+                )
+                if composer.channel_id and composer.res_model
+                else False
+            )
+
+    @api.depends("template_id")
+    def _compute_is_zbs(self):
+        for composer in self:
+            composer.is_zbs = bool(composer.template_id.zalo_template_id)
+
+    @api.depends("template_id", "res_id")
+    def _compute_content(self):
+        for composer in self:
+            template = composer.template_id
+            composer.subject = composer.body = False
+            record = composer._get_record()
+            if not template or not record or template.model != composer.res_model:
+                continue
+            try:
+                if template.body and not template.zalo_template_id:
+                    composer.body = template._render_body(record.ids)[record.id]
+                if template.subject:
+                    composer.subject = template._render_field("subject", record.ids)[
+                        record.id
+                    ]
+            except UserError:
+                continue  # the preview shows the rendering error
+
+    @api.depends("channel_id", "template_id", "partner_id", "body", "subject")
+    def _compute_preview_html(self):
+        for composer in self:
+            record = composer._get_record()
+            if not record or not composer.channel_id:
+                composer.preview_html = False
+                continue
+            previews = composer._render_previews(
+                composer.channel_id,
+                composer.template_id,
+                record,
+                partner=composer.partner_id,
+                body=composer._get_body_override(),
+            )
+            if composer.subject:
+                previews[0]["subject"] = composer.subject
+            composer.preview_html = composer._render_preview_html(previews)
+
+    def _get_record(self):
+        self.ensure_one()
+        if not self.res_model or self.res_model not in self.env or not self.res_id:
+            return None
+        return self.env[self.res_model].browse(self.res_id).exists()
+
+    def _get_body_override(self):
+        """The text to send as it stands in the composer (None: the
+        template's rendered parameters are sent, not a text)."""
+        self.ensure_one()
+        if self.template_id.zalo_template_id:
+            return None
+        return self.body or ""
+
+    def _check_before_send(self):
+        """Every refusal the queue would make, as a clear error, now."""
+        self.ensure_one()
+        record = self._get_record()
+        if not record:
+            raise UserError(_("The document to send about no longer exists."))
+        record.check_access("read")
+        if not self.partner_id:
+            raise UserError(
+                _("%s has no customer to send to: pick a recipient.")
+                % record.display_name
+            )
+        self._check_channel_template(self.channel_id, self.template_id)
+        self._check_template_for(self.template_id, self.res_model)
+        if not self.template_id and not (self.body or "").strip():
+            raise UserError(_("Write a message or pick a template."))
+        preview = self._render_previews(
+            self.channel_id,
+            self.template_id,
+            record,
+            partner=self.partner_id,
+            body=self._get_body_override(),
+        )[0]
+        if preview["refusal"]:
+            raise UserError(preview["refusal"])
+        if preview["errors"]:
+            raise UserError(
+                _("The message cannot be sent:\n%s") % "\n".join(preview["errors"])
+            )
+        if preview["route"] not in ZBS_ROUTES and not (preview["body"] or "").strip():
+            raise UserError(_("The message is empty."))
+
+    def _prepare_message_values(self):
+        self.ensure_one()
+        vals = {
+            "partner_id": self.partner_id.id,
+            "channel_id": self.channel_id.id,
+            "template_id": self.template_id.id,
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "user_id": self.env.uid,
+        }
+        body = self._get_body_override()
+        if body is not None:
+            vals["body"] = body
+            vals["subject"] = self.subject or False
+        if not self.template_id:
+            vals["category"] = "transactional"
+        return vals
+
+    def action_send(self):
+        """Queue the message now; the queue's cron is woken up to send it."""
+        self.ensure_one()
+        self._check_before_send()
+        Message = self.env["messaging.message"]
+        message = Message.create(self._prepare_message_values())
+        if message.state != "queued":
+            raise UserError(
+                _("The message cannot be sent: %s")
+                % (message.error_message or message.failure_type)
+            )
+        Message._retrigger_cron()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": _("Message to %(to)s queued on %(channel)s.")
+                % {"to": self.partner_id.display_name, "channel": self.channel_id.name},
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }

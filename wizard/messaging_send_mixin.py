@@ -1,0 +1,115 @@
+from odoo import _, api, models
+from odoo.exceptions import UserError
+
+ZBS_ROUTES = ("phone", "uid")
+
+
+class MessagingSendMixin(models.AbstractModel):
+    """What the composer and the bulk-send wizard share: checks made before
+    anything is queued, and the rendered preview of the first messages."""
+
+    _name = "messaging.send.mixin"
+    _description = "Messaging Send Helpers"
+
+    @api.model
+    def _check_template_for(self, template, res_model):
+        """Refuse a template of another model or with a parameter lacking a
+        value expression (clear errors before anything is queued)."""
+        if not template:
+            return
+        if template.model != res_model:
+            raise UserError(
+                _(
+                    "Template %(template)s renders on %(tmodel)s, not on %(model)s: "
+                    "pick a template made for these records."
+                )
+                % {
+                    "template": template.name,
+                    "tmodel": template.model,
+                    "model": res_model,
+                }
+            )
+        missing = template.param_ids.filtered(
+            lambda p: p.required and not (p.expression or "").strip()
+        )
+        if missing:
+            raise UserError(
+                _(
+                    "Template %(template)s: parameter(s) %(params)s have no value. "
+                    "Fill in their expression on the template."
+                )
+                % {
+                    "template": template.name,
+                    "params": ", ".join(missing.mapped("name")),
+                }
+            )
+
+    @api.model
+    def _check_channel_template(self, channel, template):
+        if not channel:
+            raise UserError(_("Pick a channel to send on."))
+        if template and template.channel_type != channel.channel_type:
+            raise UserError(
+                _(
+                    "Template %(template)s cannot be sent on channel %(channel)s: "
+                    "pick a template of the same type."
+                )
+                % {"template": template.name, "channel": channel.name}
+            )
+
+    @api.model
+    def _render_previews(self, channel, template, records, partner=None, body=None):
+        """One dict per record: the recipient, the address the queue would
+        use (or why it would refuse it), the rendered content and the errors
+        found in it. ``partner`` and ``body`` override the record's customer
+        and the template's text (composer)."""
+        Message = self.env["messaging.message"]
+        category = template.category or "transactional"
+        res_ids = records.ids
+        bodies, subjects, params, render_error = {}, {}, {}, None
+        if template and template.model == records._name:
+            try:
+                if template.body and body is None:
+                    bodies = template._render_body(res_ids)
+                if template.subject:
+                    subjects = template._render_field("subject", res_ids)
+                if template.param_ids:
+                    params = template._render_params(res_ids)
+            except UserError as exc:  # shown in the preview, refused on send
+                render_error = str(exc)
+        previews = []
+        for record in records:
+            customer = (
+                partner if partner is not None else record._messaging_get_partner()
+            )
+            preview = {
+                "record": record.display_name,
+                "partner": customer.display_name if customer else False,
+                "route": False,
+                "address": False,
+                "refusal": False,
+                "subject": subjects.get(record.id) or False,
+                "body": body if body is not None else bodies.get(record.id) or False,
+                "params": list((params.get(record.id) or {}).items()),
+                "errors": [render_error] if render_error else [],
+            }
+            previews.append(preview)
+            if not customer:
+                preview["refusal"] = _("No customer to send to.")
+                continue
+            route, address, failure, text = Message._resolve_recipient(
+                channel, template, customer, category
+            )
+            preview.update(route=route, address=address, refusal=text or False)
+            if not failure and route in ZBS_ROUTES and template.param_ids:
+                preview["errors"] += template._check_params(params.get(record.id) or {})
+        return previews
+
+    @api.model
+    def _render_preview_html(self, previews, more=0):
+        if not previews:
+            return False
+        return self.env["ir.qweb"]._render(
+            "multichannel_messaging.messaging_send_preview",
+            {"previews": previews, "more": more},
+        )
