@@ -53,7 +53,8 @@ class ResPartner(models.Model):
         number = (number or "").strip()
         if not number:
             return False
-        country = country or self.env.ref("base.vn", raise_if_not_found=False)
+        # Vietnam unless the contact says otherwise (no lookup: this runs once
+        # per recipient when a campaign is activated)
         code = country.code if country else "VN"
         phone_code = country.phone_code if country else 84
         try:

@@ -288,7 +288,8 @@ mm_addons_path() {
 
 # mm_write_config FILE HTTP_PORT: an odoo.conf for this checkout.
 mm_write_config() {
-    local file=$1 http_port=$2 tmp
+    # $3: cron threads (0 for tests: scheduled jobs must not run under them)
+    local file=$1 http_port=$2 cron_threads=${3:-0} tmp
     mkdir -p "$(dirname -- "$file")"
     tmp=$(mktemp "$file.XXXXXX")
     cat >"$tmp" <<EOF
@@ -305,7 +306,7 @@ http_port = $http_port
 gevent_port = $((http_port + 3))
 without_demo = False
 workers = 0
-max_cron_threads = 0
+max_cron_threads = $cron_threads
 list_db = True
 EOF
     chmod 600 "$tmp"

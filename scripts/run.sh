@@ -19,7 +19,8 @@ HTTP_PORT=${MESSAGING_RUN_HTTP_PORT:-8069}
 CONF=$MM_CACHE_DIR/odoo-run.conf
 
 mm_setup
-mm_write_config "$CONF" "$HTTP_PORT"
+# one cron thread: the queue's cron sends what the demo queues
+mm_write_config "$CONF" "$HTTP_PORT" 1
 
 common_args=(-c "$CONF" -d "$DB" --db-filter="^${DB}\$")
 
