@@ -1006,8 +1006,24 @@ class MessagingCampaign(models.Model):
                 ],
                 limit=1,
             )
-            if not pending:
+            if not pending and campaign._lock_if_running():
                 campaign.state = "done"
+
+    def _lock_if_running(self):
+        """Lock this campaign if it is still running, else False.
+
+        Several dispatchers may finish a campaign at the same moment: the
+        first one closes it, the others find it closed (READ COMMITTED checks
+        the state again on the latest version) or locked, and skip it.
+        """
+        self.ensure_one()
+        self.flush_recordset(["state"])
+        self.env.cr.execute(
+            "SELECT id FROM messaging_campaign WHERE id = %s AND state = 'running'"
+            " FOR NO KEY UPDATE SKIP LOCKED",
+            [self.id],
+        )
+        return bool(self.env.cr.fetchone())
 
     def _get_eta_parts(self, count, channel):
         """(days, human text, seconds) to hand ``count`` messages over on

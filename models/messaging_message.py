@@ -638,9 +638,15 @@ class MessagingMessage(models.Model):
         auto_commit = self._auto_commit()
         deadline = time.monotonic() + time_limit if time_limit else None
         done = 0
+        if auto_commit:
+            self._begin_read_committed()
         self._recover_stale_sending()
+        if auto_commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         self._process_delivery_timeouts()
         while True:
+            if auto_commit:
+                self._begin_read_committed()
             batch = self._claim_batch(limit=batch_size)
             if auto_commit:
                 # the lease must be visible to other workers
@@ -651,6 +657,8 @@ class MessagingMessage(models.Model):
             if deadline is not None and time.monotonic() > deadline:
                 self._retrigger_cron()
                 break
+        if auto_commit:
+            self._begin_read_committed()
         self._process_receipts()
         self.env["messaging.campaign"]._check_campaigns_done()
         self._trigger_next_due()
@@ -688,6 +696,19 @@ class MessagingMessage(models.Model):
             self._retrigger_cron(at=nxt.scheduled_at)
 
     @api.model
+    def _begin_read_committed(self):
+        """Commit, and run the next transaction in READ COMMITTED.
+
+        Claims, recoveries and campaign ends race with other dispatchers.
+        Under REPEATABLE READ, locking or updating a row that another
+        dispatcher changed and committed after our snapshot raises a
+        serialization failure (the whole run fails) instead of skipping the
+        row; in READ COMMITTED the row's latest version is checked again.
+        """
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+        self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
+    @api.model
     def _recover_stale_sending(self):
         """A row left in ``sending`` (crash mid-call) is never blindly resent.
 
@@ -696,22 +717,43 @@ class MessagingMessage(models.Model):
         tracking id) and answers code 124, so a same-day eSMS row is queued
         again; everything else becomes "outcome unknown" for a human.
         """
-        stale = self.search(
-            [("state", "=", "sending"), ("claim_until", "<", fields.Datetime.now())]
-        )
+        now = fields.Datetime.now()
+        stale = self.search([("state", "=", "sending"), ("claim_until", "<", now)])
+        if not stale:
+            return
         resend = stale.filtered(lambda m: m._is_resend_safe())
-        resend.write({"state": "queued", "claim_until": False, "claim_token": False})
-        (stale - resend).write(
+        self.env.flush_all()
+        # conditional: a row another dispatcher recovered meanwhile is skipped
+        self.env.cr.execute(
+            """
+            UPDATE messaging_message
+               SET state = 'queued', claim_until = NULL, claim_token = NULL,
+                   write_date = %(now)s, write_uid = %(uid)s
+             WHERE id = ANY(%(ids)s) AND state = 'sending' AND claim_until < %(now)s
+            """,
+            {"ids": resend.ids, "now": now, "uid": self.env.uid},
+        )
+        self.env.cr.execute(
+            """
+            UPDATE messaging_message
+               SET state = 'unknown', failure_type = 'crash', claim_until = NULL,
+                   error_message = %(text)s, write_date = %(now)s,
+                   write_uid = %(uid)s
+             WHERE id = ANY(%(ids)s) AND state = 'sending' AND claim_until < %(now)s
+            """,
             {
-                "state": "unknown",
-                "failure_type": "crash",
-                "error_message": _(
+                "ids": (stale - resend).ids,
+                "now": now,
+                "uid": self.env.uid,
+                "text": _(
                     "The worker stopped while this message was being sent: it "
                     "may or may not have reached the provider. Check and retry "
                     "by hand."
                 ),
-                "claim_until": False,
-            }
+            },
+        )
+        stale.invalidate_recordset(
+            ["state", "failure_type", "error_message", "claim_until", "claim_token"]
         )
 
     def _is_resend_safe(self):

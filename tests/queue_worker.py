@@ -1,82 +1,277 @@
-"""A queue dispatcher in a process of its own, for tests/test_queue_processes.py.
+"""Queue dispatchers in processes of their own, for tests/test_queue_processes.py.
 
 Not a test module (pytest and Odoo's loader only collect ``test_*.py``): the
-tests start it with ``sys.executable`` so that several real Odoo processes
-claim and send the same queue at once, with real commits, the way several
-cron workers or servers do::
+tests run it with ``sys.executable`` so that several real Odoo processes,
+each with its own database connection and transactions, claim and send the
+same queue at once with real commits, the way several cron workers or servers
+do. A dispatcher calls ``messaging.message._process_queue()``; its process is
+not a test thread (no ``testing`` attribute), so the queue commits as in
+production.
 
-    python queue_worker.py --config odoo.conf --database db [--wait-go]
-                           [--crash before_call|after_call|after_commit]
+Fork server (what the tests use)::
 
-It loads the registry of ``--database`` with the settings of ``--config`` (the
-addons path of the test run) and calls ``messaging.message._process_queue()``.
-The process is not a test thread (no ``testing`` attribute), so the queue
-commits as in production.
+    python queue_worker.py --config odoo.conf --database db --serve
 
-``--wait-go``: print ``READY`` once the registry is loaded and wait for one
-line on stdin, so that the test starts all its workers at the same moment.
+loads the registry of ``--database`` once, with the settings of ``--config``
+(the addons path of the test run), closes its database connections, prints
+``ZYGOTE READY {...}`` and reads commands on stdin, one per line:
 
-``--crash``: harness only, patched in this process alone. On the first
-message this process hands to a provider, it dies with ``os._exit(17)``
-(no rollback, no ``finally``, like a killed worker):
+* ``SPAWN <id> {"options": [...], "log": path}``: fork a dispatcher (it
+  inherits the loaded registry and opens its own connections), stderr to
+  ``log``; answers ``<id> SPAWNED {"pid": n}``;
+* ``GO <id>``: hand one line to that dispatcher (see ``READY``/``PAUSED``);
+* ``KILL <id>``: kill that dispatcher if it is still running;
+* EOF: kill the dispatchers still running, exit.
+
+It reports ``<id> EXIT {"rc": n}`` when a dispatcher ends. Loading a registry
+takes seconds; forking a loaded one takes milliseconds.
+
+A single dispatcher without the fork server (by hand)::
+
+    python queue_worker.py --config odoo.conf --database db [options]
+
+Dispatcher options (its lines are ``<id> TAG {json}`` on stdout):
+
+``READY``: printed once the dispatcher exists; it waits for one ``GO`` so
+that the test starts several at the same moment.
+
+``--batch-size n``: ``_process_queue(batch_size=n)``.
+
+``--pause-before step``: just before the first time ``_process_queue``
+reaches ``step`` (``recovery`` of rows left in ``sending``, ``claim`` of a
+batch, ``campaigns_done`` check), run a first query in the current
+transaction (under REPEATABLE READ that takes its snapshot), print
+``PAUSED`` and wait for one ``GO``: meanwhile the test lets another
+dispatcher work, as happens when two cron runs overlap.
+
+``--crash point``: harness only, patched in this process alone. On the first
+message this process hands to a provider, it dies with ``os._exit(17)`` (no
+rollback, no ``finally``, like a killed worker):
 
 * ``before_call``: ``sending`` is committed, the provider is not called;
 * ``after_call``: the provider accepted the message, nothing committed since;
 * ``after_commit``: right after the provider's answer was committed.
 
-Just before dying it prints ``CRASH {"point": ..., "tracking_id": ...,
-"message_id": ...}``; a normal run ends with ``RESULT {"done": n, ...}``.
+Just before dying it prints ``CRASH {"point": ..., "tracking_id": ...}``; a
+normal run ends with ``RESULT {"done": n, ...}``.
 """
 
 import argparse
 import importlib
 import json
 import os
+import select
+import signal
 import sys
 import time
+import traceback
 
 CRASH_EXIT_CODE = 17
 MODULE = "multichannel_messaging"
+CRASH_POINTS = ("before_call", "after_call", "after_commit")
+PAUSE_STEPS = {
+    "recovery": ("messaging.message", "_recover_stale_sending"),
+    "claim": ("messaging.message", "_claim_batch"),
+    "campaigns_done": ("messaging.campaign", "_check_campaigns_done"),
+}
 
 
-def _emit(tag, payload):
-    sys.stdout.write("%s %s\n" % (tag, json.dumps(payload)))
-    sys.stdout.flush()
+def _write_line(text):
+    # one write() of less than PIPE_BUF bytes: lines of several processes
+    # sharing the pipe never interleave
+    os.write(1, (text + "\n").encode())
 
 
-def _die(point, **info):
-    _emit("CRASH", dict(info, point=point, pid=os.getpid()))
-    sys.stderr.flush()
-    os._exit(CRASH_EXIT_CODE)  # pylint: disable=protected-access
+class Dispatcher:
+    """One dispatcher: its id, its control input, its options."""
 
+    def __init__(self, wid, control_fd, options):
+        self.wid = wid
+        self.control_fd = control_fd
+        parser = argparse.ArgumentParser(prog="dispatcher")
+        parser.add_argument("--batch-size", type=int)
+        parser.add_argument("--pause-before", choices=sorted(PAUSE_STEPS))
+        parser.add_argument("--crash", choices=CRASH_POINTS)
+        self.args = parser.parse_args(options)
+        self.called = None  # tracking id of the first message sent
 
-def _install_crash(point, registry):
-    """Make this process die at ``point`` on the first message it sends."""
-    providers = importlib.import_module("odoo.addons.%s.providers" % MODULE)
-    if point in ("before_call", "after_call"):
+    def emit(self, tag, **payload):
+        _write_line("%s %s %s" % (self.wid, tag, json.dumps(payload)))
+
+    def wait_go(self):
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = os.read(self.control_fd, 1)
+            if not chunk:
+                raise SystemExit("control input closed")
+            data += chunk
+
+    def die(self, point, **info):
+        self.emit("CRASH", point=point, pid=os.getpid(), **info)
+        sys.stderr.flush()
+        os._exit(CRASH_EXIT_CODE)  # pylint: disable=protected-access
+
+    def install_crash(self):
+        """Make this process die at ``point`` on the first message it sends.
+
+        Hooks the provider adapters' ``send`` (whatever the queue method
+        that calls them) and, for ``after_commit``, the dispatcher cursor's
+        ``commit``: the first commit after a provider call is the one that
+        keeps the provider's answer."""
+        point, die = self.args.crash, self.die
+        providers = importlib.import_module("odoo.addons.%s.providers" % MODULE)
         for adapter_class in set(providers.ADAPTERS.values()):
-            original = adapter_class.send
 
-            def send(self, msg, _original=original):
+            def send(adapter, msg, _original=adapter_class.send):
                 if point == "before_call":
-                    _die(point, tracking_id=msg.tracking_id)
-                result = _original(self, msg)
-                _die(point, tracking_id=msg.tracking_id, status=result.status)
-                return result  # never reached
+                    die(point, tracking_id=msg.tracking_id)
+                result = _original(adapter, msg)
+                if point == "after_call":
+                    die(point, tracking_id=msg.tracking_id, status=result.status)
+                self.called = self.called or msg.tracking_id
+                return result
 
             adapter_class.send = send
-    elif point == "after_commit":
-        message_class = registry["messaging.message"]
-        original = message_class._send_one
 
-        def _send_one(self, adapters, auto_commit=True):
-            original(self, adapters, auto_commit=auto_commit)
-            # _send_one's last step is the commit of the provider's answer
-            _die(point, tracking_id=self.tracking_id, message_id=self.id)
+    def hook_commit(self, cr):
+        original = cr.commit
 
-        message_class._send_one = _send_one
-    else:
-        raise ValueError("unknown crash point %r" % point)
+        def commit():
+            result = original()
+            if self.called:
+                self.die(self.args.crash, tracking_id=self.called)
+            return result
+
+        cr.commit = commit
+
+    def install_pause(self, registry):
+        step = self.args.pause_before
+        model_name, method_name = PAUSE_STEPS[step]
+        model_class = registry[model_name]
+        original = getattr(model_class, method_name)
+        paused = []
+
+        def method(records, *args, **kwargs):
+            if not paused:
+                paused.append(step)
+                # REPEATABLE READ: the snapshot is taken by the first query
+                records.env.cr.execute("SELECT 1")
+                self.emit("PAUSED", before=step)
+                self.wait_go()
+            return original(records, *args, **kwargs)
+
+        setattr(model_class, method_name, method)
+
+    def run(self, registry):
+        from odoo import SUPERUSER_ID, api  # noqa: PLC0415
+
+        if self.args.crash:
+            self.install_crash()
+        if self.args.pause_before:
+            self.install_pause(registry)
+        self.emit("READY", pid=os.getpid())
+        self.wait_go()
+        started = time.time()
+        kwargs = {"batch_size": self.args.batch_size} if self.args.batch_size else {}
+        with registry.cursor() as cr:
+            if self.args.crash == "after_commit":
+                self.hook_commit(cr)
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            done = env["messaging.message"]._process_queue(**kwargs)
+        self.emit(
+            "RESULT", done=done, pid=os.getpid(), started=started, ended=time.time()
+        )
+
+
+def _load_registry(config_path, database, log_level):
+    import odoo  # noqa: PLC0415  (after argparse: --help stays fast)
+
+    odoo.tools.config.parse_config(
+        [
+            "-c",
+            config_path,
+            "-d",
+            database,
+            "--log-level=%s" % log_level,
+            "--max-cron-threads=0",
+        ]
+    )
+    return odoo.modules.registry.Registry(database)
+
+
+class ForkServer:
+    """Forks dispatchers from a process that loaded the registry once."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.children = {}  # wid -> (pid, control write fd)
+
+    def spawn(self, wid, spec):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the dispatcher
+            code = 1
+            try:
+                os.close(write_fd)
+                for _pid, other_fd in self.children.values():
+                    os.close(other_fd)
+                log_fd = os.open(spec["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                os.dup2(log_fd, 2)
+                os.dup2(read_fd, 0)  # never read the fork server's commands
+                Dispatcher(wid, read_fd, spec["options"]).run(self.registry)
+                code = 0
+            except BaseException:  # noqa: BLE001  # pylint: disable=broad-except
+                traceback.print_exc()
+            finally:
+                sys.stderr.flush()
+                os._exit(code)  # pylint: disable=protected-access
+        os.close(read_fd)
+        self.children[wid] = (pid, write_fd)
+        _write_line("%s SPAWNED %s" % (wid, json.dumps({"pid": pid})))
+
+    def reap(self):
+        for wid, (pid, write_fd) in list(self.children.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                os.close(write_fd)
+                del self.children[wid]
+                rc = os.waitstatus_to_exitcode(status)
+                _write_line("%s EXIT %s" % (wid, json.dumps({"rc": rc})))
+
+    def command(self, line):
+        verb, wid, payload = (line.split(" ", 2) + ["", ""])[:3]
+        if verb == "SPAWN":
+            self.spawn(wid, json.loads(payload))
+        elif verb == "GO":
+            os.write(self.children[wid][1], b"go\n")
+        elif verb == "KILL":
+            if wid in self.children:  # not reaped: the pid is still ours
+                os.kill(self.children[wid][0], signal.SIGKILL)
+        else:
+            raise ValueError("unknown command %r" % line)
+
+    def serve(self):
+        import odoo  # noqa: PLC0415
+
+        # the dispatchers open their own connections
+        odoo.sql_db.close_all()
+        _write_line("ZYGOTE READY %s" % json.dumps({"pid": os.getpid()}))
+        pending = b""
+        while True:
+            self.reap()
+            ready, _w, _x = select.select([0], [], [], 0.02)
+            if not ready:
+                continue
+            data = os.read(0, 65536)
+            if not data:
+                break
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                self.command(line.decode())
+        for pid, _fd in self.children.values():
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 def main(argv=None):
@@ -84,39 +279,13 @@ def main(argv=None):
     parser.add_argument("--config", required=True)
     parser.add_argument("--database", required=True)
     parser.add_argument("--log-level", default="warn")
-    parser.add_argument("--wait-go", action="store_true")
-    parser.add_argument(
-        "--crash", choices=("before_call", "after_call", "after_commit")
-    )
-    args = parser.parse_args(argv)
-
-    import odoo  # noqa: PLC0415  (after argparse: --help stays fast)
-    from odoo import SUPERUSER_ID, api  # noqa: PLC0415
-
-    odoo.tools.config.parse_config(
-        [
-            "-c",
-            args.config,
-            "-d",
-            args.database,
-            "--log-level=%s" % args.log_level,
-            "--max-cron-threads=0",
-        ]
-    )
-    registry = odoo.modules.registry.Registry(args.database)
-    if args.crash:
-        _install_crash(args.crash, registry)
-    if args.wait_go:
-        _emit("READY", {"pid": os.getpid()})
-        sys.stdin.readline()
-    started = time.time()
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
-        done = env["messaging.message"]._process_queue()
-    _emit(
-        "RESULT",
-        {"done": done, "pid": os.getpid(), "started": started, "ended": time.time()},
-    )
+    parser.add_argument("--serve", action="store_true", help="fork server")
+    args, options = parser.parse_known_args(argv)
+    registry = _load_registry(args.config, args.database, args.log_level)
+    if args.serve:
+        ForkServer(registry).serve()
+    else:
+        Dispatcher("worker", 0, options).run(registry)
 
 
 if __name__ == "__main__":
