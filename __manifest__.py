@@ -42,6 +42,11 @@
         "demo/res_partner_demo.xml",
         "demo/messaging_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "multichannel_messaging/static/tests/tours/**/*",
+        ],
+    },
     "application": True,
     "installable": True,
 }

@@ -19,3 +19,4 @@ from . import test_report_campaign
 from . import test_segment_builders
 from . import test_wizard_bulk_send
 from . import test_wizard_composer
+from . import test_tour_campaign
