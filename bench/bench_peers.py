@@ -52,9 +52,10 @@ class BenchMixin:
     delay = 0.0
 
     def init_state(self):
-        super().init_state()
+        result = super().init_state()
         self.arrivals = []
         self.items = 0
+        return result
 
     def _dispatch(self, handler):
         if handler.path in (STATS_PATH, RESET_PATH):
@@ -97,8 +98,9 @@ class BenchEsmsPeer(BenchMixin, peers.EsmsPeer):
         super().__init__(balance=10**15)
 
     def init_state(self):
-        super().init_state()
+        result = super().init_state()
         self.sent = _Counter(self)
+        return result
 
     def handle_provider(self, request):
         return peers.EsmsPeer.handle(self, request)
