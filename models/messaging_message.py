@@ -52,6 +52,7 @@ FAILURE_TYPES = [
 ]
 CLAIM_SECONDS = 120
 BATCH_SIZE = 200
+PREFETCH_ROWS = 20
 
 
 class MessagingMessage(models.Model):
@@ -811,9 +812,9 @@ class MessagingMessage(models.Model):
                     {"claim_until": False, "claim_token": False}
                 )
                 break
-            # fetch this row alone: commits clear the cache, and refetching the
-            # whole batch after each one would dominate the dispatch time
-            message = message.with_prefetch([message.id])
+            # fetch a few rows at a time: commits clear the cache, and
+            # refetching the whole batch after each one would dominate
+            message = message.with_prefetch(self.ids[index : index + PREFETCH_ROWS])
             if message.state != "queued" or not message._may_send_now():
                 continue
             channel = message.channel_id
@@ -978,10 +979,8 @@ class MessagingMessage(models.Model):
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
         sent = 0
-        for message in group:
-            if message.id not in owned:
-                continue  # lease lost to another worker
-            message = message.with_prefetch([message.id])
+        owned_ids = [i for i in ids if i in owned]
+        for message in self.browse(owned_ids).with_prefetch(owned_ids):
             if channel._is_paused():
                 # quota reached by an earlier message of this batch
                 message._reschedule(channel.paused_until, count_attempt=False)
