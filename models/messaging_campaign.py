@@ -747,32 +747,7 @@ class MessagingCampaign(models.Model):
         """The template renders on the campaign's records and declares a
         value for each of its required parameters."""
         self.ensure_one()
-        if template.model != self.res_model:
-            raise UserError(
-                _(
-                    "Template %(template)s renders on %(tmodel)s but the "
-                    "campaign's recipients are %(model)s."
-                )
-                % {
-                    "template": template.name,
-                    "tmodel": template.model,
-                    "model": self.res_model,
-                }
-            )
-        missing = template.param_ids.filtered(
-            lambda p: p.required and not (p.expression or "").strip()
-        )
-        if missing:
-            raise UserError(
-                _(
-                    "Template %(template)s: parameter(s) %(params)s have no value. "
-                    "Fill in their expression on the template."
-                )
-                % {
-                    "template": template.name,
-                    "params": ", ".join(missing.mapped("name")),
-                }
-            )
+        self.env["messaging.send.mixin"]._check_template_for(template, self.res_model)
 
     def action_confirm(self):
         """Draft -> waiting for activation."""
