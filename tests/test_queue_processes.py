@@ -41,6 +41,7 @@ from odoo.sql_db import Cursor
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
+from . import common
 from .peers import EsmsPeer, SpeedSmsPeer
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "queue_worker.py")
@@ -52,15 +53,7 @@ CTX = {
     "mail_create_nosubscribe": True,
     "mail_notrack": True,
 }
-NO_THROTTLE = {
-    "rate_per_second": 0,
-    "min_interval_seconds": 0,
-    "daily_cap": 0,
-    "resend_window_minutes": 0,
-    "recipient_daily_cap": 0,
-    "quiet_hours_start": 0,
-    "quiet_hours_end": 0,
-}
+NO_THROTTLE = common.MessagingCase.NO_THROTTLE
 MAX_SLOT_WAIT_PARAM = "multichannel_messaging.max_slot_wait"
 
 

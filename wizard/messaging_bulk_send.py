@@ -94,25 +94,9 @@ class MessagingBulkSend(models.TransientModel):
 
     @api.depends("channel_id", "res_model")
     def _compute_template_id(self):
-        Template = self.env["messaging.template"]
         for wizard in self:
-            template = wizard.template_id
-            if (
-                template.channel_type == wizard.channel_type
-                and template.model == wizard.res_model
-            ):
-                wizard.template_id = template
-                continue
-            wizard.template_id = (
-                Template.search(
-                    [
-                        ("channel_type", "=", wizard.channel_type),
-                        ("model", "=", wizard.res_model),
-                    ],
-                    limit=1,
-                )
-                if wizard.channel_id and wizard.res_model
-                else False
+            wizard.template_id = self._matching_template(
+                wizard.template_id, wizard.channel_id, wizard.res_model
             )
 
     @api.depends("channel_id", "template_id", "res_model", "res_ids")

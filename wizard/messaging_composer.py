@@ -79,25 +79,9 @@ class MessagingComposer(models.TransientModel):
 
     @api.depends("channel_id", "res_model")
     def _compute_template_id(self):
-        Template = self.env["messaging.template"]
         for composer in self:
-            template = composer.template_id
-            if (
-                template.channel_type == composer.channel_type
-                and template.model == composer.res_model
-            ):
-                composer.template_id = template
-                continue
-            composer.template_id = (
-                Template.search(
-                    [
-                        ("channel_type", "=", composer.channel_type),
-                        ("model", "=", composer.res_model),
-                    ],
-                    limit=1,
-                )
-                if composer.channel_id and composer.res_model
-                else False
+            composer.template_id = self._matching_template(
+                composer.template_id, composer.channel_id, composer.res_model
             )
 
     @api.depends("template_id")

@@ -12,6 +12,22 @@ class MessagingSendMixin(models.AbstractModel):
     _description = "Messaging Send Helpers"
 
     @api.model
+    def _matching_template(self, template, channel, res_model):
+        """Keep ``template`` if it suits the channel and the records, else the
+        first template that does (none without a channel or a model)."""
+        if (
+            template.channel_type == channel.channel_type
+            and template.model == res_model
+        ):
+            return template
+        if not channel or not res_model:
+            return self.env["messaging.template"]
+        return self.env["messaging.template"].search(
+            [("channel_type", "=", channel.channel_type), ("model", "=", res_model)],
+            limit=1,
+        )
+
+    @api.model
     def _check_template_for(self, template, res_model):
         """Refuse a template of another model or with a parameter lacking a
         value expression (clear errors before anything is queued)."""
