@@ -9,6 +9,7 @@
     "license": "LGPL-3",
     "depends": [
         "mail",
+        "bus",
         "contacts",
         "sale_management",
         "phone_validation",
@@ -23,6 +24,7 @@
         "data/base_automation_data.xml",
         "data/messaging_event_cron.xml",
         "views/messaging_channel_views.xml",
+        "views/messaging_conversation_views.xml",
         "views/messaging_template_views.xml",
         "views/messaging_segment_views.xml",
         "views/messaging_campaign_views.xml",
@@ -43,6 +45,9 @@
         "demo/messaging_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "multichannel_messaging/static/src/discuss/**/*",
+        ],
         "web.assets_tests": [
             "multichannel_messaging/static/tests/tours/**/*",
         ],

@@ -13,3 +13,8 @@ from . import sale_order
 from . import messaging_channel_webhook
 from . import messaging_template_activity
 from . import ir_actions_server
+from . import messaging_team
+from . import messaging_auto_reply
+from . import messaging_channel_conversation
+from . import discuss_channel
+from . import messaging_message_conversation

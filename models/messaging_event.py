@@ -344,10 +344,14 @@ class MessagingEvent(models.Model):
                 message_type="comment",
                 subtype_xmlid="mail.mt_comment",
             )
-        if self.event_name == "user_send_text" and self.channel_id._is_opt_out_text(
-            text
-        ):
+        opt_out = self.event_name == "user_send_text" and (
+            self.channel_id._is_opt_out_text(text)
+        )
+        if opt_out:
             self._apply_opt_out(identity)
+        self.env["discuss.channel"].sudo()._messaging_on_inbound(
+            self, identity, data, text, route=not opt_out
+        )
         return "done", None
 
     def _zalo_message_text(self, data):

@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+import pytz
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -67,6 +69,39 @@ class MessagingIdentity(models.Model):
         if now < last + PAID_WINDOW:
             return "paid", last + PAID_WINDOW
         return "closed", False
+
+    def _window_label(self, now=None):
+        """What the conversation header says about the window."""
+        self.ensure_one()
+        now = now or fields.Datetime.now()
+        state, ends_at = self._get_window(now)
+        if state == "free":
+            left = ends_at - now
+            hours = int(left.total_seconds() // 3600)
+            if hours >= 1:
+                return _("Free for %s h more") % hours
+            return _("Free for %s min more") % max(int(left.total_seconds() // 60), 1)
+        if state == "paid":
+            return _("Paid until %s") % self._format_local(ends_at)
+        return _("Closed: use a template")
+
+    def _format_local(self, value):
+        """'25/11 14:30' in the time zone of the user (else the company's)."""
+        self.ensure_one()
+        if not value:
+            return ""
+        tz = self.env.user.tz or self.channel_id.sudo()._tz().zone
+        local = pytz.utc.localize(value).astimezone(pytz.timezone(tz))
+        return local.strftime("%d/%m %H:%M")
+
+    def _conversation_name(self, with_oa=True):
+        self.ensure_one()
+        name = (
+            self.partner_id.name
+            or self.display_name_ext
+            or _("Zalo user …%s") % (self.external_id or "")[-4:]
+        )
+        return "%s · %s" % (name, self.channel_id.name) if with_oa else name
 
     @api.constrains("external_id")
     def _check_external_id(self):

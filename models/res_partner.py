@@ -76,6 +76,29 @@ class ResPartner(models.Model):
             return False
         return self._messaging_normalize_phone(number, self.country_id or None)
 
+    def _messaging_conversation(self):
+        """The customer's most recent Zalo conversation this user can see."""
+        self.ensure_one()
+        return self.env["discuss.channel"].search(
+            [("channel_type", "=", "zalo"), ("messaging_partner_id", "=", self.id)],
+            order="messaging_last_inbound_at desc, id desc",
+            limit=1,
+        )
+
+    def action_messaging_open_conversation(self):
+        """Open the Zalo conversation in Discuss (to answer from there)."""
+        self.ensure_one()
+        conversation = self._messaging_conversation()
+        if not conversation:
+            raise UserError(
+                _(
+                    "%s has no Zalo conversation you can see: they have not written "
+                    "to an OA, or another team answers them."
+                )
+                % self.display_name
+            )
+        return conversation.action_messaging_open()
+
     def _messaging_identity(self, channel):
         self.ensure_one()
         return self.messaging_identity_ids.filtered(lambda i: i.channel_id == channel)[

@@ -20,3 +20,4 @@ from . import test_segment_builders
 from . import test_wizard_bulk_send
 from . import test_wizard_composer
 from . import test_tour_campaign
+from . import test_conversation

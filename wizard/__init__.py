@@ -4,3 +4,4 @@ from . import messaging_bulk_send_fallback
 from . import messaging_bulk_send
 from . import messaging_campaign_preview_line
 from . import messaging_campaign_preview
+from . import messaging_conversation_reply

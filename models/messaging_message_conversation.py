@@ -1,0 +1,80 @@
+from odoo import _, fields, models
+
+
+class MessagingMessage(models.Model):
+    """Messages of a Zalo conversation show their receipts in Discuss."""
+
+    _inherit = "messaging.message"
+
+    conversation_id = fields.Many2one(
+        "discuss.channel", index="btree_not_null", ondelete="set null", readonly=True
+    )
+    discuss_message_id = fields.Many2one(
+        "mail.message",
+        "Message in Discuss",
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+    )
+    inbound_event_id = fields.Many2one(
+        "messaging.event",
+        "Answers the event",
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+        help="The inbound message this automatic answer replied to.",
+    )
+
+    def _set_failed(self, failure_type, text, code=None, state="failed"):
+        res = super()._set_failed(failure_type, text, code=code, state=state)
+        for message in self.filtered("conversation_id"):
+            message.conversation_id._messaging_notify(
+                _("Not delivered on Zalo: %(error)s")
+                % {
+                    "error": " ".join(
+                        filter(None, [message.error_code, message.error_message])
+                    )
+                    or failure_type
+                }
+            )
+        return res
+
+    def _set_delivered(self, when=None):
+        res = super()._set_delivered(when=when)
+        self._conversation_receipt(seen=False)
+        return res
+
+    def _set_read(self, when=None):
+        res = super()._set_read(when=when)
+        self._conversation_receipt(seen=True)
+        return res
+
+    def _conversation_receipt(self, seen):
+        """Zalo's receipts move the customer's member in Discuss: delivered
+        is 'fetched' (✓✓), seen is 'seen' (✓✓ coloured)."""
+        for message in self.filtered(
+            lambda m: m.conversation_id and m.discuss_message_id
+        ):
+            conversation = message.conversation_id.sudo()
+            member = conversation.channel_member_ids.filtered(
+                lambda m, c=conversation: (
+                    (m.partner_id and m.partner_id == c.messaging_partner_id)
+                    or (m.guest_id and m.guest_id == c.messaging_guest_id)
+                )
+            )[:1]
+            if not member:
+                continue
+            mail_message = message.discuss_message_id
+            if seen:
+                member._set_last_seen_message(mail_message)
+            elif member.fetched_message_id.id < mail_message.id:
+                member.fetched_message_id = mail_message
+                conversation._bus_send(
+                    "discuss.channel.member/fetched",
+                    {
+                        "channel_id": conversation.id,
+                        "id": member.id,
+                        "last_message_id": mail_message.id,
+                        "partner_id": member.partner_id.id,
+                    },
+                )

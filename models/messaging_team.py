@@ -1,0 +1,120 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class MessagingTeam(models.Model):
+    """The agents who answer the Zalo conversations of some OAs."""
+
+    _name = "messaging.team"
+    _description = "Conversation Team"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    active = fields.Boolean(default=True)
+    sequence = fields.Integer(default=10)
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    user_ids = fields.Many2many(
+        "res.users",
+        "messaging_team_user_rel",
+        "team_id",
+        "user_id",
+        string="Agents",
+        domain=[("share", "=", False)],
+    )
+    channel_ids = fields.Many2many(
+        "messaging.channel",
+        "messaging_team_channel_rel",
+        "team_id",
+        "channel_id",
+        string="Zalo OAs",
+        domain=[("channel_type", "=", "zalo")],
+        help="The OAs whose conversations this team answers. Empty: every OA "
+        "of the company that no other team names.",
+    )
+    assignment = fields.Selection(
+        [
+            ("round_robin", "Round robin among available agents"),
+            ("shared", "Shared queue (every agent sees it; one takes it)"),
+        ],
+        default="round_robin",
+        required=True,
+    )
+    available_only = fields.Boolean(
+        "Only agents online",
+        default=True,
+        help="Round robin skips agents who are offline in Odoo. When nobody "
+        "is online the conversation waits in the team's shared queue.",
+    )
+    last_user_id = fields.Many2one(
+        "res.users", "Last assigned agent", readonly=True, copy=False
+    )
+    conversation_ids = fields.One2many(
+        "discuss.channel", "messaging_team_id", string="Conversations"
+    )
+    conversation_open_count = fields.Integer(compute="_compute_conversation_counts")
+
+    @api.depends("conversation_ids.messaging_state")
+    def _compute_conversation_counts(self):
+        counts = dict(
+            self.env["discuss.channel"]
+            .sudo()
+            ._read_group(
+                [
+                    ("messaging_team_id", "in", self.ids),
+                    ("messaging_state", "not in", ("done", False)),
+                ],
+                ["messaging_team_id"],
+                ["__count"],
+            )
+        )
+        for team in self:
+            team.conversation_open_count = counts.get(team, 0)
+
+    @api.constrains("user_ids")
+    def _check_users(self):
+        for team in self:
+            if team.user_ids.filtered("share"):
+                raise ValidationError(
+                    _("Team %s: agents must be internal users.") % team.name
+                )
+
+    @api.model
+    def _for_channel(self, channel):
+        """The team answering this OA: the first naming it, else the first
+        of its company naming none."""
+        teams = self.sudo().search([("company_id", "=", channel.company_id.id)])
+        named = teams.filtered(lambda t: channel in t.channel_ids)
+        return named[:1] or teams.filtered(lambda t: not t.channel_ids)[:1]
+
+    def _pick_agent(self):
+        """The next agent in round robin (empty for the shared queue).
+
+        The team row is locked while the pointer moves, so two conversations
+        arriving together go to two agents."""
+        self.ensure_one()
+        if self.assignment != "round_robin" or not self.user_ids:
+            return self.env["res.users"]
+        self.env.cr.execute(
+            "SELECT last_user_id FROM messaging_team WHERE id = %s FOR NO KEY UPDATE",
+            [self.id],
+        )
+        last_id = self.env.cr.fetchone()[0]
+        agents = self.user_ids.sorted("id")
+        if self.available_only:
+            agents = agents.filtered(lambda u: u._is_user_available())
+        if not agents:
+            return self.env["res.users"]
+        after = agents.filtered(lambda u: u.id > (last_id or 0))
+        agent = after[:1] or agents[:1]
+        self.sudo().last_user_id = agent
+        return agent
+
+    def action_open_conversations(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "multichannel_messaging.messaging_conversation_action"
+        )
+        action["domain"] = [("messaging_team_id", "=", self.id)]
+        return action

@@ -1,0 +1,65 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import format_amount, plaintext2html
+
+
+class MessagingConversationReply(models.TransientModel):
+    """Answer a Zalo user: confirm a paid reply, or reply from the contact."""
+
+    _name = "messaging.conversation.reply"
+    _description = "Zalo Conversation Reply"
+
+    conversation_id = fields.Many2one(
+        "discuss.channel",
+        required=True,
+        domain=[("channel_type", "=", "zalo")],
+        ondelete="cascade",
+    )
+    partner_id = fields.Many2one(related="conversation_id.messaging_partner_id")
+    window_state = fields.Selection(related="conversation_id.messaging_window_state")
+    window_label = fields.Char(related="conversation_id.messaging_window_label")
+    cost_text = fields.Char(compute="_compute_cost_text")
+    body = fields.Text("Reply", required=True)
+
+    @api.model
+    def default_get(self, fields_list):
+        result = super().default_get(fields_list)
+        context = self.env.context
+        if not result.get("conversation_id") and context.get("active_model") == (
+            "res.partner"
+        ):
+            partner = self.env["res.partner"].browse(context.get("active_id"))
+            conversation = partner._messaging_conversation()
+            if not conversation:
+                raise UserError(
+                    _("%s has not written to a Zalo OA yet: send a template instead.")
+                    % partner.display_name
+                )
+            result["conversation_id"] = conversation.id
+        return result
+
+    @api.depends("conversation_id", "window_state")
+    def _compute_cost_text(self):
+        for wizard in self:
+            oa = wizard.conversation_id.sudo().messaging_channel_id
+            if wizard.window_state == "paid":
+                wizard.cost_text = _("Paid consultation message: %s") % format_amount(
+                    self.env, oa.cost_zalo_consultation, oa.currency_id
+                )
+            elif wizard.window_state == "free":
+                wizard.cost_text = _("Free consultation message")
+            else:
+                wizard.cost_text = _("Zalo refuses free text: use a ZBS template")
+
+    def action_send(self):
+        """Post the reply in the conversation; a paid one is confirmed by
+        this click."""
+        self.ensure_one()
+        conversation = self.conversation_id
+        conversation.check_access("read")
+        conversation.sudo().with_context(messaging_paid_confirmed=True).message_post(
+            body=plaintext2html(self.body),
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+        )
+        return {"type": "ir.actions.act_window_close"}
