@@ -21,3 +21,4 @@ from . import test_wizard_bulk_send
 from . import test_wizard_composer
 from . import test_tour_campaign
 from . import test_conversation
+from . import test_tour_conversation

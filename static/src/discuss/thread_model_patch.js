@@ -13,6 +13,10 @@ patch(Thread.prototype, {
     get isChatChannel() {
         return this.channel_type === "zalo" || super.isChatChannel;
     },
+    get allowDescription() {
+        // the header's description is the consultation window, kept live
+        return this.channel_type === "zalo" || super.allowDescription;
+    },
     get hasMemberList() {
         return this.channel_type === "zalo" || super.hasMemberList;
     },

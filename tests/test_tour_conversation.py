@@ -1,0 +1,75 @@
+"""A Zalo conversation answered from Discuss in a real headless Chromium:
+the conversation in its sidebar category, the window in the header, the
+agent's answer queued as a consultation message, and the user's next message
+arriving over Odoo's bus without a reload."""
+
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from ..models.messaging_event import zalo_time
+from . import test_webhook_common as wh
+
+
+@tagged("post_install", "-at_install")
+class TestTourConversation(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.zalo = env["messaging.channel"].create(
+            wh.zalo_channel_values(webhook_token="tour-conversation-token")
+        )
+        cls.agent = new_test_user(
+            env,
+            login="touragent",
+            groups="base.group_user,multichannel_messaging.group_messaging_user",
+            name="Tour Agent",
+        )
+        env["messaging.team"].create(
+            {
+                "name": "Tour team",
+                "channel_ids": [(6, 0, cls.zalo.ids)],
+                "user_ids": [(6, 0, cls.agent.ids)],
+                "available_only": False,
+            }
+        )
+        partner = env["res.partner"].create(
+            {
+                "name": "Tour Khách Zalo",
+                "mobile": "0912 222 333",
+                "country_id": env.ref("base.vn").id,
+            }
+        )
+        env["messaging.identity"].create(
+            {
+                "channel_id": cls.zalo.id,
+                "external_id": wh.USER_ID,
+                "partner_id": partner.id,
+            }
+        )
+        payload = wh.user_text("Xin chào shop")
+        raw = wh.encode(payload)
+        event = env["messaging.event"]._store(
+            cls.zalo,
+            "tour-first-message",
+            "user_send_text",
+            raw.decode(),
+            event_at=zalo_time(payload["timestamp"]),
+        )
+        event._process()
+        cls.conversation = env["discuss.channel"].search(
+            [("messaging_channel_id", "=", cls.zalo.id)]
+        )
+
+    def test_answer_from_discuss(self):
+        self.assertEqual(self.conversation.messaging_agent_id, self.agent)
+        self.start_tour(
+            "/odoo/discuss", "messaging_zalo_conversation_tour", login="touragent"
+        )
+        queued = self.env["messaging.message"].search(
+            [("conversation_id", "=", self.conversation.id)]
+        )
+        self.assertEqual(queued.mapped("body"), ["Dạ shop nghe ạ"])
+        self.assertEqual(queued.route, "consultation")
+        self.assertEqual(queued.recipient, wh.USER_ID)
+        bodies = self.conversation.message_ids.mapped("body")
+        self.assertTrue(any("Mình muốn đặt 2 cái" in body for body in bodies))
