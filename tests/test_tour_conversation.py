@@ -73,3 +73,4 @@ class TestTourConversation(HttpCase):
         self.assertEqual(queued.recipient, wh.USER_ID)
         bodies = self.conversation.message_ids.mapped("body")
         self.assertTrue(any("Mình muốn đặt 2 cái" in body for body in bodies))
+        self.assertEqual(self.conversation.messaging_state, "done")

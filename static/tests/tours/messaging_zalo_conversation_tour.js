@@ -86,5 +86,13 @@ registry.category("web_tour.tours").add("messaging_zalo_conversation_tour", {
             content: "it appears without reloading the page",
             trigger: ".o-mail-Message:contains(Mình muốn đặt 2 cái)",
         },
+        {
+            content: "mark the conversation as done from the header",
+            trigger: ".o-mail-Discuss-header button[title='Mark as done']",
+            run: "click",
+        },
+        {
+            trigger: ".o_notification:contains(Conversation marked as done)",
+        },
     ],
 });
