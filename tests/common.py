@@ -77,15 +77,7 @@ class MessagingCase(TransactionCase):
 
     @classmethod
     def _make_user(cls, login, groups, company=None, **kw):
-        company = company or cls.company
-        return new_test_user(
-            cls.env,
-            login=login,
-            groups=groups,
-            company_id=company.id,
-            company_ids=[(6, 0, company.ids)],
-            **kw,
-        )
+        return make_user(cls.env, login, groups, company=company or cls.company, **kw)
 
     def _queue(self, partner, channel=None, template=None, **vals):
         return self.Message.create(
@@ -98,3 +90,16 @@ class MessagingCase(TransactionCase):
                 **vals,
             )
         )
+
+
+def make_user(env, login, groups, company=None, **kw):
+    """An internal user of one company (``groups``: comma separated xmlids)."""
+    company = company or env.company
+    return new_test_user(
+        env,
+        login=login,
+        groups=groups,
+        company_id=company.id,
+        company_ids=[(6, 0, company.ids)],
+        **kw,
+    )

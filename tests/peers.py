@@ -635,6 +635,21 @@ class ZaloPeer(LoopbackPeer):
 # ======================================================================
 # eSMS
 # ======================================================================
+def start_zalo_peer(testcase, channel):
+    """A started ZaloPeer (stopped at the test's end) that ``channel`` uses."""
+    peer = ZaloPeer()
+    peer.start()
+    testcase.addCleanup(peer.stop)
+    channel.write(
+        {
+            "zalo_access_token": peer.access_token,
+            "zalo_openapi_url": peer.url,
+            "zalo_business_url": peer.url,
+        }
+    )
+    return peer
+
+
 class EsmsPeer(LoopbackPeer):
     """eSMS.vn REST API: ``SendMultipleMessage_V4_post_json`` and
     ``GetBalance_json`` (with or without the trailing slash).

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.exceptions import AccessError, RedirectWarning, UserError, ValidationError
-from odoo.tests import HttpCase, JsonRpcException, new_test_user, tagged
+from odoo.tests import HttpCase, JsonRpcException, tagged
 
 from ..models.messaging_event import zalo_time
 from . import test_webhook_common as wh
-from .common import MessagingCase
-from .peers import ZaloPeer
+from .common import MessagingCase, make_user
+from .peers import start_zalo_peer
 
 USER_2 = "3333444455556666777"
 USER_3 = "4444555566667777888"
@@ -21,15 +21,7 @@ USER_4 = "5555666677778888999"
 class ConversationMixin:
     @classmethod
     def _conv_user(cls, login, groups, **kw):
-        company = cls.env.company
-        return new_test_user(
-            cls.env,
-            login=login,
-            groups=groups,
-            company_id=company.id,
-            company_ids=[(6, 0, company.ids)],
-            **kw,
-        )
+        return make_user(cls.env, login, groups, **kw)
 
     @classmethod
     def _setup_conversations(cls):
@@ -319,17 +311,7 @@ class TestConversation(ConversationMixin, MessagingCase):
 
     # -- agent replies and the window -----------------------------------------
     def _zalo_peer(self):
-        peer = ZaloPeer()
-        peer.start()
-        self.addCleanup(peer.stop)
-        self.zalo.write(
-            {
-                "zalo_access_token": peer.access_token,
-                "zalo_openapi_url": peer.url,
-                "zalo_business_url": peer.url,
-            }
-        )
-        return peer
+        return start_zalo_peer(self, self.zalo)
 
     def _reply(self, conversation, text, user=None, **context):
         # as /mail/message/post does: sudo, with the agent as env.user

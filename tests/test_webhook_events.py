@@ -10,7 +10,7 @@ from ..models.messaging_channel_webhook import normalize_keyword
 from ..models.messaging_event import zalo_time
 from . import test_webhook_common as wh
 from .common import MessagingCase
-from .peers import ZaloPeer
+from .peers import start_zalo_peer
 
 
 @tagged("post_install", "-at_install")
@@ -150,16 +150,7 @@ class TestWebhookEvents(MessagingCase):
         self.assertFalse(self.partner_a._messaging_is_opted_out(self.sandbox))
 
     def test_confirmation_is_sent_through_the_queue(self):
-        peer = ZaloPeer()
-        peer.start()
-        self.addCleanup(peer.stop)
-        self.zalo.write(
-            {
-                "zalo_access_token": peer.access_token,
-                "zalo_openapi_url": peer.url,
-                "zalo_business_url": peer.url,
-            }
-        )
+        peer = start_zalo_peer(self, self.zalo)
         self._identity(self.partner_a)
         self._event(wh.user_text("HUY"))
         reply = self.Message.search([("channel_id", "=", self.zalo.id)])
