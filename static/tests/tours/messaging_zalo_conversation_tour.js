@@ -68,8 +68,8 @@ registry.category("web_tour.tours").add("messaging_zalo_conversation_tour", {
             run: "press Enter",
         },
         {
-            content: "the answer is posted",
-            trigger: ".o-mail-Message:contains(Dạ shop nghe ạ)",
+            content: "the answer is posted, with Discuss's delivery mark",
+            trigger: ".o-mail-Message:contains(Dạ shop nghe ạ) .o-mail-MessageSeenIndicator:not(:visible)",
         },
         {
             content: "the user writes again (signed webhook call)",
