@@ -63,13 +63,18 @@ def pick_database(environ):
     ``--database`` / ``--db-filter``), or None; cached a few seconds per host
     (listing the databases may need a PostgreSQL connection)."""
     host = _host(environ)
+    dbfilter = config["dbfilter"] or ""
+    # the answer depends on the host only through %h / %d in the filter
+    key = host if ("%h" in dbfilter or "%d" in dbfilter) else ""
     now = time.monotonic()
-    cached = _databases.get(host)
+    cached = _databases.get(key)
     if cached and cached[0] > now:
         return cached[1]
     dbs = http.db_list(force=True, host=host)
     database = dbs[0] if len(dbs) == 1 else None
-    _databases[host] = (now + DB_CACHE_SECONDS, database)
+    if len(_databases) > 1000:  # bounded whatever Host headers arrive
+        _databases.clear()
+    _databases[key] = (now + DB_CACHE_SECONDS, database)
     return database
 
 
@@ -114,9 +119,9 @@ def serve(environ):
     current.dbname = database
     try:
         with registry.cursor() as cr:
-            cron = _crons.get(database)
-            if cron is None:
-                cron = _crons[database] = cron_id(cr) or 0
+            cron = _crons.get(database) or cron_id(cr) or 0
+            if cron:
+                _crons[database] = cron
             status, payload, event_id = answer_zalo(
                 cr, token, raw, EnvironHeaders(environ), cron=cron
             )
