@@ -2,11 +2,16 @@
 
 Every route is behind the channel's secret token
 (``/messaging/webhook/<channel type>/<token>``). A call is checked (size,
-JSON, signature, age), stored raw in ``messaging.event`` once per event key
-(a replay or a provider retry is answered 200 and changes nothing), then
-processed in the same transaction inside a savepoint: a failing event is kept
-as 'error' and still answered 200, so the provider does not retry it for
-hours. Nothing is stored for a refused call. No secret is ever logged.
+JSON, signature, age) and stored raw in ``messaging.event`` once per event
+key (a replay or a provider retry is answered 200 and changes nothing), with
+a trigger for the processing cron in the same statement; the answer goes
+back at once and the cron, woken after the commit, processes the stored
+events in batches (``messaging.event._cron_process_pending``). Nothing is
+stored for a refused call. No secret is ever logged.
+
+The request does no ORM work: the channel is read and the event inserted
+with plain SQL (functions below, shared with the WSGI fast path of
+``fast_path.py``, which serves Zalo calls before Odoo's request stack).
 """
 
 import hmac
@@ -19,7 +24,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from odoo import http
 from odoo.http import request
 
-from ..models.messaging_event import event_key_digest, zalo_time
+from ..models.messaging_channel_webhook import check_zalo_signature
+from ..models.messaging_event import (
+    CRON_XMLID,
+    event_key_digest,
+    store_event,
+    wake_cron,
+    zalo_time,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -27,46 +39,172 @@ MAX_BODY_BYTES = 64 * 1024  # Zalo events are a few hundred bytes
 FUTURE_SKEW_SECONDS = 300
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-ZEvent-Server", "num_retry")
 ZNS_SERVER = "ZNS"
+CHANNEL_COLUMNS = (
+    "id",
+    "company_id",
+    "channel_type",
+    "webhook_token",
+    "zalo_app_id",
+    "zalo_oa_id",
+    "zalo_oa_secret_key",
+    "zalo_app_secret",
+    "zalo_signature_variant",
+    "webhook_max_age_seconds",
+)
+STORED = {"error": 0, "message": "Success"}
+DUPLICATE = {"error": 0, "message": "Duplicate: already received"}
 
 
 def _json_response(status, payload):
     return request.make_json_response(payload, status=status)
 
 
-def _refuse(status, reason, channel=None):
+def refusal(status, reason, channel=None):
+    """(status, body) of a refused call, logged without secrets."""
     _logger.warning(
         "Webhook call refused (%s, channel %s): %s",
         status,
-        channel.id if channel else "-",
+        channel["id"] if channel else "-",
         reason,
     )
-    return _json_response(status, {"error": status, "message": reason})
+    return status, {"error": status, "message": reason}
+
+
+def _refuse(status, reason, channel=None):
+    return _json_response(*refusal(status, reason, channel))
+
+
+# ----------------------------------------------------------------------
+# Plain functions on a cursor (no ORM, no request): both the routes below
+# and the WSGI fast path (fast_path.py) answer Zalo calls with them.
+# ----------------------------------------------------------------------
+
+
+def find_channel(cr, channel_type, token):
+    """The channel owning this token as a dict of CHANNEL_COLUMNS, or None
+    (archived ones still take receipts for what they sent)."""
+    if not token or len(token) < 16 or len(token) > 128:
+        return None
+    cr.execute(
+        "SELECT %s FROM messaging_channel WHERE webhook_token = %%s"
+        " AND channel_type = %%s" % ", ".join(CHANNEL_COLUMNS),
+        [token, channel_type],
+    )
+    row = cr.fetchone()
+    if row is None:
+        return None
+    channel = dict(zip(CHANNEL_COLUMNS, row, strict=True))
+    if not hmac.compare_digest(channel["webhook_token"].encode(), token.encode()):
+        return None
+    return channel
+
+
+def cron_id(cr):
+    """Id of the processing cron (None when it was deleted)."""
+    module, name = CRON_XMLID.split(".")
+    cr.execute(
+        "SELECT res_id FROM ir_model_data"
+        " WHERE module = %s AND name = %s AND model = 'ir.cron'",
+        [module, name],
+    )
+    row = cr.fetchone()
+    return row[0] if row else None
+
+
+def kept_headers(headers):
+    return {name: headers[name] for name in KEPT_HEADERS if name in headers}
+
+
+def stale_reason(channel, timestamp):
+    """Refuse old (and far-future) events: the body's timestamp is signed."""
+    try:
+        epoch = int(str(timestamp).strip())
+    except ValueError:
+        return "Unreadable timestamp"
+    if epoch > 10**11:  # milliseconds
+        epoch /= 1000.0
+    now = time.time()
+    if epoch > now + FUTURE_SKEW_SECONDS:
+        return "Timestamp in the future"
+    max_age = channel["webhook_max_age_seconds"]
+    if max_age and now - epoch > max_age:
+        return "Stale timestamp"
+    return None
+
+
+def zalo_user_ref(data):
+    for key in ("follower", "sender"):
+        value = data.get(key)
+        if isinstance(value, dict) and value.get("id"):
+            return str(value["id"])
+    return None
+
+
+def zalo_event_key(data, raw, name):
+    """msg_id identifies a user message; receipts and management events
+    have none of their own (or share the msg_id of the message they are
+    about), so they are keyed on the event name + ids, or on the body."""
+    message = data.get("message") if isinstance(data.get("message"), dict) else {}
+    msg_id = message.get("msg_id")
+    if msg_id and name.startswith("user_send_"):
+        return "msg:%s" % msg_id
+    if msg_id or message.get("msg_ids"):
+        return "%s:%s" % (
+            name,
+            event_key_digest(
+                msg_id or "", *sorted(map(str, message.get("msg_ids") or []))
+            ),
+        )
+    return "body:%s" % event_key_digest(raw)
+
+
+def answer_zalo(cr, token, raw, headers, cron=None):
+    """Check and store one Zalo call: (HTTP status, JSON body, new event id
+    or None). ``raw`` is None when the body was larger than allowed;
+    ``cron``: id of the processing cron (read when not given)."""
+    channel = find_channel(cr, "zalo", token)
+    if channel is None:
+        return (*refusal(404, "Unknown channel"), None)
+    if raw is None:
+        return (*refusal(413, "Body too large", channel), None)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return (*refusal(400, "Malformed JSON", channel), None)
+    if not isinstance(data, dict) or not data.get("timestamp"):
+        return (*refusal(400, "No timestamp in the body", channel), None)
+    header = headers.get("X-ZEvent-Signature")
+    if not header:
+        return (*refusal(401, "Missing X-ZEvent-Signature", channel), None)
+    variant = check_zalo_signature(channel, raw, data["timestamp"], header)
+    if not variant:
+        return (*refusal(401, "Bad signature", channel), None)
+    stale = stale_reason(channel, data["timestamp"])
+    if stale:
+        return (*refusal(400, stale, channel), None)
+    name = str(data.get("event_name") or "unknown")
+    event_id = store_event(
+        cr,
+        {
+            "channel_id": channel["id"],
+            "company_id": channel["company_id"],
+            "event_key": zalo_event_key(data, raw, name),
+            "event_name": name,
+            "payload": raw.decode("utf-8", "replace"),
+            "headers": kept_headers(headers),
+            "event_at": zalo_time(data["timestamp"]),
+            "signature_variant": variant,
+            "sender_ref": zalo_user_ref(data),
+        },
+        cron_id=cron if cron is not None else cron_id(cr),
+    )
+    return 200, (STORED if event_id else DUPLICATE), event_id
 
 
 class MessagingWebhookController(http.Controller):
     # ------------------------------------------------------------------
     # Common
     # ------------------------------------------------------------------
-
-    def _find_channel(self, channel_type, token):
-        """The channel owning this token, or None (archived ones still take
-        receipts for what they sent)."""
-        if not token or len(token) < 16 or len(token) > 128:
-            return None
-        channel = (
-            request.env["messaging.channel"]
-            .sudo()
-            .with_context(active_test=False)
-            .search(
-                [("webhook_token", "=", token), ("channel_type", "=", channel_type)],
-                limit=1,
-            )
-        )
-        if not channel or not hmac.compare_digest(
-            channel.webhook_token.encode(), token.encode()
-        ):
-            return None
-        return channel
 
     def _read_body(self):
         """Raw body, or None when larger than allowed (read at most the limit)."""
@@ -84,73 +222,56 @@ class MessagingWebhookController(http.Controller):
             return None
         return body
 
-    def _kept_headers(self):
-        headers = request.httprequest.headers
-        return {name: headers[name] for name in KEPT_HEADERS if name in headers}
+    def _answer(self, status, payload, event_id):
+        if event_id:
+            registry = request.env.registry
+            request.env.cr.postcommit.add(lambda: wake_cron(registry))
+        return _json_response(status, payload)
 
-    def _store_and_process(self, channel, key, name, payload, **extra):
-        Event = request.env["messaging.event"].sudo()
-        event = Event._store(
-            channel, key, name, payload, headers=self._kept_headers(), **extra
+    def _store(self, channel, key, name, payload, **extra):
+        event_id = store_event(
+            request.env.cr,
+            {
+                "channel_id": channel["id"],
+                "company_id": channel["company_id"],
+                "event_key": key,
+                "event_name": name,
+                "payload": payload,
+                "headers": kept_headers(request.httprequest.headers),
+                **extra,
+            },
+            cron_id=cron_id(request.env.cr),
         )
-        if not event:
-            return _json_response(
-                200, {"error": 0, "message": "Duplicate: already received"}
-            )
-        event._process()
-        return _json_response(
-            200, {"error": 0, "message": "Success", "state": event.state}
-        )
+        return self._answer(200, STORED if event_id else DUPLICATE, event_id)
 
     # ------------------------------------------------------------------
-    # Routes
+    # Routes (auth='none', no session: plain SQL on the request's cursor)
     # ------------------------------------------------------------------
 
     @http.route(
         "/messaging/webhook/zalo/<string:token>",
         type="http",
-        auth="public",
+        auth="none",
         methods=["POST"],
         csrf=False,
         save_session=False,
     )
     def zalo_webhook(self, token, **_kwargs):
-        channel = self._find_channel("zalo", token)
-        if channel is None:
-            return _refuse(404, "Unknown channel")
-        raw = self._read_body()
-        if raw is None:
-            return _refuse(413, "Body too large", channel)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return _refuse(400, "Malformed JSON", channel)
-        if not isinstance(data, dict) or not data.get("timestamp"):
-            return _refuse(400, "No timestamp in the body", channel)
-        header = request.httprequest.headers.get("X-ZEvent-Signature")
-        if not header:
-            return _refuse(401, "Missing X-ZEvent-Signature", channel)
-        variant = channel._check_zalo_signature(raw, data["timestamp"], header)
-        if not variant:
-            return _refuse(401, "Bad signature", channel)
-        stale = self._stale_reason(channel, data["timestamp"])
-        if stale:
-            return _refuse(400, stale, channel)
-        name = str(data.get("event_name") or "unknown")
-        return self._store_and_process(
-            channel,
-            self._zalo_event_key(data, raw, name),
-            name,
-            raw.decode("utf-8", "replace"),
-            event_at=zalo_time(data["timestamp"]),
-            signature_variant=variant,
-            sender_ref=self._zalo_user_ref(data),
+        """Served here when the fast path (fast_path.py) passed the call on:
+        unknown body length, registry not loaded yet, fast path off."""
+        return self._answer(
+            *answer_zalo(
+                request.env.cr,
+                token,
+                self._read_body(),
+                request.httprequest.headers,
+            )
         )
 
     @http.route(
         ["/messaging/webhook/esms/<string:token>"],
         type="http",
-        auth="public",
+        auth="none",
         methods=["GET", "POST"],
         csrf=False,
         save_session=False,
@@ -158,7 +279,7 @@ class MessagingWebhookController(http.Controller):
     def esms_callback(self, token, **_kwargs):
         """eSMS calls its CallbackUrl with GET and query parameters
         (SMSID, SendStatus, SendSuccess, SendFailed, RequestId...)."""
-        channel = self._find_channel("esms", token)
+        channel = find_channel(request.env.cr, "esms", token)
         if channel is None:
             return _refuse(404, "Unknown channel")
         if (request.httprequest.content_length or 0) > MAX_BODY_BYTES or len(
@@ -181,7 +302,7 @@ class MessagingWebhookController(http.Controller):
                 )
             )
         )
-        return self._store_and_process(
+        return self._store(
             channel,
             key,
             "delivery_report",
@@ -191,14 +312,14 @@ class MessagingWebhookController(http.Controller):
     @http.route(
         "/messaging/webhook/speedsms/<string:token>",
         type="http",
-        auth="public",
+        auth="none",
         methods=["POST"],
         csrf=False,
         save_session=False,
     )
     def speedsms_callback(self, token, **_kwargs):
         """SpeedSMS posts JSON: {"type": "report", "tranId", "phone", "status"}."""
-        channel = self._find_channel("speedsms", token)
+        channel = find_channel(request.env.cr, "speedsms", token)
         if channel is None:
             return _refuse(404, "Unknown channel")
         raw = self._read_body()
@@ -216,7 +337,7 @@ class MessagingWebhookController(http.Controller):
             data.get("phone", ""),
             data.get("status", ""),
         )
-        return self._store_and_process(
+        return self._store(
             channel,
             key,
             str(data.get("type") or "report"),
@@ -227,7 +348,7 @@ class MessagingWebhookController(http.Controller):
     @http.route(
         "/messaging/webhook/<string:channel_type>/<string:token>",
         type="http",
-        auth="public",
+        auth="none",
         csrf=False,
         save_session=False,
     )
@@ -261,50 +382,3 @@ class MessagingWebhookController(http.Controller):
         return request.make_response(
             html, headers=[("Content-Type", "text/html; charset=utf-8")]
         )
-
-    # ------------------------------------------------------------------
-    # Zalo helpers
-    # ------------------------------------------------------------------
-
-    @staticmethod
-    def _stale_reason(channel, timestamp):
-        """Refuse old (and far-future) events: the body's timestamp is signed."""
-        try:
-            epoch = int(str(timestamp).strip())
-        except ValueError:
-            return "Unreadable timestamp"
-        if epoch > 10**11:  # milliseconds
-            epoch /= 1000.0
-        now = time.time()
-        if epoch > now + FUTURE_SKEW_SECONDS:
-            return "Timestamp in the future"
-        max_age = channel.webhook_max_age_seconds
-        if max_age and now - epoch > max_age:
-            return "Stale timestamp"
-        return None
-
-    @staticmethod
-    def _zalo_user_ref(data):
-        for key in ("follower", "sender"):
-            value = data.get(key)
-            if isinstance(value, dict) and value.get("id"):
-                return str(value["id"])
-        return None
-
-    @staticmethod
-    def _zalo_event_key(data, raw, name):
-        """msg_id identifies a user message; receipts and management events
-        have none of their own (or share the msg_id of the message they are
-        about), so they are keyed on the event name + ids, or on the body."""
-        message = data.get("message") if isinstance(data.get("message"), dict) else {}
-        msg_id = message.get("msg_id")
-        if msg_id and name.startswith("user_send_"):
-            return "msg:%s" % msg_id
-        if msg_id or message.get("msg_ids"):
-            return "%s:%s" % (
-                name,
-                event_key_digest(
-                    msg_id or "", *sorted(map(str, message.get("msg_ids") or []))
-                ),
-            )
-        return "body:%s" % event_key_digest(raw)

@@ -117,56 +117,31 @@ class MessagingChannel(models.Model):
         normalized = normalize_keyword(text)
         return bool(normalized) and normalized in self._get_opt_out_keywords()
 
-    def _zalo_signature_candidates(self, raw_body, timestamp):
-        """{variant: expected hex mac} for the configured variant(s)."""
+    def _zalo_signature_terms(self):
+        """The channel's signature settings as plain data (see
+        :func:`check_zalo_signature`)."""
         self.ensure_one()
         channel = self.sudo()
-        app_id = channel.zalo_app_id or ""
-        terms = {
-            "app_id": (app_id, channel.zalo_oa_secret_key),
-            "oa_id": (channel.zalo_oa_id or "", channel.zalo_oa_secret_key),
-            "app_secret": (app_id, channel.zalo_app_secret),
+        return {
+            "id": channel.id,
+            "zalo_app_id": channel.zalo_app_id,
+            "zalo_oa_id": channel.zalo_oa_id,
+            "zalo_oa_secret_key": channel.zalo_oa_secret_key,
+            "zalo_app_secret": channel.zalo_app_secret,
+            "zalo_signature_variant": channel.zalo_signature_variant,
         }
-        wanted = (
-            list(terms)
-            if channel.zalo_signature_variant == "any"
-            else [channel.zalo_signature_variant]
+
+    def _zalo_signature_candidates(self, raw_body, timestamp):
+        """{variant: expected hex mac} for the configured variant(s)."""
+        return zalo_signature_candidates(
+            self._zalo_signature_terms(), raw_body, timestamp
         )
-        candidates = {}
-        for variant in wanted:
-            prefix, secret = terms[variant]
-            if not prefix or not secret:
-                continue
-            digest = hashlib.sha256()
-            digest.update(prefix.encode())
-            digest.update(raw_body)
-            digest.update(str(timestamp).encode())
-            digest.update(secret.encode())
-            candidates[variant] = digest.hexdigest()
-        return candidates
 
     def _check_zalo_signature(self, raw_body, timestamp, header):
         """The matching variant name, or False. Constant-time comparison."""
-        self.ensure_one()
-        mac = (header or "").strip()
-        if mac.lower().startswith("mac="):
-            mac = mac[4:].strip()
-        mac = mac.lower().encode()
-        matched = False
-        for variant, expected in self._zalo_signature_candidates(
-            raw_body, timestamp
-        ).items():
-            # every candidate is compared, whatever matched before
-            if hmac.compare_digest(expected.encode(), mac) and not matched:
-                matched = variant
-        if matched and (self.id, matched) not in _LOGGED_VARIANTS:
-            _LOGGED_VARIANTS.add((self.id, matched))
-            _logger.info(
-                "Zalo webhook of channel %s: signature variant '%s' matched",
-                self.id,
-                matched,
-            )
-        return matched
+        return check_zalo_signature(
+            self._zalo_signature_terms(), raw_body, timestamp, header
+        )
 
     def _webhook_refusal(self, reason):
         """Log a refused call without secrets (token and mac are not logged)."""
@@ -174,3 +149,59 @@ class MessagingChannel(models.Model):
             "Webhook call refused for channel %s: %s", self.id or "-", reason
         )
         return reason
+
+
+# ----------------------------------------------------------------------
+# Plain functions: the webhook's fast path calls them with a channel row
+# read by SQL (no ORM), the model methods above with the channel's fields.
+# ----------------------------------------------------------------------
+
+
+def zalo_signature_candidates(channel, raw_body, timestamp):
+    """{variant: expected hex mac} for the configured variant(s) of a channel
+    given as a mapping (zalo_app_id, zalo_oa_id, zalo_oa_secret_key,
+    zalo_app_secret, zalo_signature_variant)."""
+    app_id = channel.get("zalo_app_id") or ""
+    terms = {
+        "app_id": (app_id, channel.get("zalo_oa_secret_key")),
+        "oa_id": (channel.get("zalo_oa_id") or "", channel.get("zalo_oa_secret_key")),
+        "app_secret": (app_id, channel.get("zalo_app_secret")),
+    }
+    configured = channel.get("zalo_signature_variant") or "any"
+    wanted = list(terms) if configured == "any" else [configured]
+    candidates = {}
+    for variant in wanted:
+        prefix, secret = terms.get(variant, (None, None))
+        if not prefix or not secret:
+            continue
+        digest = hashlib.sha256()
+        digest.update(prefix.encode())
+        digest.update(raw_body)
+        digest.update(str(timestamp).encode())
+        digest.update(secret.encode())
+        candidates[variant] = digest.hexdigest()
+    return candidates
+
+
+def check_zalo_signature(channel, raw_body, timestamp, header):
+    """The matching variant name, or False. Constant-time comparison; the
+    first match of each variant per channel and worker is logged."""
+    mac = (header or "").strip()
+    if mac.lower().startswith("mac="):
+        mac = mac[4:].strip()
+    mac = mac.lower().encode()
+    matched = False
+    for variant, expected in zalo_signature_candidates(
+        channel, raw_body, timestamp
+    ).items():
+        # every candidate is compared, whatever matched before
+        if hmac.compare_digest(expected.encode(), mac) and not matched:
+            matched = variant
+    if matched and (channel.get("id"), matched) not in _LOGGED_VARIANTS:
+        _LOGGED_VARIANTS.add((channel.get("id"), matched))
+        _logger.info(
+            "Zalo webhook of channel %s: signature variant '%s' matched",
+            channel.get("id"),
+            matched,
+        )
+    return matched

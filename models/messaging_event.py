@@ -1,13 +1,17 @@
 import hashlib
 import json
 import logging
+import threading
+import time
 from datetime import datetime, timedelta
 
 from psycopg2 import errors as pg_errors
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models, sql_db
 from odoo.exceptions import UserError
-from odoo.tools import plaintext2html
+from odoo.tools import SQL, plaintext2html
+
+from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
 
 _logger = logging.getLogger(__name__)
 
@@ -19,6 +23,10 @@ RETRYABLE_ERRORS = (
     pg_errors.LockNotAvailable,
 )
 UNMATCHED_RETRY = timedelta(hours=1)  # receipts that arrive before the send result
+RETRY_SPACING = timedelta(seconds=30)  # between two tries of an unmatched receipt
+BATCH_SIZE = 100  # events per transaction in the processing cron
+CRON_XMLID = "multichannel_messaging.ir_cron_messaging_process_events"
+WAKE_INTERVAL = 0.05  # seconds: at most 20 cron wake-ups per second per process
 TEMPLATE_STATUSES = ("PENDING_REVIEW", "ENABLE", "REJECT", "DISABLE", "DELETE")
 ATTACHMENT_LABELS = {
     "user_send_image": "[image]",
@@ -116,36 +124,29 @@ class MessagingEvent(models.Model):
         """Insert the raw call once; return the new event, or an empty
         recordset when (channel, event_key) was already received.
 
-        ``INSERT ... ON CONFLICT DO NOTHING``: a replay or a retry changes
-        nothing; two identical calls at the same moment are serialised by
-        the unique index (the second one waits, then finds the first).
+        The processing cron is triggered in the same statement (see
+        :func:`store_event`) and woken once the transaction is committed.
         """
-        now = fields.Datetime.now()
-        values = {
-            "channel_id": channel.id,
-            "company_id": channel.company_id.id,
-            "event_key": event_key[:255],
-            "event_name": (event_name or "")[:128] or None,
-            "payload": payload,
-            "headers": json.dumps(headers or {}, ensure_ascii=False),
-            "received_at": now,
-            "state": "received",
-            "event_at": extra.get("event_at"),
-            "signature_variant": extra.get("signature_variant"),
-            "sender_ref": extra.get("sender_ref"),
-            "create_uid": self.env.uid,
-            "write_uid": self.env.uid,
-            "create_date": now,
-            "write_date": now,
-        }
         self.env.flush_all()
-        query = (
-            "INSERT INTO messaging_event (%s) VALUES (%s)"
-            " ON CONFLICT (channel_id, event_key) DO NOTHING RETURNING id"
-        ) % (", ".join(values), ", ".join(["%s"] * len(values)))
-        self.env.cr.execute(query, list(values.values()))
-        row = self.env.cr.fetchone()
-        return self.browse(row[0]) if row else self.browse()
+        cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
+        event_id = store_event(
+            self.env.cr,
+            {
+                "channel_id": channel.id,
+                "company_id": channel.company_id.id,
+                "event_key": event_key,
+                "event_name": event_name,
+                "payload": payload,
+                "headers": headers,
+                **extra,
+            },
+            cron_id=cron.id if cron else None,
+            uid=self.env.uid,
+        )
+        if event_id and cron:
+            registry = self.env.registry
+            self.env.cr.postcommit.add(lambda: wake_cron(registry))
+        return self.browse(event_id) if event_id else self.browse()
 
     # ------------------------------------------------------------------
     # Processing
@@ -206,25 +207,82 @@ class MessagingEvent(models.Model):
         self.filtered(lambda e: e.state in ("received", "error"))._process()
 
     @api.model
-    def _cron_process_pending(self):
-        """Events left 'received': receipts that arrived before the send
-        result was stored, or calls whose processing was interrupted."""
-        now = fields.Datetime.now()
-        pending = self.search(
-            [
-                ("state", "=", "received"),
-                ("received_at", "<", now - timedelta(seconds=30)),
-            ],
-            limit=1000,
-            order="id",
+    def _cron_process_pending(self, time_limit=50, batch_size=BATCH_SIZE):
+        """Process the stored events, oldest first, ``batch_size`` per
+        transaction (the cron, triggered by every stored call, calls this).
+
+        Each event is processed in its own savepoint (see :meth:`_process`):
+        a failing one is kept as 'error' and the others go on. Rows are
+        claimed with ``FOR UPDATE SKIP LOCKED``, so a manual run or a second
+        cron worker never processes an event twice. Receipts that arrived
+        before the send result was stored stay 'received' and are tried again
+        every 30 seconds, for an hour. Returns the number of events processed.
+        """
+        auto_commit = self.env["messaging.message"]._auto_commit()
+        deadline = time.monotonic() + time_limit if time_limit else None
+        started, done = time.monotonic(), 0
+        while True:
+            events = self._claim_pending(batch_size)
+            if not events:
+                break
+            try:
+                events._process()
+            except RETRYABLE_ERRORS:
+                if not auto_commit:
+                    raise
+                # a concurrent transaction won: try again in a moment
+                self.env.cr.rollback()  # pylint: disable=invalid-commit
+                self._retrigger(seconds=2)
+                break
+            expire_before = fields.Datetime.now() - UNMATCHED_RETRY
+            events.filtered(
+                lambda e, before=expire_before: (
+                    e.state == "received" and e.received_at < before
+                )
+            ).write(
+                {"state": "ignored", "error_message": _("No matching message found.")}
+            )
+            done += len(events)
+            if auto_commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            if deadline is not None and time.monotonic() > deadline:
+                self._retrigger()
+                break
+        if done:
+            elapsed = time.monotonic() - started
+            _logger.info(
+                "Processed %d inbound events in %.2f s (%.0f events/s)",
+                done,
+                elapsed,
+                done / elapsed if elapsed else 0.0,
+            )
+        return done
+
+    @api.model
+    def _claim_pending(self, limit):
+        """Events to process now: never tried, or left 'received' (no
+        matching message yet) by a try older than 30 seconds."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT id FROM messaging_event
+             WHERE state = 'received'
+               AND (processed_at IS NULL OR processed_at < %s)
+             ORDER BY id
+             LIMIT %s
+               FOR UPDATE SKIP LOCKED
+            """,
+            [fields.Datetime.now() - RETRY_SPACING, limit],
         )
-        pending._process()
-        expired = pending.filtered(
-            lambda e: e.state == "received" and e.received_at < now - UNMATCHED_RETRY
-        )
-        expired.write(
-            {"state": "ignored", "error_message": _("No matching message found.")}
-        )
+        return self.browse([row[0] for row in self.env.cr.fetchall()])
+
+    @api.model
+    def _retrigger(self, seconds=0):
+        cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger(
+                fields.Datetime.now() + timedelta(seconds=seconds) if seconds else None
+            )
 
     # ------------------------------------------------------------------
     # Zalo
@@ -630,6 +688,107 @@ def _int(value, default=0):
         return int(str(value).strip())
     except (TypeError, ValueError):
         return default
+
+
+def store_event(cr, values, cron_id=None, uid=SUPERUSER_ID):
+    """Insert one inbound call as a 'received' event, unless its
+    (channel, event key) is already stored: return the new id, or None.
+
+    Plain SQL on a cursor (the webhook's fast path has no ORM environment).
+    ``INSERT ... ON CONFLICT DO NOTHING``: a replay or a provider retry
+    changes nothing, and two identical calls at the same moment are
+    serialised by the unique index (the second waits, then finds the first).
+    A new event also inserts a trigger for the processing cron (``cron_id``)
+    in the same statement, so the trigger commits with the event or not at
+    all; its ``call_at`` is the insert's clock time, later than the start of
+    any cron run that could have missed the event.
+    """
+    now = datetime.utcnow().replace(microsecond=0)
+    row = {
+        "channel_id": values["channel_id"],
+        "company_id": values.get("company_id"),
+        "event_key": values["event_key"][:255],
+        "event_name": (values.get("event_name") or "")[:128] or None,
+        "payload": values.get("payload"),
+        "headers": json.dumps(values.get("headers") or {}, ensure_ascii=False),
+        "received_at": now,
+        "state": "received",
+        "event_at": values.get("event_at"),
+        "signature_variant": values.get("signature_variant"),
+        "sender_ref": values.get("sender_ref"),
+        "create_uid": uid,
+        "write_uid": uid,
+        "create_date": now,
+        "write_date": now,
+    }
+    insert = (
+        "INSERT INTO messaging_event (%s) VALUES (%s)"
+        " ON CONFLICT (channel_id, event_key) DO NOTHING RETURNING id"
+    ) % (", ".join(row), ", ".join(["%s"] * len(row)))
+    params = list(row.values())
+    if cron_id:
+        query = (
+            "WITH event AS (%s), trigger AS ("
+            " INSERT INTO ir_cron_trigger"
+            " (cron_id, call_at, create_uid, write_uid, create_date, write_date)"
+            " SELECT %%s, clock_timestamp() AT TIME ZONE 'UTC', %%s, %%s, %%s, %%s"
+            " FROM event) SELECT id FROM event"
+        ) % insert
+        params += [cron_id, uid, uid, now, now]
+    else:
+        query = insert
+    cr.execute(query, params)
+    result = cr.fetchone()
+    return result[0] if result else None
+
+
+_WAKE_LOCK = threading.Lock()
+_WAKE_LAST = {}  # database -> time.monotonic() of the last notification
+_WAKE_TIMERS = {}  # database -> pending threading.Timer
+
+
+def wake_cron(registry):
+    """Wake the cron workers after a committed trigger (Odoo's own
+    ``ir.cron._notifydb``), at most once per ``WAKE_INTERVAL`` per process:
+    a call inside the interval schedules one notification at its end, so
+    every committed trigger is followed by a notification."""
+    if registry.in_test_mode() or getattr(threading.current_thread(), "testing", False):
+        return
+    dbname = registry.db_name
+    now = time.monotonic()
+    with _WAKE_LOCK:
+        if dbname in _WAKE_TIMERS:
+            return  # a notification is due after this commit anyway
+        wait = _WAKE_LAST.get(dbname, 0.0) + WAKE_INTERVAL - now
+        if wait > 0:
+            timer = threading.Timer(wait, _wake_later, [dbname])
+            timer.daemon = True
+            _WAKE_TIMERS[dbname] = timer
+            timer.start()
+            return
+        _WAKE_LAST[dbname] = now
+    _notify_cron_workers(dbname)
+
+
+def _wake_later(dbname):
+    with _WAKE_LOCK:
+        _WAKE_TIMERS.pop(dbname, None)
+        _WAKE_LAST[dbname] = time.monotonic()
+    _notify_cron_workers(dbname)
+
+
+def _notify_cron_workers(dbname):
+    try:
+        with sql_db.db_connect("postgres").cursor() as cr:
+            cr.execute(
+                SQL(
+                    "SELECT %s('cron_trigger', %s)",
+                    SQL.identifier(ODOO_NOTIFY_FUNCTION),
+                    dbname,
+                )
+            )
+    except Exception:  # noqa: BLE001 - the cron still runs on its interval
+        _logger.warning("Could not wake the cron workers", exc_info=True)
 
 
 def event_key_digest(*parts):

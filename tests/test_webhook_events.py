@@ -192,7 +192,9 @@ class TestWebhookEvents(MessagingCase):
         event = self._event(wh.zns_received(msg_id="late-pid"))
         self.assertEqual(event.state, "received")
         message = self._sent("late-pid")
+        self.assertEqual(self.Event._cron_process_pending(), 0, "tried 30 s apart")
         event.received_at = fields.Datetime.now() - timedelta(minutes=2)
+        event.processed_at = fields.Datetime.now() - timedelta(minutes=1)
         self.Event._cron_process_pending()
         self.assertEqual(event.state, "done")
         self.assertEqual(message.state, "delivered")
@@ -200,6 +202,7 @@ class TestWebhookEvents(MessagingCase):
     def test_unmatched_receipt_expires(self):
         event = self._event(wh.zns_received(msg_id="never"))
         event.received_at = fields.Datetime.now() - timedelta(hours=2)
+        event.processed_at = fields.Datetime.now() - timedelta(minutes=1)
         self.Event._cron_process_pending()
         self.assertEqual(event.state, "ignored")
 
@@ -318,6 +321,66 @@ class TestWebhookEvents(MessagingCase):
             channel=speedsms,
         )
         self.assertEqual(event.state, "ignored")
+
+    # -- the processing cron's batch -------------------------------------
+    def _stored(self, payload):
+        raw = wh.encode(payload)
+        return self.Event._store(
+            self.zalo,
+            wh.sign(raw, payload["timestamp"]),
+            payload["event_name"],
+            raw.decode(),
+            event_at=zalo_time(payload["timestamp"]),
+        )
+
+    def test_batch_processes_stored_events_in_order(self):
+        cron = self.env.ref("multichannel_messaging.ir_cron_messaging_process_events")
+        triggers = (
+            self.env["ir.cron.trigger"].sudo().search_count([("cron_id", "=", cron.id)])
+        )
+        follow = self._stored(wh.follow(user_id="5550001"))
+        text = self._stored(wh.user_text("Xin chào", user_id="5550001"))
+        self.assertEqual((follow | text).mapped("state"), ["received", "received"])
+        self.assertEqual(
+            self.env["ir.cron.trigger"]
+            .sudo()
+            .search_count([("cron_id", "=", cron.id)]),
+            triggers + 2,
+        )
+        self.assertEqual(self.Event._cron_process_pending(batch_size=1), 2)
+        self.assertEqual((follow | text).mapped("state"), ["done", "done"])
+        identity = self._identity_of("5550001")
+        self.assertTrue(identity.is_follower)
+        self.assertEqual(text.identity_id, identity)
+        self.assertEqual(text.text, "Xin chào")
+
+    def _identity_of(self, user_id):
+        return self.Identity.search(
+            [("channel_id", "=", self.zalo.id), ("external_id", "=", user_id)]
+        )
+
+    def test_failing_event_does_not_block_others(self):
+        first = self._stored(wh.follow(user_id="5550002"))
+        broken = self._stored(wh.submit_info("not a phone", user_id="5550002"))
+        last = self._stored(wh.follow(user_id="5550003"))
+        self.assertEqual(self.Event._cron_process_pending(batch_size=2), 3)
+        self.assertEqual(first.state, "done")
+        self.assertEqual(broken.state, "error")
+        self.assertTrue(broken.error_message)
+        self.assertEqual(last.state, "done")
+        self.assertTrue(self._identity_of("5550003").is_follower)
+
+    def test_replay_is_stored_and_processed_once(self):
+        payload = wh.user_text("Một lần", user_id="5550004")
+        self.assertTrue(self._stored(payload))
+        self.assertFalse(self._stored(payload), "a replay is not stored")
+        self.assertEqual(self.Event._cron_process_pending(), 1)
+        self.assertFalse(self._stored(payload), "nor once processed")
+        self.assertEqual(self.Event._cron_process_pending(), 0)
+        events = self.Event.search(
+            [("channel_id", "=", self.zalo.id), ("sender_ref", "=", "5550004")]
+        )
+        self.assertEqual(events.mapped("state"), ["done"])
 
     def test_reprocess_error_event(self):
         event = self._event(wh.submit_info("abc"))

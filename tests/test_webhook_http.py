@@ -2,14 +2,27 @@
 malformed, oversized calls and unknown channels."""
 
 import json
+from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
 
+from ..controllers import fast_path
 from . import test_webhook_common as wh
 
 
 @tagged("post_install", "-at_install")
 class TestWebhookHttp(HttpCase):
+    """The calls are served by the WSGI fast path (controllers/fast_path.py);
+    TestWebhookHttpRoute runs the same tests through the ordinary route."""
+
+    fast_path_enabled = True
+
+    def setUp(self):
+        super().setUp()
+        patcher = patch.object(fast_path, "ENABLED", self.fast_path_enabled)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -51,12 +64,18 @@ class TestWebhookHttp(HttpCase):
                 raw, payload["timestamp"]
             )
         all_headers.update(headers or {})
-        return self.opener.post(
+        response = self.opener.post(
             self.base_url() + self._url(self.channel, token),
             data=raw,
             headers=all_headers,
             timeout=10,
         )
+        self._process_stored()
+        return response
+
+    def _process_stored(self):
+        """What the cron, triggered by the call, does right after it."""
+        self.Event._cron_process_pending()
 
     def _events(self, channel=None):
         return self.Event.search([("channel_id", "=", (channel or self.channel).id)])
@@ -82,6 +101,69 @@ class TestWebhookHttp(HttpCase):
         )
         message.write({"state": "sent", "provider_message_id": pid})
         return message
+
+    # -- store first, process in the cron's batch --------------------------
+    def test_call_stores_then_cron_processes(self):
+        cron = self.env.ref("multichannel_messaging.ir_cron_messaging_process_events")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        triggers = Trigger.search_count([("cron_id", "=", cron.id)])
+        with patch.object(self, "_process_stored"):
+            response = self._post_zalo(wh.follow())
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json(), {"error": 0, "message": "Success"})
+        event = self._events()
+        self.assertEqual(event.state, "received", "the call only stores")
+        self.assertFalse(self._identity())
+        self.assertEqual(
+            Trigger.search_count([("cron_id", "=", cron.id)]),
+            triggers + 1,
+            "the processing cron is triggered with the event",
+        )
+        self.assertEqual(self.Event._cron_process_pending(), 1)
+        self.assertEqual(event.state, "done")
+        self.assertTrue(self._identity().is_follower)
+        self.assertEqual(self.Event._cron_process_pending(), 0)
+
+    def test_replay_before_processing_stores_nothing_more(self):
+        cron = self.env.ref("multichannel_messaging.ir_cron_messaging_process_events")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        payload = wh.follow()
+        with patch.object(self, "_process_stored"):
+            self._post_zalo(payload)
+            triggers = Trigger.search_count([("cron_id", "=", cron.id)])
+            response = self._post_zalo(payload)
+        self.assertIn("Duplicate", response.json()["message"])
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers)
+        self.assertEqual(self.Event._cron_process_pending(), 1)
+        self.assertEqual(self._events().state, "done")
+
+    def test_served_by_the_expected_path(self):
+        answers = []
+        serve = fast_path.serve
+
+        def spy(environ):
+            answers.append(serve(environ))
+            return answers[-1]
+
+        with patch.object(fast_path, "serve", spy):
+            response = self._post_zalo(wh.follow())
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(len(answers), 1)
+        self.assertEqual(answers[0] is not None, self.fast_path_enabled)
+        self.assertEqual(self._events().state, "done")
+
+    def test_chunked_body_goes_through_the_route(self):
+        payload = wh.follow()
+        raw = wh.encode(payload)
+        response = self.opener.post(
+            self.base_url() + self._url(self.channel),
+            data=iter([raw[:10], raw[10:]]),  # no Content-Length: chunked
+            headers={"X-ZEvent-Signature": wh.sign(raw, payload["timestamp"])},
+            timeout=10,
+        )
+        self.assertEqual(response.status_code, 200)
+        self.Event._cron_process_pending()
+        self.assertTrue(self._identity().is_follower)
 
     # -- good calls -------------------------------------------------------
     def test_follow_creates_identity(self):
@@ -366,11 +448,13 @@ class TestWebhookHttp(HttpCase):
 
     # -- SMS delivery reports ---------------------------------------------
     def _esms_get(self, **params):
-        return self.url_open(
+        response = self.url_open(
             self._url(self.esms)
             + "?"
             + "&".join("%s=%s" % item for item in params.items())
         )
+        self._process_stored()
+        return response
 
     def test_esms_callback_delivered_and_replay(self):
         message = self._sent_message(channel_id=self.esms.id, pid="esms-smsid-1")
@@ -414,12 +498,14 @@ class TestWebhookHttp(HttpCase):
         self.assertFalse(self._events(self.esms))
 
     def _speedsms_post(self, payload, raw=None):
-        return self.opener.post(
+        response = self.opener.post(
             self.base_url() + self._url(self.speedsms),
             data=raw if raw is not None else json.dumps(payload),
             headers={"Content-Type": "application/json"},
             timeout=10,
         )
+        self._process_stored()
+        return response
 
     def test_speedsms_report_delivered_and_replay(self):
         message = self._sent_message(channel_id=self.speedsms.id, pid="123456")
@@ -462,3 +548,12 @@ class TestWebhookHttp(HttpCase):
             response.text,
         )
         self.assertEqual(self.url_open("/zalo_verifierNOPE.html").status_code, 404)
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookHttpRoute(TestWebhookHttp):
+    """The same calls through Odoo's stack and the controller route (what
+    serves them when the fast path passes: registry not loaded yet, unknown
+    body length, several databases)."""
+
+    fast_path_enabled = False
