@@ -1,9 +1,11 @@
 /** @odoo-module **/
 
 // Driven by tests/test_tour_conversation.py: a Zalo user already wrote
-// "Xin chào shop"; the agent opens Discuss, answers, and then the user's next
-// message (a signed webhook call made from the page) appears without reload.
+// "Xin chào shop"; the agent (the admin, who may run the event processing by
+// hand) opens Discuss, answers, and then the user's next message (a signed
+// webhook call made from the page) appears without reload.
 
+import { rpc } from "@web/core/network/rpc";
 import { registry } from "@web/core/registry";
 
 const CUSTOMER = "Tour Khách Zalo";
@@ -76,6 +78,21 @@ registry.category("web_tour.tours").add("messaging_zalo_conversation_tour", {
             trigger: ".o-mail-Message:contains(Dạ shop nghe ạ)",
             run: async () => {
                 await postUserText("Mình muốn đặt 2 cái");
+                // The webhook only stores the call; in production the cron it
+                // triggers processes it at once. Crons do not run in tests:
+                // process the stored events as the event form's button does.
+                const ids = await rpc("/web/dataset/call_kw/messaging.event/search", {
+                    model: "messaging.event",
+                    method: "search",
+                    args: [[["state", "=", "received"]]],
+                    kwargs: {},
+                });
+                await rpc("/web/dataset/call_kw/messaging.event/action_process", {
+                    model: "messaging.event",
+                    method: "action_process",
+                    args: [ids],
+                    kwargs: {},
+                });
                 // Test cursors never commit, so PostgreSQL's NOTIFY that wakes
                 // the websocket in production never fires here: ask the bus
                 // worker to re-subscribe, which delivers what is pending.
