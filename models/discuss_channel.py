@@ -124,6 +124,16 @@ class DiscussChannel(models.Model):
             return message
         return super().message_post(message_type=message_type, **kwargs)
 
+    def _check_can_update_message_content(self, message):
+        if self.channel_type == "zalo" and message.message_type == "comment":
+            raise UserError(
+                _(
+                    "This message already went to the customer on Zalo: it cannot "
+                    "be changed or deleted. Write a new message instead."
+                )
+            )
+        return super()._check_can_update_message_content(message)
+
     # ------------------------------------------------------------------
     # Inbound
     # ------------------------------------------------------------------

@@ -450,6 +450,17 @@ class TestConversation(ConversationMixin, MessagingCase):
         with self.assertRaisesRegex(UserError, "not linked to a contact"):
             self._reply(conversation, "Anh ơi")
 
+    def test_sent_reply_cannot_be_edited(self):
+        self._identity(self.partner_a)
+        self._event(wh.user_text("Chào"))
+        conversation = self._conversation()
+        posted = self._reply(conversation, "Dạ em chào anh")
+        with self.assertRaisesRegex(UserError, "already went to the customer"):
+            conversation.with_user(self.agent_1)._message_update_content(
+                posted, body="Sửa lại"
+            )
+        self.assertIn("Dạ em chào anh", posted.body)
+
     def test_reply_checks(self):
         self._identity(self.partner_a)
         self._event(wh.user_text("Chào"))
