@@ -23,7 +23,7 @@ CHANNEL_TYPES = [
 ]
 PHONE_CHANNEL_TYPES = ("zalo", "esms", "speedsms")
 QUOTA_WRITE_SECONDS = 5.0
-ESMS_GROUP_SIZE = 20
+ESMS_GROUP_SIZE = 100
 RATE_SLACK = 1.03
 _QUOTA_WRITES = {}  # channel id -> monotonic time of this worker's last write
 
@@ -509,9 +509,12 @@ class MessagingChannel(models.Model):
         return result
 
     def _reserve_slot_locked(self, cr, max_wait):
+        # NO KEY UPDATE, not UPDATE: the foreign key checks (FOR KEY SHARE)
+        # of the channel's messages written meanwhile neither wait for the
+        # booking nor, under REPEATABLE READ, fail to serialize after it
         cr.execute(
             "SELECT throttle_next_ts, throttle_day, throttle_day_count"
-            "  FROM messaging_channel WHERE id = %s FOR UPDATE",
+            "  FROM messaging_channel WHERE id = %s FOR NO KEY UPDATE",
             [self.id],
         )
         next_ts, day, day_count = cr.fetchone()

@@ -9,7 +9,7 @@ from psycopg2.extras import execute_values
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import html2plaintext, plaintext2html
+from odoo.tools import SQL, html2plaintext, plaintext2html
 
 from ..providers import (
     ACCEPTED,
@@ -51,7 +51,11 @@ FAILURE_TYPES = [
     ("cancelled", "Cancelled"),
 ]
 CLAIM_SECONDS = 120
+# a group marked "sending" stops calling its provider after this long
+GROUP_SECONDS = CLAIM_SECONDS / 4
 BATCH_SIZE = 200
+# a throttled channel's claim: the rows its rate lets out in this time
+CLAIM_HORIZON_SECONDS = 0.25
 PREFETCH_ROWS = 20
 
 
@@ -461,8 +465,15 @@ class MessagingMessage(models.Model):
             )
         return children
 
-    def _set_sent(self, result):
-        now = fields.Datetime.now()
+    def _note_result_quota(self, result):
+        """Keep the quota figures a provider gave with its answer, if any."""
+        self.ensure_one()
+        if result.quota_remaining is not None or result.quota_daily is not None:
+            self.channel_id._note_quota(result.quota_daily, result.quota_remaining)
+
+    def _prepare_sent_values(self, result, now=None):
+        self.ensure_one()
+        now = now or fields.Datetime.now()
         vals = {
             "state": "sent",
             "sent_at": now,
@@ -477,7 +488,69 @@ class MessagingMessage(models.Model):
             vals["receipt_due_at"] = now + timedelta(
                 seconds=self.channel_id.sandbox_receipt_delay
             )
-        self.write(vals)
+        return vals
+
+    @api.model
+    def _set_sent_many(self, accepted):
+        """``_set_sent`` for many messages in one UPDATE.
+
+        ``accepted`` lists ``(message, result)`` pairs. The values are those
+        of ``_prepare_sent_values``; one statement instead of one ORM write
+        per message keeps the database work of a dispatched message far
+        below its HTTP call.
+        """
+        if not accepted:
+            return
+        now = fields.Datetime.now()
+        rows = []
+        for message, result in accepted:
+            vals = message._prepare_sent_values(result, now)
+            rows.append(
+                SQL(
+                    "(%s::int, %s::varchar, %s::numeric, %s::timestamp)",
+                    message.id,
+                    vals["provider_message_id"] or None,
+                    vals["cost"] or 0.0,
+                    vals.get("receipt_due_at"),
+                )
+            )
+        messages = self.browse([message.id for message, _result in accepted])
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE messaging_message m
+                   SET state = 'sent', sent_at = %(now)s,
+                       provider_message_id = v.provider_message_id,
+                       error_code = NULL, error_message = NULL,
+                       failure_type = NULL, claim_until = NULL, cost = v.cost,
+                       receipt_due_at = COALESCE(v.receipt_due_at, m.receipt_due_at),
+                       write_date = %(now)s, write_uid = %(uid)s
+                  FROM (VALUES %(rows)s)
+                       AS v(id, provider_message_id, cost, receipt_due_at)
+                 WHERE m.id = v.id
+                """,
+                now=now,
+                uid=self.env.uid,
+                rows=SQL(", ").join(rows),
+            )
+        )
+        fnames = [
+            "state",
+            "sent_at",
+            "provider_message_id",
+            "error_code",
+            "error_message",
+            "failure_type",
+            "claim_until",
+            "cost",
+            "receipt_due_at",
+            "write_date",
+            "write_uid",
+        ]
+        messages.invalidate_recordset(fnames)
+        # computed fields that depend on these (campaign counters) follow
+        messages.modified(fnames)
 
     @api.model
     def _route_rank(self, channel, template, route, partner):
@@ -592,41 +665,72 @@ class MessagingMessage(models.Model):
         keeps the rows out of other workers' claims once the claim is
         committed, and expires on its own if this worker dies before sending
         (the rows are then still ``queued`` and were never handed over).
+
+        A throttled channel gives one claim at most what its rate lets out
+        in ``CLAIM_HORIZON_SECONDS`` (at least one row): several workers then
+        share its rate, instead of one worker holding the channel's whole
+        queue and sending it alone, as fast as its provider calls allow.
         """
         self.env.flush_all()
         token = uuid.uuid4().hex
         self.env.cr.execute(
-            """
-            UPDATE messaging_message m
-               SET claim_until = %(now)s + make_interval(secs => %(lease)s),
-                   claim_token = %(token)s
-             WHERE m.id IN (
-                   SELECT q.id
-                     FROM messaging_message q
-                     JOIN messaging_channel ch ON ch.id = q.channel_id
-                LEFT JOIN messaging_campaign c ON c.id = q.campaign_id
-                    WHERE q.state = 'queued'
-                      AND q.scheduled_at <= %(now)s
-                      AND (q.claim_until IS NULL OR q.claim_until < %(now)s)
-                      AND ch.active
-                      AND (ch.paused_until IS NULL OR ch.paused_until <= %(now)s)
-                      AND (q.campaign_id IS NULL OR c.state = 'running')
-                 ORDER BY q.scheduled_at, q.id
-                    LIMIT %(limit)s
-                      FOR UPDATE OF q SKIP LOCKED)
-            RETURNING m.id
-            """,
-            {
-                "lease": CLAIM_SECONDS,
-                "limit": limit,
-                "now": fields.Datetime.now(),
-                "token": token,
-            },
+            SQL(
+                """
+                UPDATE messaging_message m
+                   SET claim_until = %(now)s + make_interval(secs => %(lease)s),
+                       claim_token = %(token)s
+                 WHERE m.id IN (
+                       SELECT q.id
+                         FROM messaging_channel ch
+                   CROSS JOIN LATERAL (
+                              SELECT q.id, q.scheduled_at
+                                FROM messaging_message q
+                           LEFT JOIN messaging_campaign c ON c.id = q.campaign_id
+                               WHERE q.channel_id = ch.id
+                                 AND q.state = 'queued'
+                                 AND q.scheduled_at <= %(now)s
+                                 AND (q.claim_until IS NULL OR q.claim_until < %(now)s)
+                                 AND (q.campaign_id IS NULL OR c.state = 'running')
+                            ORDER BY q.scheduled_at, q.id
+                               LIMIT %(channel_limit)s
+                                 FOR UPDATE OF q SKIP LOCKED) q
+                        WHERE ch.active
+                          AND (ch.paused_until IS NULL OR ch.paused_until <= %(now)s)
+                     ORDER BY q.scheduled_at, q.id
+                        LIMIT %(limit)s)
+                RETURNING m.id
+                """,
+                lease=CLAIM_SECONDS,
+                limit=limit,
+                channel_limit=self._claim_limit_sql(limit),
+                now=fields.Datetime.now(),
+                token=token,
+            )
         )
         ids = sorted(row[0] for row in self.env.cr.fetchall())
         self.invalidate_model(["claim_until", "claim_token"])
         # the worker remembers its own token: the row's may change under it
         return self.with_context(messaging_claim_token=token).browse(ids)
+
+    @api.model
+    def _claim_limit_sql(self, limit):
+        """Rows one claim may take from channel ``ch`` (SQL, see _claim_batch):
+        ``limit``, or for a channel with a rate or a spacing what it lets out
+        in ``CLAIM_HORIZON_SECONDS`` (the slot interval of
+        ``messaging.channel._slot_interval``, without its slack)."""
+        return SQL(
+            """
+            LEAST(%(limit)s, CASE
+                WHEN ch.rate_per_second > 0 OR ch.min_interval_seconds > 0
+                THEN GREATEST(1, FLOOR(%(horizon)s / GREATEST(
+                    CASE WHEN ch.rate_per_second > 0
+                         THEN 1.0 / ch.rate_per_second ELSE 0 END,
+                    COALESCE(ch.min_interval_seconds, 0))))::int
+                ELSE %(limit)s END)
+            """,
+            limit=limit,
+            horizon=CLAIM_HORIZON_SECONDS,
+        )
 
     @api.model
     def _process_queue(self, time_limit=None, batch_size=BATCH_SIZE):
@@ -650,8 +754,9 @@ class MessagingMessage(models.Model):
                 self._begin_read_committed()
             batch = self._claim_batch(limit=batch_size)
             if auto_commit:
-                # the lease must be visible to other workers
-                self.env.cr.commit()  # pylint: disable=invalid-commit
+                # the lease must be visible to other workers; sending runs in
+                # READ COMMITTED too (see _send_group)
+                self._begin_read_committed()
             if not batch:
                 break
             done += batch._dispatch(auto_commit=auto_commit, deadline=deadline)
@@ -963,45 +1068,74 @@ class MessagingMessage(models.Model):
 
     @api.model
     def _send_group(self, group, adapters, auto_commit):
-        """Send messages of one channel; see ``_dispatch``."""
+        """Send messages of one channel; see ``_dispatch``.
+
+        Every transaction here runs in READ COMMITTED: the rows are ours by
+        their lease, and a second update of a row in one transaction makes
+        PostgreSQL check its foreign keys again (``FOR KEY SHARE`` of the
+        channel row, which other workers' throttle bookings keep updating):
+        under REPEATABLE READ that fails to serialize.
+        """
         channel = group[0].channel_id
         if channel.channel_type == "email":
             for message in group:
                 message._send_email()
                 if auto_commit:
                     # result of this message is final
-                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                    self._begin_read_committed()
             return len(group)
         ids = [m.id for m in group]
         # state "sending" is committed before the call: a crash after this point
         # leaves evidence and the rows will not be resent blindly
         owned = set(self.browse(ids)._mark_sending().ids)
         if auto_commit:
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+            self._begin_read_committed()
         sent = 0
+        accepted = []  # (message, result): written in one UPDATE below
         owned_ids = [i for i in ids if i in owned]
+        max_wait = self._max_slot_wait() if channel._has_throttle() else 0.0
+        started = time.monotonic()
         for message in self.browse(owned_ids).with_prefetch(owned_ids):
+            if sent and time.monotonic() - started > GROUP_SECONDS:
+                # slow provider: the rest goes back to the queue, never
+                # called, long before its lease could run out unanswered
+                message._reschedule(fields.Datetime.now(), count_attempt=False)
+                continue
             if channel._is_paused():
                 # quota reached by an earlier message of this batch
                 message._reschedule(channel.paused_until, count_attempt=False)
                 continue
-            wait, retry_at = channel._reserve_slot(self._max_slot_wait())
+            wait, retry_at = channel._reserve_slot(max_wait)
             if retry_at:
                 message._reschedule(retry_at, count_attempt=False)
                 continue
             if wait > 0:
                 time.sleep(wait)
-            message._send_claimed(adapters)
+            result = message._call_provider(adapters)
             sent += 1
+            if result.status == ACCEPTED:
+                # a quota down to zero pauses the channel for the next ones
+                message._note_result_quota(result)
+                accepted.append((message, result))
+            else:
+                message._apply_result(result)
+        self._set_sent_many(accepted)
+        for message, _result in accepted:
+            message._post_on_document()
         if auto_commit:
             # the provider's answers are kept at once; losing this commit to a
             # server crash leaves rows in "sending", never a duplicate
             self.env.cr.execute("SET LOCAL synchronous_commit TO OFF")
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+            self._begin_read_committed()
         return sent
 
     def _send_claimed(self, adapters):
         """One provider call for a message already committed as sending."""
+        self.ensure_one()
+        self._apply_result(self._call_provider(adapters))
+
+    def _call_provider(self, adapters):
+        """The provider's answer (a ``SendResult``) for this message."""
         self.ensure_one()
         channel = self.channel_id
         if channel.id not in adapters:
@@ -1022,7 +1156,7 @@ class MessagingMessage(models.Model):
             else:
                 adapters[channel.id] = channel._get_adapter(zalo_access_token=token)
                 result = adapters[channel.id].send(outbound)
-        self._apply_result(result)
+        return result
 
     @api.model
     def _max_slot_wait(self):
@@ -1059,11 +1193,10 @@ class MessagingMessage(models.Model):
     def _apply_result(self, result):
         self.ensure_one()
         channel = self.channel_id
-        if result.quota_remaining is not None or result.quota_daily is not None:
-            channel._note_quota(result.quota_daily, result.quota_remaining)
+        self._note_result_quota(result)
         status = result.status
         if status == ACCEPTED:
-            self._set_sent(result)
+            self._set_sent_many([(self, result)])
             self._post_on_document()
         elif status == UNREACHABLE:
             self._set_failed("unreachable", result.message, code=result.code)

@@ -168,6 +168,19 @@ mm_as_postgres() {
     fi
 }
 
+# Run a command with every file descriptor above 2 closed (a daemon started
+# here must not inherit our locks or pipes).
+mm_without_open_files() {
+    (
+        local fd
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-"
+        done
+        exec "$@"
+    )
+}
+
 mm_ensure_postgres() {
     command -v psql >/dev/null 2>&1 \
         || mm_die "psql not found: install the PostgreSQL client (Debian: apt-get install postgresql)."
@@ -179,7 +192,9 @@ mm_ensure_postgres() {
         while read -r ver name port _rest; do
             [ "$port" = "$MM_DB_PORT" ] || continue
             mm_log "Starting PostgreSQL cluster $ver/$name (port $port)"
-            pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start || true
+            # without our open files: a server started under
+            # `flock /tmp/bench.lock ...` would hold that lock for good
+            mm_without_open_files pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start || true
             started=1
         done < <(pg_lsclusters --no-header 2>/dev/null)
         [ "$started" = 1 ] || mm_warn "no PostgreSQL cluster configured on port $MM_DB_PORT"

@@ -39,8 +39,9 @@ that the test starts several at the same moment.
 
 ``--pause-before step``: just before the first time ``_process_queue``
 reaches ``step`` (``recovery`` of rows left in ``sending``, ``claim`` of a
-batch, ``campaigns_done`` check), run a first query in the current
-transaction (under REPEATABLE READ that takes its snapshot), print
+batch, ``mark_sending`` of a group, ``campaigns_done`` check), run a first
+query in the current transaction (under REPEATABLE READ that takes its
+snapshot), print
 ``PAUSED`` and wait for one ``GO``: meanwhile the test lets another
 dispatcher work, as happens when two cron runs overlap.
 
@@ -72,6 +73,7 @@ CRASH_POINTS = ("before_call", "after_call", "after_commit")
 PAUSE_STEPS = {
     "recovery": ("messaging.message", "_recover_stale_sending"),
     "claim": ("messaging.message", "_claim_batch"),
+    "mark_sending": ("messaging.message", "_mark_sending"),
     "campaigns_done": ("messaging.campaign", "_check_campaigns_done"),
 }
 

@@ -1,12 +1,15 @@
 """The queue talking to loopback peers that speak each provider's protocol."""
 
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 import pytz
 
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+
+from odoo.addons.multichannel_messaging.models import messaging_message
 
 from .common import MessagingCase
 from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer
@@ -376,6 +379,61 @@ class TestDispatchProviders(MessagingCase):
         self.assertEqual(str(body["IsUnicode"]), "1")
         self.assertEqual(message.provider_message_id, self.esms_peer.sent[0]["SMSID"])
         self.assertEqual(message.cost, 750)
+
+    def test_esms_group_keeps_each_answer(self):
+        """A group's answers are written together: each row gets its own
+        provider id, cost and cleared error, and its note on the contact."""
+        partners = self.partner_a | self.partner_b | self.partner_c
+        messages = self.Message.browse()
+        for partner in partners:
+            messages |= self._queue(
+                partner, channel=self.esms, template=self.sms_template
+            )
+        messages[0].write({"error_code": "500", "error_message": "HTTP 500"})
+        notes_before = self.env["mail.message"].search_count(
+            [("model", "=", "res.partner"), ("res_id", "in", partners.ids)]
+        )
+        self.assertEqual(self.Message._process_queue(), 3)
+        sms_ids = {sent["RequestId"]: sent["SMSID"] for sent in self.esms_peer.sent}
+        self.assertEqual(len(set(sms_ids.values())), 3)
+        for message in messages:
+            self.assertEqual(message.state, "sent")
+            self.assertEqual(message.provider_message_id, sms_ids[message.tracking_id])
+            self.assertEqual(message.cost, 750)
+            self.assertEqual(message.attempt_count, 1)
+            self.assertTrue(message.sent_at)
+            self.assertFalse(message.claim_until)
+            self.assertFalse(message.error_code or message.error_message)
+        self.assertEqual(
+            self.env["mail.message"].search_count(
+                [("model", "=", "res.partner"), ("res_id", "in", partners.ids)]
+            ),
+            notes_before + 3,
+        )
+
+    def test_slow_group_gives_the_rest_back(self):
+        """A group stops calling its provider after GROUP_SECONDS: the rest
+        goes back to the queue, never sent, its attempt not counted."""
+        messages = self.Message.browse()
+        for partner in (self.partner_a, self.partner_b, self.partner_c):
+            messages |= self._queue(
+                partner, channel=self.esms, template=self.sms_template
+            )
+        batch = self.Message._claim_batch()
+        self.assertEqual(batch, messages)
+        with patch.object(messaging_message, "GROUP_SECONDS", 0.0):
+            self.assertEqual(batch._dispatch(auto_commit=False), 1)
+        self.assertEqual(len(self.esms_peer.sent), 1)
+        sent = messages.filtered(lambda m: m.state == "sent")
+        self.assertEqual(len(sent), 1)
+        self.assertEqual(self.esms_peer.sent[0]["RequestId"], sent.tracking_id)
+        rest = messages - sent
+        self.assertEqual(set(rest.mapped("state")), {"queued"})
+        self.assertEqual(set(rest.mapped("attempt_count")), {0})
+        self.assertFalse(any(rest.mapped("claim_until")))
+        # sent on the next run
+        self.assertEqual(self.Message._process_queue(), 2)
+        self.assertEqual(set(messages.mapped("state")), {"sent"})
 
     def test_esms_strip_accents(self):
         self.esms.strip_accents = True

@@ -1,3 +1,6 @@
+import os
+from unittest.mock import patch
+
 from odoo.tests import BaseCase, tagged
 
 from odoo.addons.multichannel_messaging.providers import (
@@ -190,3 +193,51 @@ class TestEsmsAdmin(EsmsPeerCase):
             self.adapter(esms_api_key="bad").test_connection()
         self.assertEqual(catcher.exception.code, "101")
         self.assertNotIn(EsmsPeer.secret_key, str(catcher.exception))
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@tagged("post_install", "-at_install")
+class TestSessionProxies(BaseCase):
+    """The session honours the environment's proxies, looked up once per host."""
+
+    def setUp(self):
+        super().setUp()
+        self.session = new_session()
+        self.addCleanup(self.session.close)
+
+    def settings(self, url):
+        return self.session.merge_environment_settings(url, {}, None, True, None)
+
+    @staticmethod
+    def environ(**values):
+        """os.environ without proxy variables (either case), plus ``values``."""
+        env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
+        env.update(values)
+        return patch.dict(os.environ, env, clear=True)
+
+    def test_environment_proxy_is_used_and_kept_per_host(self):
+        url = "http://127.0.0.1:8899/send"
+        with self.environ(http_proxy="http://127.0.0.1:3128"):
+            self.assertEqual(
+                self.settings(url)["proxies"].get("http"), "http://127.0.0.1:3128"
+            )
+        # looked up once for this host: a later change of the environment is
+        # not read again (a worker's environment does not change)
+        with self.environ():
+            self.assertEqual(
+                self.settings(url)["proxies"].get("http"), "http://127.0.0.1:3128"
+            )
+            # another host is looked up on its own
+            self.assertNotIn("http", self.settings("http://127.0.0.1:8898/")["proxies"])
+
+    def test_no_proxy_is_honoured(self):
+        with self.environ(http_proxy="http://127.0.0.1:3128", no_proxy="127.0.0.1"):
+            self.assertNotIn("http", self.settings("http://127.0.0.1:8899/")["proxies"])
+
+    def test_ca_bundle_from_environment(self):
+        with self.environ(REQUESTS_CA_BUNDLE="/tmp/bundle.pem"):
+            self.assertEqual(
+                self.settings("https://127.0.0.1:8899/")["verify"], "/tmp/bundle.pem"
+            )

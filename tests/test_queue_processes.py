@@ -278,14 +278,15 @@ class TestQueueProcesses(TransactionCase):
         self.assertIs(type(cr), Cursor, "registry.cursor() is not a real cursor")
         return cr
 
-    def _make_fixture(self, channel_vals, count, label, campaign=False):
+    def _make_fixture(self, channel_vals, count, label, campaign=False, lazy=False):
         """Channel + template + ``count`` partners with distinct VN mobiles
         + one queued message each, committed. Returns a dict of ids.
 
         ``campaign``: the messages belong to a running campaign (the bulk
         case: no chatter post per message on the contact, which keeps
         thousands of sends affordable in a test); else they are one-off
-        messages logged on each contact."""
+        messages logged on each contact. ``lazy``: without content, as a
+        campaign enqueues them: the dispatcher renders it."""
         # this test's own transaction takes its snapshot now
         self.env["messaging.channel"].search_count([])
         with self._real_cursor() as cr:
@@ -333,6 +334,8 @@ class TestQueueProcesses(TransactionCase):
                     for i, partner in enumerate(partners)
                 ]
             )
+            if lazy:
+                messages.write({"body": False})
             self.assertEqual(set(messages.mapped("state")), {"queued"})
             self.assertEqual(set(messages.mapped("route")), {"sms"})
             self.assertEqual(messages.campaign_id, running)
@@ -590,6 +593,44 @@ class TestQueueProcesses(TransactionCase):
             collections.Counter(set(rows)),
         )
 
+    def test_slot_booked_while_a_group_is_marked_sending(self):
+        """The first group of a batch writes its rows twice in one
+        transaction (content rendered by the dispatcher, then ``sending``):
+        PostgreSQL then checks their foreign key to the channel again
+        (``FOR KEY SHARE`` of the channel row). Other workers book throttle
+        slots on that row all the time; a booking committed meanwhile must
+        not make the dispatcher fail to serialize."""
+        count = 5
+        worker = self._spawn("--pause-before", "mark_sending")
+        peer = self._start(RecordingEsmsPeer())
+        fixture = self._make_fixture(
+            self._esms_channel_vals(peer, rate_per_second=1000.0),
+            count,
+            "booking",
+            campaign=True,
+            lazy=True,
+        )
+        self._start_paused(worker, "mark_sending")
+        # another worker books a slot of the channel, committed
+        with self._real_cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, CTX)
+            channel = env["messaging.channel"].browse(fixture["channel_id"])
+            before = channel.throttle_day_count
+            self.assertEqual(channel._reserve_slot(0)[1], None)
+            cr.commit()  # pylint: disable=invalid-commit
+            channel.invalidate_recordset()
+            self.assertEqual(channel.throttle_day_count, before + 1)
+
+        worker.release()
+        outcome = worker.finish(time.monotonic() + WORKER_TIMEOUT)
+        self.assertWorkersOk([outcome])
+        self.assertEqual(outcome["result"]["done"], count)
+        rows = self._rows(fixture)
+        self.assertEqual(
+            collections.Counter(r["state"] for r in rows.values()), {"sent": count}
+        )
+        self.assertEqual(len(peer.sends), count)
+
     def test_dispatchers_finishing_a_campaign_together(self):
         """Two dispatchers reach the end of a campaign at the same time: one
         marks it done, the other must see it is done - not fail with a
@@ -625,8 +666,9 @@ class TestQueueProcesses(TransactionCase):
         provider never gets more than the rate in any 1-second window, and
         the run as a whole goes at the rate (within 5%)."""
         rate, count = 20.0, 200
-        # batches of 25: every worker gets several
-        workers = [self._spawn("--batch-size", "25") for _index in range(4)]
+        # the default claim: a throttled channel's claim is capped by its
+        # rate, so that no worker takes the whole queue and sends it alone
+        workers = [self._spawn() for _index in range(4)]
         self._set_max_slot_wait("10")
         peer = self._start(RecordingEsmsPeer(balance=10**9))
         fixture = self._make_fixture(

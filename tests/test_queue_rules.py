@@ -230,6 +230,37 @@ class TestQueueRules(MessagingCase):
         self.assertEqual(message.state, "queued")
         self.assertEqual(message.attempt_count, 0)
 
+    def test_claim_of_a_throttled_channel_is_capped_by_its_rate(self):
+        """One claim takes what the channel's rate lets out in a quarter of
+        a second (at least one row): other workers share the rest."""
+        partners = (self.partner_a, self.partner_b, self.partner_c)
+        for _index in range(3):
+            for partner in partners:
+                self._queue(partner, template=self.template_tx)
+        self.sandbox.rate_per_second = 20
+        first = self.Message._claim_batch()
+        self.assertEqual(len(first), 5)
+        # the oldest rows first; the next claim gets the next ones
+        second = self.Message._claim_batch()
+        self.assertEqual(len(second), 4)
+        self.assertFalse(first & second)
+        self.assertLess(max(first.ids), min(second.ids))
+
+    def test_claim_cap_by_spacing_and_without_throttle(self):
+        for partner in (self.partner_a, self.partner_b, self.partner_c):
+            self._queue(partner, template=self.template_tx)
+            self._queue(partner, channel=self.sandbox_b, template=self.template_tx)
+        # 5 s between messages: one row per claim (never none)
+        self.sandbox.min_interval_seconds = 5
+        self.sandbox.rate_per_second = 100
+        batch = self.Message._claim_batch()
+        # sandbox_b has no throttle: all three of its rows, up to the limit
+        self.assertEqual(
+            sorted(m.channel_id.name for m in batch),
+            sorted([self.sandbox.name] + [self.sandbox_b.name] * 3),
+        )
+        self.assertEqual(len(self.Message._claim_batch(limit=1)), 1)
+
     def test_time_limit_gives_batch_back(self):
         for partner in (self.partner_a, self.partner_b):
             self._queue(partner)
