@@ -15,7 +15,9 @@
         "phone_validation",
         "base_automation",
     ],
-    "external_dependencies": {"python": ["phonenumbers", "requests"]},
+    "external_dependencies": {
+        "python": ["phonenumbers", "requests", "urllib3", "certifi"]
+    },
     "data": [
         "security/messaging_security.xml",
         "security/ir.model.access.csv",

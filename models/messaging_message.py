@@ -966,28 +966,69 @@ class MessagingMessage(models.Model):
         groups = {}
         for message in todo:
             key = (message.template_id, message.res_model)
-            groups.setdefault(key, self.browse())
-            groups[key] |= message
-        for (template, _model), messages in groups.items():
+            groups.setdefault(key, []).append(message.id)
+        rows = []  # rendered content, written in one UPDATE below
+        invalid = []  # (message, errors)
+        for (template, _model), ids in groups.items():
+            messages = self.browse(ids)
             res_ids = messages.mapped("res_id")
             bodies = template._render_body(res_ids) if template.body else {}
             subjects = (
                 template._render_field("subject", res_ids) if template.subject else {}
             )
             params = template._render_params(res_ids) if template.param_ids else {}
+            if not (bodies or subjects or params):
+                continue
             for message in messages:
-                vals = {}
-                if bodies:
-                    vals["body"] = bodies[message.res_id]
-                if subjects:
-                    vals["subject"] = subjects[message.res_id]
-                if params:
-                    vals["template_data"] = params[message.res_id]
-                message.write(vals)
+                res_id = message.res_id
+                data = params[res_id] if params else None
+                rows.append(
+                    SQL(
+                        "(%s::int, %s::text, %s::varchar, %s::jsonb)",
+                        message.id,
+                        bodies[res_id] if bodies else None,
+                        subjects[res_id] if subjects else None,
+                        # an empty dict is stored as NULL, as the ORM does
+                        json.dumps(data) if data else None,
+                    )
+                )
                 if message.route in ("phone", "uid") and params:
-                    errors = template._check_params(params[message.res_id])
+                    errors = template._check_params(data)
                     if errors:
-                        message._set_failed("invalid_params", "\n".join(errors))
+                        invalid.append((message, errors))
+        self._write_lazy_content(rows)
+        for message, errors in invalid:
+            message._set_failed("invalid_params", "\n".join(errors))
+
+    def _write_lazy_content(self, rows):
+        """Rendered ``(id, body, subject, template_data)`` rows (None: keep the
+        value) in one UPDATE: one ORM write per message cost more than the
+        rendering itself. Nothing is computed from these fields."""
+        if not rows:
+            return
+        fnames = ["body", "subject", "template_data", "write_date", "write_uid"]
+        self.flush_model(fnames)
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE messaging_message m
+                   SET body = COALESCE(v.body, m.body),
+                       subject = COALESCE(v.subject, m.subject),
+                       template_data = COALESCE(v.template_data, m.template_data),
+                       write_date = %(now)s, write_uid = %(uid)s
+                  FROM (VALUES %(rows)s) AS v(id, body, subject, template_data)
+                 WHERE m.id = v.id
+             RETURNING m.id
+                """,
+                now=now,
+                uid=self.env.uid,
+                rows=SQL(", ").join(rows),
+            )
+        )
+        messages = self.browse([row[0] for row in self.env.cr.fetchall()])
+        messages.invalidate_recordset(fnames)
+        messages.modified(fnames)
 
     def _check_marketing_rules(self):
         """None when the message may go now, else (action, when, reason).

@@ -1,5 +1,9 @@
+import base64
 import os
 from unittest.mock import patch
+
+import certifi
+from requests.utils import get_environ_proxies
 
 from odoo.tests import BaseCase, tagged
 
@@ -12,10 +16,11 @@ from odoo.addons.multichannel_messaging.providers import (
     UNREACHABLE,
     OutboundMessage,
     ProviderError,
+    base,
     get_adapter,
 )
 from odoo.addons.multichannel_messaging.providers.base import new_session
-from odoo.addons.multichannel_messaging.tests.peers import EsmsPeer
+from odoo.addons.multichannel_messaging.tests.peers import EsmsPeer, unused_local_url
 
 SEND_PATH = EsmsPeer.send_path
 BALANCE_PATH = EsmsPeer.balance_path
@@ -207,9 +212,6 @@ class TestSessionProxies(BaseCase):
         self.session = new_session()
         self.addCleanup(self.session.close)
 
-    def settings(self, url):
-        return self.session.merge_environment_settings(url, {}, None, True, None)
-
     @staticmethod
     def environ(**values):
         """os.environ without proxy variables (either case), plus ``values``."""
@@ -217,27 +219,97 @@ class TestSessionProxies(BaseCase):
         env.update(values)
         return patch.dict(os.environ, env, clear=True)
 
+    def peer(self):
+        peer = EsmsPeer().start()
+        self.addCleanup(peer.stop)
+        return peer
+
+    def adapter(self, peer, url):
+        config = peer.esms_config(esms_url=url, timeout_connect=1, timeout_read=2)
+        return get_adapter("esms", config, session=self.session)
+
+    @staticmethod
+    def sms(tracking_id="mm-proxy-1"):
+        return OutboundMessage(
+            tracking_id=tracking_id, phone="84912345678", text="Ma OTP 123456"
+        )
+
     def test_environment_proxy_is_used_and_kept_per_host(self):
         url = "http://127.0.0.1:8899/send"
         with self.environ(http_proxy="http://127.0.0.1:3128"):
-            self.assertEqual(
-                self.settings(url)["proxies"].get("http"), "http://127.0.0.1:3128"
-            )
+            self.assertEqual(self.session.proxy_for(url), "http://127.0.0.1:3128")
         # looked up once for this host: a later change of the environment is
         # not read again (a worker's environment does not change)
         with self.environ():
-            self.assertEqual(
-                self.settings(url)["proxies"].get("http"), "http://127.0.0.1:3128"
-            )
+            self.assertEqual(self.session.proxy_for(url), "http://127.0.0.1:3128")
             # another host is looked up on its own
-            self.assertNotIn("http", self.settings("http://127.0.0.1:8898/")["proxies"])
+            self.assertIsNone(self.session.proxy_for("http://127.0.0.1:8898/"))
 
     def test_no_proxy_is_honoured(self):
         with self.environ(http_proxy="http://127.0.0.1:3128", no_proxy="127.0.0.1"):
-            self.assertNotIn("http", self.settings("http://127.0.0.1:8899/")["proxies"])
+            self.assertIsNone(self.session.proxy_for("http://127.0.0.1:8899/"))
+
+    def test_requests_go_through_the_environment_proxy(self):
+        # the peer plays the proxy: it gets the absolute URI of the request
+        peer = self.peer()
+        lookups = []
+
+        def count(url, no_proxy=None):
+            lookups.append(url)
+            return get_environ_proxies(url, no_proxy=no_proxy)
+
+        adapter = self.adapter(peer, "http://rest.esms.example.invalid")
+        with (
+            self.environ(http_proxy=peer.url),
+            patch.object(base, "get_environ_proxies", side_effect=count),
+        ):
+            for i in range(3):
+                result = adapter.send(self.sms(f"mm-proxy-{i}"))
+                self.assertEqual(result.status, ACCEPTED, result)
+        self.assertEqual(len(lookups), 1)  # once per host, not per request
+        self.assertEqual(len(peer.requests), 3)
+        req = peer.requests[0]
+        self.assertEqual((req.method, req.path), ("POST", SEND_PATH))
+        self.assertEqual(req.headers["host"], "rest.esms.example.invalid")
+        self.assertNotIn("proxy-authorization", req.headers)
+
+    def test_proxy_credentials_from_the_url(self):
+        peer = self.peer()
+        proxy = peer.url.replace("http://", "http://user:p%40ss@")
+        with self.environ(http_proxy=proxy):
+            result = self.adapter(peer, "http://rest.esms.example.invalid").send(
+                self.sms()
+            )
+        self.assertEqual(result.status, ACCEPTED, result)
+        self.assertEqual(
+            peer.requests[0].headers["proxy-authorization"],
+            "Basic " + base64.b64encode(b"user:p@ss").decode(),
+        )
+
+    def test_no_proxy_host_is_reached_directly(self):
+        peer = self.peer()
+        # a proxy where nothing listens: going through it would fail
+        with self.environ(http_proxy=unused_local_url(), no_proxy="127.0.0.1"):
+            result = self.adapter(peer, peer.url).send(self.sms())
+        self.assertEqual(result.status, ACCEPTED, result)
+        with self.environ(http_proxy=unused_local_url()):
+            # the session keeps its answer for 127.0.0.1: a new one asks again
+            other = new_session()
+            self.addCleanup(other.close)
+            config = peer.esms_config(timeout_connect=1, timeout_read=2)
+            result = get_adapter("esms", config, session=other).send(self.sms("x"))
+        self.assertEqual((result.status, result.reason), (RETRY, "connection"))
+
+    def test_tls_verification_uses_certifi(self):
+        with self.environ(), patch.dict(os.environ):
+            for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+                os.environ.pop(name, None)
+            pool = self.session._pool("https", "127.0.0.1:8899")
+        self.assertEqual(pool.cert_reqs, "CERT_REQUIRED")
+        self.assertEqual(pool.ca_certs, certifi.where())
 
     def test_ca_bundle_from_environment(self):
         with self.environ(REQUESTS_CA_BUNDLE="/tmp/bundle.pem"):
-            self.assertEqual(
-                self.settings("https://127.0.0.1:8899/")["verify"], "/tmp/bundle.pem"
-            )
+            pool = self.session._pool("https", "127.0.0.1:8899")
+        self.assertEqual(pool.cert_reqs, "CERT_REQUIRED")
+        self.assertEqual(pool.ca_certs, "/tmp/bundle.pem")
