@@ -1,6 +1,8 @@
 """Throttles, marketing rules, fallbacks and routing of the queue, one by one."""
 
+import time
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 import pytz
 from freezegun import freeze_time
@@ -33,6 +35,40 @@ class TestQueueRules(MessagingCase):
         self.assertAlmostEqual(wait, 0.5, delta=0.05)
         wait, retry = self.sandbox._reserve_slot(max_wait=5)
         self.assertAlmostEqual(wait, 1.0, delta=0.05)
+
+    def test_late_wake_up_books_a_new_slot(self):
+        """A worker that oversleeps its slot (busy machine) does not send on
+        it: it books the next one, so sends never bunch up at the provider."""
+        from ..models import messaging_message as queue_module
+
+        self.sandbox.rate_per_second = 20
+        real_sleep = time.sleep
+        late = [0.05]  # the first wake-up is 50 ms late, the next on time
+
+        def sleep(seconds):
+            real_sleep(seconds + (late.pop() if late else 0.0))
+
+        self.sandbox._reserve_slot(max_wait=5)  # the next slot is 51.5 ms away
+        with patch.object(queue_module, "_sleep", sleep):
+            retry_at = self.Message._wait_for_slot(self.sandbox, max_wait=5)
+        self.assertIsNone(retry_at)
+        # the missed slot and the one used: two bookings after the first
+        self.assertEqual(self.sandbox.throttle_day_count, 3)
+
+    def test_always_late_defers_the_message(self):
+        from ..models import messaging_message as queue_module
+
+        self.sandbox.rate_per_second = 20
+        real_sleep = time.sleep
+        self.sandbox._reserve_slot(max_wait=5)
+        with patch.object(
+            queue_module, "_sleep", lambda seconds: real_sleep(seconds + 0.02)
+        ):
+            retry_at = self.Message._wait_for_slot(self.sandbox, max_wait=5)
+        self.assertTrue(retry_at)
+        self.assertEqual(
+            self.sandbox.throttle_day_count, 1 + queue_module.LATE_SLOT_ATTEMPTS
+        )
 
     def test_slot_too_far_is_deferred_not_booked(self):
         self.sandbox.min_interval_seconds = 5
