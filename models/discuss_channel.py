@@ -500,27 +500,14 @@ class DiscussChannel(models.Model):
     def _messaging_queue_consultation(
         self, text, discuss_message, inbound_event=None, category="transactional"
     ):
-        identity = self.sudo().messaging_identity_id
-        queued = (
-            self.env["messaging.message"]
-            .sudo()
-            .with_context(messaging_skip_prepare=True)
-            .create(
-                {
-                    "channel_id": self.messaging_channel_id.id,
-                    "partner_id": identity.partner_id.id,
-                    "route": "consultation",
-                    "recipient": identity.external_id,
-                    "body": text,
-                    "category": category,
-                    "conversation_id": self.id,
-                    "discuss_message_id": discuss_message.id,
-                    "inbound_event_id": inbound_event.id if inbound_event else False,
-                }
-            )
+        return self.env["messaging.message"]._queue_consultation(
+            self.sudo().messaging_identity_id,
+            text,
+            category=category,
+            conversation_id=self.id,
+            discuss_message_id=discuss_message.id,
+            inbound_event_id=inbound_event.id if inbound_event else False,
         )
-        queued._retrigger_cron()
-        return queued
 
     # ------------------------------------------------------------------
     # Actions

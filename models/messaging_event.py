@@ -451,23 +451,7 @@ class MessagingEvent(models.Model):
 
     def _queue_reply(self, identity, text):
         """A consultation message to this user (no template: free text)."""
-        message = (
-            self.env["messaging.message"]
-            .sudo()
-            .with_context(messaging_skip_prepare=True)
-            .create(
-                {
-                    "channel_id": self.channel_id.id,
-                    "partner_id": identity.partner_id.id,
-                    "route": "consultation",
-                    "recipient": identity.external_id,
-                    "body": text,
-                    "category": "transactional",
-                }
-            )
-        )
-        message._retrigger_cron()
-        return message
+        return self.env["messaging.message"]._queue_consultation(identity, text)
 
     def _process_zalo_submit_info(self, data):
         identity = self._get_identity((data.get("sender") or {}).get("id"))

@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 
 
 class MessagingMessage(models.Model):
@@ -24,6 +24,28 @@ class MessagingMessage(models.Model):
         readonly=True,
         help="The inbound message this automatic answer replied to.",
     )
+
+    @api.model
+    def _queue_consultation(self, identity, text, category="transactional", **extra):
+        """Queue free text to this Zalo user as an OA consultation message
+        (the window decides its price when it is sent) and wake the queue."""
+        message = (
+            self.sudo()
+            .with_context(messaging_skip_prepare=True)
+            .create(
+                {
+                    "channel_id": identity.channel_id.id,
+                    "partner_id": identity.partner_id.id,
+                    "route": "consultation",
+                    "recipient": identity.external_id,
+                    "body": text,
+                    "category": category,
+                    **extra,
+                }
+            )
+        )
+        message._retrigger_cron()
+        return message
 
     def _set_failed(self, failure_type, text, code=None, state="failed"):
         res = super()._set_failed(failure_type, text, code=code, state=state)

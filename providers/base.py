@@ -244,32 +244,23 @@ class Session:
     def urlopen(self, method, url, body=None, headers=None, timeout=None):
         """One exchange, the answer read (``HTTPResponse.data``); urllib3's
         exceptions propagate."""
+        options = {
+            "body": body,
+            "headers": headers,
+            "timeout": timeout,
+            "retries": False,
+            "redirect": False,
+            "preload_content": True,
+        }
         proxy = self.proxy_for(url)
         if proxy:
-            return self._proxy_manager(proxy).urlopen(
-                method,
-                url,
-                body=body,
-                headers=headers,
-                timeout=timeout,
-                retries=False,
-                redirect=False,
-                preload_content=True,
-            )
+            return self._proxy_manager(proxy).urlopen(method, url, **options)
         parts = urlsplit(url)
         target = parts.path or "/"
         if parts.query:
             target = f"{target}?{parts.query}"
         return self._pool(parts.scheme, parts.netloc).urlopen(
-            method,
-            target,
-            body=body,
-            headers=headers,
-            timeout=timeout,
-            retries=False,
-            redirect=False,
-            assert_same_host=False,
-            preload_content=True,
+            method, target, assert_same_host=False, **options
         )
 
     def close(self):
