@@ -16,7 +16,6 @@ class MessagingBulkSend(models.TransientModel):
     _inherit = ["messaging.send.mixin"]
     _description = "Send Messages in Bulk"
 
-    res_model = fields.Char("Document model", required=True)
     res_ids = fields.Char("Document ids", help="JSON list of record ids.")
     record_count = fields.Integer("Records", compute="_compute_record_count")
     name = fields.Char(
@@ -26,20 +25,6 @@ class MessagingBulkSend(models.TransientModel):
         readonly=False,
         precompute=True,
         required=True,
-    )
-    channel_id = fields.Many2one(
-        "messaging.channel",
-        default=lambda self: self._default_channel(),
-        domain="[('company_id', 'in', allowed_company_ids)]",
-    )
-    channel_type = fields.Selection(related="channel_id.channel_type")
-    template_id = fields.Many2one(
-        "messaging.template",
-        compute="_compute_template_id",
-        store=True,
-        readonly=False,
-        precompute=True,
-        domain="[('channel_type', '=', channel_type), ('model', '=', res_model)]",
     )
     fallback_ids = fields.One2many(
         "messaging.bulk.send.fallback", "wizard_id", "Fallback chain"
@@ -63,16 +48,9 @@ class MessagingBulkSend(models.TransientModel):
     def default_get(self, fields_list):
         result = super().default_get(fields_list)
         context = self.env.context
-        result["res_model"] = result.get("res_model") or context.get("active_model")
         if not result.get("res_ids") and context.get("active_ids"):
             result["res_ids"] = json.dumps(list(context["active_ids"]))
         return result
-
-    @api.model
-    def _default_channel(self):
-        return self.env["messaging.channel"].search(
-            [("company_id", "in", self.env.companies.ids)], limit=1
-        )
 
     @api.depends("res_model", "res_ids")
     def _compute_record_count(self):
@@ -91,13 +69,6 @@ class MessagingBulkSend(models.TransientModel):
                 "count": len(wizard._get_res_ids()),
                 "date": fields.Date.to_string(fields.Date.context_today(self)),
             }
-
-    @api.depends("channel_id", "res_model")
-    def _compute_template_id(self):
-        for wizard in self:
-            wizard.template_id = self._matching_template(
-                wizard.template_id, wizard.channel_id, wizard.res_model
-            )
 
     @api.depends("channel_id", "template_id", "res_model", "res_ids")
     def _compute_preview_html(self):

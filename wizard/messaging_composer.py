@@ -11,7 +11,6 @@ class MessagingComposer(models.TransientModel):
     _inherit = ["messaging.send.mixin"]
     _description = "Send a Message"
 
-    res_model = fields.Char("Document model", required=True)
     res_id = fields.Integer("Document id", required=True)
     record_name = fields.Char("Document", compute="_compute_record_name")
     partner_id = fields.Many2one(
@@ -21,20 +20,6 @@ class MessagingComposer(models.TransientModel):
         store=True,
         readonly=False,
         precompute=True,
-    )
-    channel_id = fields.Many2one(
-        "messaging.channel",
-        default=lambda self: self._default_channel(),
-        domain="[('company_id', 'in', allowed_company_ids)]",
-    )
-    channel_type = fields.Selection(related="channel_id.channel_type")
-    template_id = fields.Many2one(
-        "messaging.template",
-        compute="_compute_template_id",
-        store=True,
-        readonly=False,
-        precompute=True,
-        domain="[('channel_type', '=', channel_type), ('model', '=', res_model)]",
     )
     is_zbs = fields.Boolean(compute="_compute_is_zbs")
     subject = fields.Char(
@@ -56,15 +41,8 @@ class MessagingComposer(models.TransientModel):
     def default_get(self, fields_list):
         result = super().default_get(fields_list)
         context = self.env.context
-        result["res_model"] = result.get("res_model") or context.get("active_model")
         result["res_id"] = result.get("res_id") or context.get("active_id")
         return result
-
-    @api.model
-    def _default_channel(self):
-        return self.env["messaging.channel"].search(
-            [("company_id", "in", self.env.companies.ids)], limit=1
-        )
 
     @api.depends("res_model", "res_id")
     def _compute_record_name(self):
@@ -76,13 +54,6 @@ class MessagingComposer(models.TransientModel):
         for composer in self:
             record = composer._get_record()
             composer.partner_id = record._messaging_get_partner() if record else False
-
-    @api.depends("channel_id", "res_model")
-    def _compute_template_id(self):
-        for composer in self:
-            composer.template_id = self._matching_template(
-                composer.template_id, composer.channel_id, composer.res_model
-            )
 
     @api.depends("template_id")
     def _compute_is_zbs(self):

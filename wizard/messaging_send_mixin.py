@@ -1,4 +1,4 @@
-from odoo import _, api, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 ZBS_ROUTES = ("phone", "uid")
@@ -10,6 +10,43 @@ class MessagingSendMixin(models.AbstractModel):
 
     _name = "messaging.send.mixin"
     _description = "Messaging Send Helpers"
+
+    res_model = fields.Char("Document model", required=True)
+    channel_id = fields.Many2one(
+        "messaging.channel",
+        default=lambda self: self._default_channel(),
+        domain="[('company_id', 'in', allowed_company_ids)]",
+    )
+    channel_type = fields.Selection(related="channel_id.channel_type")
+    template_id = fields.Many2one(
+        "messaging.template",
+        compute="_compute_template_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        domain="[('channel_type', '=', channel_type), ('model', '=', res_model)]",
+    )
+
+    @api.model
+    def default_get(self, fields_list):
+        result = super().default_get(fields_list)
+        result["res_model"] = result.get("res_model") or self.env.context.get(
+            "active_model"
+        )
+        return result
+
+    @api.model
+    def _default_channel(self):
+        return self.env["messaging.channel"].search(
+            [("company_id", "in", self.env.companies.ids)], limit=1
+        )
+
+    @api.depends("channel_id", "res_model")
+    def _compute_template_id(self):
+        for wizard in self:
+            wizard.template_id = self._matching_template(
+                wizard.template_id, wizard.channel_id, wizard.res_model
+            )
 
     @api.model
     def _matching_template(self, template, channel, res_model):
