@@ -4,20 +4,12 @@ from odoo.exceptions import ValidationError
 
 class MessagingCampaignFallback(models.Model):
     _name = "messaging.campaign.fallback"
+    _inherit = ["messaging.fallback.step"]
     _description = "Campaign Fallback Step"
-    _order = "sequence, id"
 
     campaign_id = fields.Many2one(
         "messaging.campaign", required=True, ondelete="cascade", index=True
     )
-    sequence = fields.Integer(default=10)
-    channel_id = fields.Many2one("messaging.channel", required=True)
-    template_id = fields.Many2one(
-        "messaging.template",
-        required=True,
-        domain="[('channel_type', '=', channel_type)]",
-    )
-    channel_type = fields.Selection(related="channel_id.channel_type")
 
     @api.constrains("channel_id", "template_id")
     def _check_template_channel(self):
