@@ -165,7 +165,6 @@ class DiscussChannel(models.Model):
         )
         # create() makes the current (technical) user a member: not here
         conversation.channel_member_ids.sudo().unlink()
-        conversation._messaging_sync_customer()
         return conversation
 
     def _messaging_sync_customer(self):
@@ -274,8 +273,7 @@ class DiscussChannel(models.Model):
         )
 
     def _messaging_auto_answer(self, event, rule):
-        Message = self.env["messaging.message"].sudo()
-        if Message.search_count([("inbound_event_id", "=", event.id)], limit=1):
+        if self._messaging_answered(event):
             return  # never twice for the same inbound message
         text = rule._render_answer(self.messaging_partner_id)
         self._messaging_send_bot(text, event)
@@ -284,6 +282,14 @@ class DiscussChannel(models.Model):
                 "messaging_state": "bot",
                 "messaging_auto_reply_count": self.messaging_auto_reply_count + 1,
             }
+        )
+
+    def _messaging_answered(self, event):
+        """Whether an automatic message already answered this inbound event."""
+        return bool(event) and bool(
+            self.env["messaging.message"]
+            .sudo()
+            .search_count([("inbound_event_id", "=", event.id)], limit=1)
         )
 
     def _messaging_send_bot(self, text, event=None):
@@ -306,14 +312,9 @@ class DiscussChannel(models.Model):
     def _messaging_hand_off(self, event=None, notify=False):
         """To a person: the next agent of the team, else its shared queue."""
         self.ensure_one()
-        if notify and self.messaging_channel_id.handoff_message:
-            Message = self.env["messaging.message"].sudo()
-            if not event or not Message.search_count(
-                [("inbound_event_id", "=", event.id)], limit=1
-            ):
-                self._messaging_send_bot(
-                    self.messaging_channel_id.handoff_message, event
-                )
+        handoff_message = self.messaging_channel_id.handoff_message
+        if notify and handoff_message and not self._messaging_answered(event):
+            self._messaging_send_bot(handoff_message, event)
         self._messaging_assign()
 
     def _messaging_assign(self, agent=None):
@@ -343,14 +344,10 @@ class DiscussChannel(models.Model):
         previous = self.messaging_agent_id
         self.write({"messaging_state": "assigned", "messaging_agent_id": agent.id})
         # the other agents of a shared queue leave it
-        others = self.channel_member_ids.filtered(
-            lambda m: (
-                m.partner_id.user_ids
-                and not m.partner_id.partner_share
-                and m.partner_id != agent.partner_id
-            )
+        others = self._messaging_agent_members().filtered(
+            lambda m: m.partner_id != agent.partner_id
         )
-        others.sudo().unlink()
+        others.unlink()
         self._messaging_add_agents(agent)
         if previous != agent:
             self._messaging_notify(_("Assigned to %s.") % agent.name)
@@ -364,12 +361,15 @@ class DiscussChannel(models.Model):
                 partners=partners - existing, post_joined_message=False
             )
 
-    def _messaging_pin_for_agents(self):
-        """A new message shows the conversation again to its agents."""
-        members = self.sudo().channel_member_ids.filtered(
+    def _messaging_agent_members(self):
+        """The members who are employees (not the customer nor a guest)."""
+        return self.sudo().channel_member_ids.filtered(
             lambda m: m.partner_id and not m.partner_id.partner_share
         )
-        unpinned = members.filtered(lambda m: m.unpin_dt)
+
+    def _messaging_pin_for_agents(self):
+        """A new message shows the conversation again to its agents."""
+        unpinned = self._messaging_agent_members().filtered(lambda m: m.unpin_dt)
         if unpinned:
             unpinned.write({"unpin_dt": False})
             for member in unpinned:
@@ -532,9 +532,7 @@ class DiscussChannel(models.Model):
         for channel in self:
             channel.sudo().write({"messaging_state": "done"})
             channel._messaging_notify(_("Marked as done by %s.") % self.env.user.name)
-            for member in channel.sudo().channel_member_ids.filtered(
-                lambda m: m.partner_id.user_ids and not m.partner_id.partner_share
-            ):
+            for member in channel._messaging_agent_members():
                 # after the notice just posted (same second): unpinned
                 member.unpin_dt = fields.Datetime.now() + timedelta(seconds=1)
                 member.partner_id._bus_send("discuss.channel/unpin", {"id": channel.id})
