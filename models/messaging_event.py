@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 
 from psycopg2 import errors as pg_errors
 
-from odoo import SUPERUSER_ID, _, api, fields, models, sql_db
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, plaintext2html
 
 from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
+
+from ..sql_pool import pool
 
 _logger = logging.getLogger(__name__)
 
@@ -763,14 +765,13 @@ def _wake_later(dbname):
 
 def _notify_cron_workers(dbname):
     try:
-        with sql_db.db_connect("postgres").cursor() as cr:
-            cr.execute(
-                SQL(
-                    "SELECT %s('cron_trigger', %s)",
-                    SQL.identifier(ODOO_NOTIFY_FUNCTION),
-                    dbname,
-                )
-            )
+        query = SQL(
+            "SELECT %s('cron_trigger', %s)",
+            SQL.identifier(ODOO_NOTIFY_FUNCTION),
+            dbname,
+        )
+        with pool.cursor("postgres") as cr:  # a plain psycopg2 cursor
+            cr.execute(query.code, query.params)
     except Exception:  # noqa: BLE001 - the cron still runs on its interval
         _logger.warning("Could not wake the cron workers", exc_info=True)
 
