@@ -146,6 +146,20 @@ def cpu_seconds(pids):
     return total / ticks
 
 
+def postgres_pids():
+    """Pids of this machine's PostgreSQL processes (all backends)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/comm" % name) as comm:
+                    if comm.read().strip() in ("postgres", "postmaster"):
+                        pids.append(int(name))
+            except OSError:
+                continue
+    return pids
+
+
 def sign(raw, timestamp, app_id, secret):
     digest = hashlib.sha256(
         app_id.encode() + raw + timestamp.encode() + secret.encode()
@@ -268,11 +282,18 @@ def main():
         post(signed(warm[0][0], warm[0][1], False))  # alone: Odoo's lazy setup
         with concurrent.futures.ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(post, [signed(raw, e, False) for raw, e in warm[1:]]))
-            cpu_before = cpu_seconds(args.server_pid)
+            pg_pids = postgres_pids()
+            cpu_before = [cpu_seconds([pid]) for pid in args.server_pid]
+            pg_before = cpu_seconds(pg_pids)
             started = time.perf_counter()
             results = list(pool.map(post, calls))
             wall = time.perf_counter() - started
-            cpu_used = cpu_seconds(args.server_pid) - cpu_before
+            cpu_each = [
+                cpu_seconds([pid]) - before
+                for pid, before in zip(args.server_pid, cpu_before, strict=True)
+            ]
+            cpu_used = sum(cpu_each)
+            pg_used = cpu_seconds(postgres_pids()) - pg_before
 
         latencies = [r[0] for r in results]
         bad_status = [r for r in results if r[1] != 200]
@@ -304,6 +325,19 @@ def main():
                     ",".join(map(str, args.server_pid)),
                     len(results) / cpu_used if cpu_used else 0.0,
                 )
+            )
+            if len(args.server_pid) > 1:
+                out(
+                    "  per process    %s"
+                    % ", ".join(
+                        "%d: %.2f ms/event" % (pid, used * 1000.0 / len(results))
+                        for pid, used in zip(args.server_pid, cpu_each, strict=True)
+                    )
+                )
+        if pg_pids:
+            out(
+                "  PostgreSQL   %8.2f ms/event (all its processes, this machine)"
+                % (pg_used * 1000.0 / len(results))
             )
         if bad_status:
             failures.append("%d calls not answered 200" % len(bad_status))
