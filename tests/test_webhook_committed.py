@@ -35,7 +35,7 @@ class TestWebhookCommittedPath(HttpCase):
             self.channel_id, self.token = channel.id, channel.webhook_token
             cr.execute("SELECT COALESCE(MAX(id), 0) FROM ir_cron_trigger")
             self.last_trigger = cr.fetchone()[0]
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
         self.addCleanup(self._delete_committed)
         patcher = patch.object(fast_path, "odoo_cursor_needed", lambda registry: False)
         patcher.start()
@@ -48,7 +48,7 @@ class TestWebhookCommittedPath(HttpCase):
                 "DELETE FROM messaging_event WHERE channel_id = %s", [self.channel_id]
             )
             cr.execute("DELETE FROM messaging_channel WHERE id = %s", [self.channel_id])
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
 
     def _committed(self, query, params):
         """Rows as another connection sees them (the test cursor's snapshot
