@@ -20,10 +20,11 @@ the other, waiting for the processing cron each time:
 
 Prints one line per step and exits 1 when one fails. Everything it created
 is deleted at the end unless ``--keep``. The Odoo under test needs a cron
-thread or worker (``--max-cron-threads`` >= 1).
+thread or worker (``--max-cron-threads`` >= 1); events are processed oldest
+first, so with a backlog of stored events a step waits behind it
+(``--timeout``).
 """
 
-import argparse
 import json
 import random
 import secrets
@@ -31,7 +32,7 @@ import sys
 import time
 
 import requests
-from webhook_load import Rpc, out, sign
+from webhook_load import Rpc, odoo_arguments, out, sign
 
 
 class Check:
@@ -113,7 +114,7 @@ class Check:
         )
         return response.status_code, response.text
 
-    def wait(self, what, probe, timeout=None):
+    def wait(self, probe, timeout=None):
         """Poll ``probe()`` until truthy; (value, seconds) or (value, None)."""
         started = time.monotonic()
         deadline = started + (timeout or self.args.timeout)
@@ -163,7 +164,6 @@ class Check:
             }
         )
         identity, took = self.wait(
-            "identity",
             lambda: rpc(
                 "messaging.identity",
                 "search_read",
@@ -192,7 +192,6 @@ class Check:
             }
         )
         linked, took = self.wait(
-            "link",
             lambda: rpc(
                 "messaging.identity",
                 "search_count",
@@ -215,7 +214,7 @@ class Check:
             "timestamp": self.now(),
         }
         status, _body = self.post(message)
-        in_chatter, took = self.wait("chatter", lambda: self.chatter_count(text))
+        in_chatter, took = self.wait(lambda: self.chatter_count(text))
         in_discuss = rpc(
             "mail.message",
             "search_count",
@@ -239,7 +238,6 @@ class Check:
             headers={"X-ZEvent-Server": "ZNS"},
         )
         delivered, took = self.wait(
-            "delivered",
             lambda: rpc(
                 "messaging.message",
                 "search_count",
@@ -293,11 +291,7 @@ class Check:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8069")
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--login", default="admin")
-    parser.add_argument("--password", default="admin")
+    parser = odoo_arguments(__doc__.split("\n")[0])
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--keep", action="store_true", help="keep what it created")
     args = parser.parse_args()

@@ -213,12 +213,18 @@ class Poster:
         return elapsed, response.status, b"Duplicate" in body, is_replay
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def odoo_arguments(description):
+    """A parser with the running Odoo's URL, database and login."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--url", default="http://127.0.0.1:8069")
     parser.add_argument("--db", required=True)
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
+    return parser
+
+
+def main():
+    parser = odoo_arguments(__doc__.split("\n")[0])
     parser.add_argument("-n", "--events", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(

@@ -52,7 +52,8 @@ from .main import MAX_BODY_BYTES, answer_zalo, cron_id
 
 _logger = logging.getLogger(__name__)
 
-PREFIX = "/messaging/webhook/zalo/"
+WEBHOOK_PREFIX = "/messaging/webhook/"
+PREFIX = WEBHOOK_PREFIX + "zalo/"  # the calls this fast path serves
 ENABLED = True  # tests turn it off to go through the ordinary route
 DB_CACHE_SECONDS = 10.0  # how long the database chosen for a host is reused
 
@@ -128,16 +129,11 @@ def serve(environ):
     current.dbname = database
     headers = EnvironHeaders(environ)
     try:
-        if odoo_cursor_needed(registry):
-            with registry.cursor() as cr:
-                status, payload, event_id, cron = _answer(
-                    cr, database, token, raw, headers
-                )
-        else:
-            with pool.cursor(database) as cr:
-                status, payload, event_id, cron = _answer(
-                    cr, database, token, raw, headers
-                )
+        cursor = (
+            registry.cursor() if odoo_cursor_needed(registry) else pool.cursor(database)
+        )
+        with cursor as cr:
+            status, payload, event_id, cron = _answer(cr, database, token, raw, headers)
     except Exception:  # noqa: BLE001 - Odoo's stack serves the call again
         _crons.pop(database, None)
         _logger.warning(
@@ -167,23 +163,26 @@ def _answer(cr, database, token, raw, headers):
 # Access log of webhook calls
 # ----------------------------------------------------------------------
 
-WEBHOOK_PREFIX = "/messaging/webhook/"
 SUMMARY_SECONDS = 60.0
 _summary_lock = threading.Lock()
 _summary = {"since": time.monotonic(), "counts": {}}
 
 
+def _channel_type(path):
+    """``<type>`` of ``/messaging/webhook/<type>/<token>[?query]``."""
+    return path[len(WEBHOOK_PREFIX) :].split("?", 1)[0].split("/", 1)[0]
+
+
 def redacted_path(path):
     """``/messaging/webhook/<type>/***``: the token is a secret and the
     query string (eSMS) has nothing an access log needs."""
-    rest = path[len(WEBHOOK_PREFIX) :].split("?", 1)[0]
-    return "%s%s/***" % (WEBHOOK_PREFIX, rest.split("/", 1)[0])
+    return "%s%s/***" % (WEBHOOK_PREFIX, _channel_type(path))
 
 
 def count_answered_call(path, now=None):
     """Count a 2xx webhook answer; every ``SUMMARY_SECONDS`` (with the next
     call) one INFO line sums them up per channel type."""
-    channel_type = path[len(WEBHOOK_PREFIX) :].split("/", 1)[0].split("?", 1)[0]
+    channel_type = _channel_type(path)
     now = time.monotonic() if now is None else now
     with _summary_lock:
         counts = _summary["counts"]

@@ -57,6 +57,12 @@ class TestWebhookCommittedPath(HttpCase):
             cr.execute(query, params)
             return cr.fetchall()
 
+    def _committed_events(self):
+        return self._committed(
+            "SELECT COUNT(*) FROM messaging_event WHERE channel_id = %s",
+            [self.channel_id],
+        )
+
     def _post(self, payload, signature=None):
         raw = wh.encode(payload)
         return self.opener.post(
@@ -70,14 +76,7 @@ class TestWebhookCommittedPath(HttpCase):
         )
 
     def test_call_is_committed_with_its_cron_trigger(self):
-        answers = []
-        serve = fast_path.serve
-
-        def spy(environ):
-            answers.append(serve(environ))
-            return answers[-1]
-
-        with patch.object(fast_path, "serve", spy):
+        with wh.fast_path_answers() as answers:
             response = self._post(wh.follow(user_id="90001"))
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()["message"], "Success")
@@ -106,10 +105,7 @@ class TestWebhookCommittedPath(HttpCase):
         again = self._post(payload)
         self.assertEqual(again.status_code, 200)
         self.assertIn("Duplicate", again.json()["message"])
-        count = self._committed(
-            "SELECT COUNT(*) FROM messaging_event WHERE channel_id = %s",
-            [self.channel_id],
-        )
+        count = self._committed_events()
         self.assertEqual(count, [(1,)])
         triggers = self._committed(
             "SELECT COUNT(*) FROM ir_cron_trigger WHERE id > %s", [self.last_trigger]
@@ -120,10 +116,7 @@ class TestWebhookCommittedPath(HttpCase):
         payload = wh.follow(user_id="90003")
         response = self._post(payload, signature="mac=" + "0" * 64)
         self.assertEqual(response.status_code, 401)
-        count = self._committed(
-            "SELECT COUNT(*) FROM messaging_event WHERE channel_id = %s",
-            [self.channel_id],
-        )
+        count = self._committed_events()
         self.assertEqual(count, [(0,)])
 
     def test_dead_connection_is_dropped_and_the_call_passed_on(self):

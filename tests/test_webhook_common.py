@@ -1,8 +1,12 @@
 """Helpers shared by the webhook tests: a signed Zalo channel and payloads."""
 
+import contextlib
 import hashlib
 import json
 import time
+from unittest.mock import patch
+
+from ..controllers import fast_path
 
 APP_ID = "3608465248940903967"
 OA_ID = "1234567890123456789"
@@ -101,3 +105,18 @@ def zalo_channel_values(**extra):
     }
     values.update(extra)
     return values
+
+
+@contextlib.contextmanager
+def fast_path_answers():
+    """The fast path's answers (None: passed on to Odoo's stack) while the
+    block runs."""
+    answers = []
+    serve = fast_path.serve
+
+    def spy(environ):
+        answers.append(serve(environ))
+        return answers[-1]
+
+    with patch.object(fast_path, "serve", spy):
+        yield answers

@@ -138,14 +138,7 @@ class TestWebhookHttp(HttpCase):
         self.assertEqual(self._events().state, "done")
 
     def test_served_by_the_expected_path(self):
-        answers = []
-        serve = fast_path.serve
-
-        def spy(environ):
-            answers.append(serve(environ))
-            return answers[-1]
-
-        with patch.object(fast_path, "serve", spy):
+        with wh.fast_path_answers() as answers:
             response = self._post_zalo(wh.follow())
         self.assertEqual(response.status_code, 200)
         self.assertEqual(len(answers), 1)
