@@ -6,6 +6,8 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
 
+from .models import MANAGER_GROUP, USER_GROUP
+
 COUNTED_STATES = [
     "queued",
     "sending",
@@ -751,6 +753,7 @@ class MessagingCampaign(models.Model):
 
     def action_confirm(self):
         """Draft -> waiting for activation."""
+        self._check_messaging_group(MANAGER_GROUP)
         for campaign in self:
             if campaign.state != "draft":
                 raise UserError(_("Only draft campaigns can be saved for activation."))
@@ -760,6 +763,7 @@ class MessagingCampaign(models.Model):
 
     def action_activate(self):
         """Waiting -> running: recipients become queued messages."""
+        self._check_messaging_group(MANAGER_GROUP)
         for campaign in self:
             if campaign.state != "waiting":
                 raise UserError(
@@ -777,9 +781,11 @@ class MessagingCampaign(models.Model):
         return True
 
     def action_pause(self):
+        self._check_messaging_group(MANAGER_GROUP)
         self.filtered(lambda c: c.state == "running").write({"state": "paused"})
 
     def action_resume(self):
+        self._check_messaging_group(MANAGER_GROUP)
         paused = self.filtered(lambda c: c.state == "paused")
         paused.write({"state": "running"})
         for campaign in paused:
@@ -789,6 +795,7 @@ class MessagingCampaign(models.Model):
             self.env["messaging.message"]._retrigger_cron()
 
     def action_cancel(self):
+        self._check_messaging_group(MANAGER_GROUP)
         for campaign in self:
             if campaign.state == "done":
                 raise UserError(_("A finished campaign cannot be cancelled."))
@@ -796,11 +803,13 @@ class MessagingCampaign(models.Model):
         self.write({"state": "cancelled"})
 
     def action_draft(self):
+        self._check_messaging_group(MANAGER_GROUP)
         self.filtered(lambda c: c.state in ("waiting", "cancelled")).write(
             {"state": "draft"}
         )
 
     def action_view_messages(self):
+        self._check_messaging_group(USER_GROUP)
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "multichannel_messaging.messaging_message_action"
@@ -811,6 +820,7 @@ class MessagingCampaign(models.Model):
 
     def action_view_report(self):
         """The campaign's messages as a pivot (channel x state) and a graph."""
+        self._check_messaging_group(USER_GROUP)
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "multichannel_messaging.messaging_message_action_report"
@@ -821,6 +831,7 @@ class MessagingCampaign(models.Model):
 
     def action_preview_recipients(self):
         """Recipients and excluded contacts with the reason, before activation."""
+        self._check_messaging_group(USER_GROUP)
         self.ensure_one()
         if not self.channel_id:
             raise UserError(_("Pick the campaign's channel first."))
@@ -836,6 +847,7 @@ class MessagingCampaign(models.Model):
 
     def action_view_sources(self):
         """The records picked by hand for this campaign (e.g. sale orders)."""
+        self._check_messaging_group(USER_GROUP)
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

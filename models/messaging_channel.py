@@ -9,10 +9,9 @@ from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..providers import ProviderError, get_adapter
+from .models import ADMIN_GROUP, USER_GROUP
 
 _logger = logging.getLogger(__name__)
-
-ADMIN_GROUP = "multichannel_messaging.group_messaging_admin"
 
 CHANNEL_TYPES = [
     ("zalo", "Zalo (ZBS template / OA)"),
@@ -298,6 +297,7 @@ class MessagingChannel(models.Model):
         }
 
     def action_test_connection(self):
+        self._check_messaging_group(ADMIN_GROUP)  # uses the credentials
         self.ensure_one()
         if self.channel_type == "email":
             server = self.env["ir.mail_server"].sudo().search([], limit=1)
@@ -325,6 +325,7 @@ class MessagingChannel(models.Model):
         return self._notify(_("Connection test"), text)
 
     def action_refresh_token(self):
+        self._check_messaging_group(ADMIN_GROUP)  # spends the refresh token
         self.ensure_one()
         if self.channel_type != "zalo":
             raise UserError(_("Only Zalo channels use OAuth tokens."))
@@ -342,6 +343,8 @@ class MessagingChannel(models.Model):
         )
 
     def action_sync_templates(self):
+        # calls Zalo with the access token, which it may refresh
+        self._check_messaging_group(ADMIN_GROUP)
         self.ensure_one()
         if self.channel_type != "zalo":
             raise UserError(_("Only Zalo channels have templates to synchronise."))
@@ -357,6 +360,7 @@ class MessagingChannel(models.Model):
         )
 
     def action_view_messages(self):
+        self._check_messaging_group(USER_GROUP)
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "multichannel_messaging.messaging_message_action"
@@ -367,6 +371,7 @@ class MessagingChannel(models.Model):
 
     def action_resume(self):
         """Lift a quota pause by hand."""
+        self._check_messaging_group(ADMIN_GROUP)
         self.paused_until = False
 
     # ------------------------------------------------------------------

@@ -1,5 +1,7 @@
 from odoo import _, fields, models
 
+from .models import USER_GROUP
+
 DEFAULT_HANDOFF_KEYWORDS = "gặp nhân viên, nhân viên, tư vấn viên, gặp người thật"
 DEFAULT_HANDOFF_MESSAGE = (
     "Cảm ơn bạn! Nhân viên của chúng tôi sẽ trả lời bạn trong ít phút."
@@ -40,6 +42,7 @@ class MessagingChannel(models.Model):
             channel.conversation_count = counts.get(channel, 0)
 
     def action_open_conversations(self):
+        self._check_messaging_group(USER_GROUP)
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "multichannel_messaging.messaging_conversation_action"

@@ -7,9 +7,9 @@ import unicodedata
 
 from odoo import fields, models
 
-_logger = logging.getLogger(__name__)
+from .models import ADMIN_GROUP, MANAGER_GROUP
 
-ADMIN_GROUP = "multichannel_messaging.group_messaging_admin"
+_logger = logging.getLogger(__name__)
 
 # How the X-ZEvent-Signature mac is built: the guides disagree on the first
 # and last terms, so each known variant can be chosen (or all tried).
@@ -89,10 +89,12 @@ class MessagingChannel(models.Model):
 
     def action_regenerate_webhook_token(self):
         """New secret URL (the old one stops working at once)."""
+        self._check_messaging_group(ADMIN_GROUP)
         for channel in self:
             channel.sudo().webhook_token = secrets.token_urlsafe(24)
 
     def action_view_webhook_events(self):
+        self._check_messaging_group(MANAGER_GROUP)
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "multichannel_messaging.messaging_event_action"

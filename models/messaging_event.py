@@ -206,6 +206,7 @@ class MessagingEvent(models.Model):
 
     def action_process(self):
         """Process again (from the event form: after fixing the cause)."""
+        self._check_messaging_group("multichannel_messaging.group_messaging_admin")
         self.filtered(lambda e: e.state in ("received", "error"))._process()
 
     @api.model

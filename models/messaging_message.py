@@ -624,6 +624,7 @@ class MessagingMessage(models.Model):
     # ------------------------------------------------------------------
 
     def action_cancel(self):
+        self._check_messaging_group("multichannel_messaging.group_messaging_user")
         to_cancel = self.filtered(lambda m: m.state in ("queued", "unknown"))
         to_cancel.write(
             {
@@ -635,6 +636,7 @@ class MessagingMessage(models.Model):
 
     def action_retry(self):
         """Queue failed / unknown messages again (an explicit human decision)."""
+        self._check_messaging_group("multichannel_messaging.group_messaging_user")
         to_retry = self.filtered(lambda m: m.state in ("failed", "unknown"))
         to_retry.write(
             {
@@ -646,6 +648,7 @@ class MessagingMessage(models.Model):
         )
 
     def action_open_document(self):
+        self._check_messaging_group("multichannel_messaging.group_messaging_user")
         self.ensure_one()
         if not self.res_model or not self.res_id:
             return False

@@ -8,6 +8,8 @@ from odoo.tools.safe_eval import datetime as safe_datetime
 from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_time
 
+from .models import USER_GROUP
+
 BUILDERS = [
     ("custom", "Custom conditions"),
     ("product", "Bought a product"),
@@ -233,11 +235,16 @@ class MessagingSegment(models.Model):
     # ------------------------------------------------------------------
 
     def _get_eval_context(self):
-        """Names a saved domain may use (the same as in the web client)."""
+        """Names a saved domain may use: values only, no record.
+
+        A domain is written by a Manager and evaluated by whoever uses the
+        group, the campaign cron included (superuser): a record such as
+        ``user`` would hand it ``user.env[...].sudo()``. Hence ``uid``, not
+        ``user``, as Odoo's mass mailing evaluates its domains without one.
+        """
         return {
-            "context": self.env.context,
+            "context": dict(self.env.context),
             "uid": self.env.uid,
-            "user": self.env.user,
             "context_today": lambda: fields.Date.context_today(self),
             "relativedelta": relativedelta,
             "datetime": safe_datetime,
@@ -265,6 +272,7 @@ class MessagingSegment(models.Model):
         return partners
 
     def action_view_partners(self):
+        self._check_messaging_group(USER_GROUP)
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",

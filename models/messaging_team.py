@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from .models import USER_GROUP
+
 
 class MessagingTeam(models.Model):
     """The agents who answer the Zalo conversations of some OAs."""
@@ -112,6 +114,7 @@ class MessagingTeam(models.Model):
         return agent
 
     def action_open_conversations(self):
+        self._check_messaging_group(USER_GROUP)
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "multichannel_messaging.messaging_conversation_action"

@@ -1,8 +1,10 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 from ..providers.zalo import validate_template_params
 from .messaging_channel import CHANNEL_TYPES
+
+TEMPLATE_EDITOR_GROUP = "mail.group_mail_template_editor"
 
 
 class MessagingTemplate(models.Model):
@@ -109,6 +111,75 @@ class MessagingTemplate(models.Model):
         ]
 
     # ------------------------------------------------------------------
+    # Who may write what (mail.render.mixin's rule, parameter lines included)
+    # ------------------------------------------------------------------
+    #
+    # As mail.template and sms.template: ``_unrestricted_rendering`` trusts
+    # what is stored, because every write is checked (the mixin's create,
+    # write and translation hooks call _check_access_right_dynamic_template,
+    # and so do the parameter lines' create and write). Outside Mail
+    # Template Editor, only the expressions of the model's
+    # mail_allowed_qweb_expressions() (plain fields such as
+    # {{ object.name }}) may be written.
+
+    def _get_unsafe_expressions(self):
+        """[(where, text)]: the fields and parameter lines of this template
+        that only a Mail Template Editor may write."""
+        self.ensure_one()
+        template = self.sudo()
+        model = template.render_model
+        found = []
+        for fname, field in template._fields.items():
+            engine = getattr(field, "render_engine", "inline_template")
+            value = template[fname]
+            if engine in ("qweb", "qweb_view"):
+                unsafe = self._has_unsafe_expression_template_qweb(value, model)
+            else:
+                unsafe = self._has_unsafe_expression_template_inline_template(
+                    value, model
+                )
+            if unsafe:
+                found.append((field._description_string(self.env), str(value)))
+        for param in template.param_ids:
+            if self._has_unsafe_expression_template_inline_template(
+                param.expression, model
+            ):
+                found.append((_("parameter %s", param.name), param.expression))
+        return found
+
+    def _has_unsafe_expression(self):
+        return any(template._get_unsafe_expressions() for template in self)
+
+    def _check_access_right_dynamic_template(self):
+        """AccessError naming the field and the rule, unless the user may
+        write any expression (Mail Template Editor, superuser)."""
+        if self.env.su or self.env.user.has_group(TEMPLATE_EDITOR_GROUP):
+            return
+        for template in self:
+            unsafe = template._get_unsafe_expressions()
+            if not unsafe:
+                continue
+            where, text = unsafe[0]
+            model = template.render_model
+            allowed = ", ".join(
+                "{{ %s }}" % expression
+                for expression in self.env[model].mail_allowed_qweb_expressions()
+            )
+            raise AccessError(
+                _(
+                    "Template %(template)s, %(where)s: %(text)s is refused. Only "
+                    "members of %(group)s may write expressions other than these "
+                    "plain fields of %(model)s: %(allowed)s.",
+                    template=template.name,
+                    where=where,
+                    text=text,
+                    group=self.env.ref(TEMPLATE_EDITOR_GROUP).name,
+                    model=self.env["ir.model"]._get(model).name or model,
+                    allowed=allowed,
+                )
+            )
+
+    # ------------------------------------------------------------------
     # Rendering
     # ------------------------------------------------------------------
 
@@ -120,7 +191,11 @@ class MessagingTemplate(models.Model):
         return self._render_field("body", res_ids)
 
     def _render_params(self, res_ids):
-        """{res_id: {param name: rendered value}}: the ZBS template_data."""
+        """{res_id: {param name: rendered value}}: the ZBS template_data.
+
+        The lines render through the template, whose rendering trusts what
+        is stored: they were checked with it on every write (see
+        _get_unsafe_expressions)."""
         self.ensure_one()
         result = {res_id: {} for res_id in res_ids}
         for param in self.param_ids:

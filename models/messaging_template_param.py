@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class MessagingTemplateParam(models.Model):
@@ -37,6 +37,20 @@ class MessagingTemplateParam(models.Model):
             "A template cannot declare the same parameter twice.",
         ),
     ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        params = super().create(vals_list)
+        # the expressions render with the template's unrestricted rendering:
+        # the same check as a write on the template itself
+        params.template_id._check_access_right_dynamic_template()
+        return params
+
+    def write(self, vals):
+        templates = self.template_id
+        result = super().write(vals)
+        (templates | self.template_id)._check_access_right_dynamic_template()
+        return result
 
     def _as_list_param(self):
         """Same shape as Zalo's template `listParams`."""
