@@ -1,4 +1,4 @@
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import MessagingCase
@@ -135,3 +135,128 @@ class TestSecurity(MessagingCase):
             message_b, self.env["messaging.message"].with_user(self.user_b).search([])
         )
         self.assertNotIn(self.sandbox, Channel.with_user(self.user_b).search([]))
+
+
+@tagged("post_install", "-at_install")
+class TestSecretActions(MessagingCase):
+    """Holes found by plain RPC: a Messaging User rotated a channel's webhook
+    secret and could spend Zalo's single-use refresh token."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.user = cls._make_user("sec_user", f"base.group_user,{USER}")
+        cls.manager = cls._make_user("sec_manager", f"base.group_user,{MANAGER}")
+        cls.admin = cls._make_user("sec_admin", f"base.group_user,{ADMIN}")
+        cls.zalo = cls.env["messaging.channel"].create(
+            dict(
+                cls.NO_THROTTLE,
+                name="Zalo OA",
+                channel_type="zalo",
+                zalo_app_id="1234",
+                zalo_app_secret="APP-SECRET",
+                zalo_access_token="AT-1",
+                zalo_refresh_token="RT-1",
+                # no network: a closed local port refuses at once
+                zalo_oauth_url="http://127.0.0.1:9",
+                zalo_openapi_url="http://127.0.0.1:9",
+                zalo_business_url="http://127.0.0.1:9",
+            )
+        )
+
+    def _secrets(self):
+        channel = self.zalo.sudo()
+        channel.invalidate_recordset()
+        return channel.webhook_token, channel.zalo_refresh_token
+
+    def test_user_cannot_regenerate_webhook_token(self):
+        before = self._secrets()
+        for user in (self.user, self.manager):
+            with self.assertRaisesRegex(AccessError, "Messaging / Administrator"):
+                self.zalo.with_user(user).action_regenerate_webhook_token()
+        self.assertEqual(self._secrets(), before)
+        self.zalo.with_user(self.admin).action_regenerate_webhook_token()
+        self.assertNotEqual(self._secrets()[0], before[0])
+
+    def test_user_cannot_refresh_token_nor_sync_templates(self):
+        before = self._secrets()
+        for method in ("action_refresh_token", "action_sync_templates"):
+            for user in (self.user, self.manager):
+                with self.assertRaisesRegex(AccessError, method):
+                    getattr(self.zalo.with_user(user), method)()
+        with self.assertRaises(AccessError):
+            self.zalo.with_user(self.user).action_test_connection()
+        self.assertEqual(self._secrets(), before)
+
+    def test_admin_passes_the_check(self):
+        # the check lets the administrator through: the closed port refuses
+        for method in ("action_refresh_token", "action_sync_templates"):
+            with self.assertRaises(UserError) as caught:
+                getattr(self.zalo.with_user(self.admin), method)()
+            self.assertNotIsInstance(caught.exception, AccessError)
+
+    def test_superuser_passes_the_check(self):
+        """Crons run as OdooBot (superuser mode) and sudo() calls pass."""
+        before = self._secrets()
+        self.zalo.with_user(self.user).sudo().action_regenerate_webhook_token()
+        self.assertNotEqual(self._secrets()[0], before[0])
+        bot = self.zalo.with_user(self.env.ref("base.user_root"))
+        self.assertTrue(bot.env.su)
+        bot.action_regenerate_webhook_token()
+
+    def test_user_cannot_resume_nor_process_events(self):
+        self.zalo.paused_until = "2030-01-01 00:00:00"
+        with self.assertRaises(AccessError):
+            self.zalo.with_user(self.manager).action_resume()
+        self.assertTrue(self.zalo.paused_until)
+        event = self.env["messaging.event"].create(
+            {"channel_id": self.zalo.id, "event_key": "k1", "state": "error"}
+        )
+        with self.assertRaises(AccessError):
+            event.with_user(self.manager).action_process()
+
+
+@tagged("post_install", "-at_install")
+class TestSegmentDomainEval(MessagingCase):
+    """A customer group's domain is evaluated by the campaign cron as the
+    superuser: it gets values (uid, dates), never a record to climb from."""
+
+    SECRET_DOMAIN = (
+        "[('name', '=', user.env['ir.config_parameter'].sudo()"
+        ".get_param('database.secret'))]"
+    )
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.manager = cls._make_user("seg_manager", f"base.group_user,{MANAGER}")
+
+    def test_domain_cannot_reach_the_environment(self):
+        Segment = self.env["messaging.segment"].with_user(self.manager)
+        with self.assertRaisesRegex(ValidationError, "not valid"):
+            Segment.create({"name": "Leak", "domain": self.SECRET_DOMAIN})
+        segment = Segment.create({"name": "Mine", "domain": "[]"})
+        with self.assertRaisesRegex(ValidationError, "not valid"):
+            segment.write({"domain": self.SECRET_DOMAIN})
+
+    def test_campaign_extra_domain_cannot_reach_the_environment(self):
+        campaign = self.env["messaging.campaign"].create(
+            {"name": "C", "channel_id": self.sandbox.id}
+        )
+        with self.assertRaisesRegex(ValidationError, "not valid"):
+            campaign.with_user(self.manager).write({"extra_domain": self.SECRET_DOMAIN})
+
+    def test_domain_still_uses_uid_and_dates(self):
+        segment = (
+            self.env["messaging.segment"]
+            .with_user(self.manager)
+            .create(
+                {
+                    "name": "Mine",
+                    "domain": "[('user_id', '=', uid), ('create_date', '<=', "
+                    "(context_today() + relativedelta(days=1)).strftime('%Y-%m-%d'))]",
+                }
+            )
+        )
+        self.partner_a.user_id = self.manager
+        self.assertEqual(segment._get_partners(), self.partner_a)
