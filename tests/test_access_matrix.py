@@ -16,6 +16,7 @@ from unittest.mock import patch
 from odoo import models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
+from odoo.tools import SQL
 
 from ..models.messaging_event import zalo_time
 from . import test_webhook_common as wh
@@ -295,18 +296,21 @@ class TestAccessMatrix(MessagingCase):
         execute = cr.execute
 
         def spy(query, params=None, log_exceptions=True):
-            if WRITE_SQL.match(str(query)):
-                statements.append(str(query))
+            code = query.code if isinstance(query, SQL) else str(query)
+            if WRITE_SQL.match(code):
+                statements.append(code)
             return execute(query, params, log_exceptions)
 
         with patch.object(cr, "execute", spy):
             yield
 
     def _call(self, model, method, user):
-        """(denied?, writes made before the denial): the method called as
-        ``user`` in a savepoint that is always rolled back."""
+        """(outcome, writes made before a denial): the method called as
+        ``user`` in a savepoint that is always rolled back. The outcome is
+        "denied" (AccessError), "ran", or the text of a business refusal
+        (UserError, ValidationError: the group check let the user through)."""
         self.env.flush_all()
-        denied, statements = False, []
+        outcome, statements = "ran", []
         try:
             with self.env.cr.savepoint():
                 record = self._record_for(model, user)
@@ -315,25 +319,23 @@ class TestAccessMatrix(MessagingCase):
                     try:
                         getattr(record, method)()
                     except AccessError:
-                        denied = True
+                        outcome = "denied"
                         record.env.flush_all()  # a pending write would show
-                    except (UserError, ValidationError):
-                        pass  # a business refusal: the group check passed
+                    except (UserError, ValidationError) as exc:
+                        outcome = "refused: %s" % exc
                 raise _RolledBack
         except _RolledBack:
-            pass
-        finally:
             self.env.invalidate_all()
-        return denied, statements
+        return outcome, statements if outcome == "denied" else []
 
     def test_public_methods_check_their_group(self):
         wrong, side_effects = [], []
         for (model, method), lowest in sorted(METHOD_ACCESS.items()):
             for role, user in self.users.items():
-                denied, statements = self._call(model, method, user)
-                if denied == _allowed(role, lowest):
-                    wrong.append((model, method, role, "denied" if denied else "ran"))
-                if denied and statements:
+                outcome, statements = self._call(model, method, user)
+                if (outcome == "denied") == _allowed(role, lowest):
+                    wrong.append((model, method, role, outcome))
+                if statements:
                     side_effects.append((model, method, role, statements))
         self.assertEqual(wrong, [], "(model, method, role, outcome) mismatches")
         self.assertEqual(side_effects, [], "writes made before the AccessError")
