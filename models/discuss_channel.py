@@ -519,15 +519,15 @@ class DiscussChannel(models.Model):
 
     def action_messaging_take(self):
         """Take the conversation (from the shared queue or a colleague)."""
+        self._check_messaging_group("multichannel_messaging.group_messaging_user")
         self._messaging_check_zalo()
-        if not self.env.user.has_group("multichannel_messaging.group_messaging_user"):
-            raise UserError(_("Only messaging users can answer Zalo conversations."))
         for channel in self:
             channel.sudo()._messaging_set_agent(self.env.user)
         return self.action_messaging_open()
 
     def action_messaging_done(self):
         """Mark as done: out of the agents' sidebar until the user writes again."""
+        self._check_messaging_group("multichannel_messaging.group_messaging_user")
         self._messaging_check_zalo()
         for channel in self:
             channel.sudo().write({"messaging_state": "done"})
@@ -540,6 +540,7 @@ class DiscussChannel(models.Model):
 
     def action_messaging_open(self):
         """Open the conversation in Discuss."""
+        self._check_messaging_group("multichannel_messaging.group_messaging_user")
         self.ensure_one()
         return {
             "type": "ir.actions.client",

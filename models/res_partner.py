@@ -35,6 +35,7 @@ class ResPartner(models.Model):
             partner.messaging_message_count = counts.get(partner, 0)
 
     def action_view_messaging_messages(self):
+        self._check_messaging_group("multichannel_messaging.group_messaging_user")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "multichannel_messaging.messaging_message_action"
@@ -87,6 +88,7 @@ class ResPartner(models.Model):
 
     def action_messaging_open_conversation(self):
         """Open the Zalo conversation in Discuss (to answer from there)."""
+        self._check_messaging_group("multichannel_messaging.group_messaging_user")
         self.ensure_one()
         conversation = self._messaging_conversation()
         if not conversation:

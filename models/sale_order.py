@@ -20,6 +20,7 @@ class SaleOrder(models.Model):
             order.messaging_message_count = counts.get(order.id, 0)
 
     def action_view_messaging_messages(self):
+        self._check_messaging_group("multichannel_messaging.group_messaging_user")
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "multichannel_messaging.messaging_message_action"
