@@ -23,10 +23,10 @@ class Base(models.AbstractModel):
     def _check_messaging_group(self, group_xmlid):
         """Raise AccessError unless the current user is in ``group_xmlid``.
 
-        The first line of every public method of the addon that changes
-        something or reveals a secret: buttons hidden in a view are not
-        security, a method is callable by RPC on any record the user can
-        read. Superuser mode (crons run as OdooBot, ``sudo()``) passes.
+        The first line of every public method of the addon (the groups are
+        listed in tests/test_access_matrix.py): a button hidden in a view is
+        not security, a public method is callable by RPC on any record id.
+        Superuser mode (crons run as OdooBot, ``sudo()``) passes.
         """
         if self.env.su or self.env.user.has_group(group_xmlid):
             return

@@ -199,6 +199,16 @@ class TestTemplateRenderingRights(MessagingCase):
         self.assertIn("parameter secret", str(result["messages"]))
         self.assertEqual(self.zbs.param_ids.mapped("name"), ["name"])
 
+    def test_translation_is_checked(self):
+        template = self.env["messaging.template"].create(
+            {"name": "t", "body": "Chào {{ object.name }}"}
+        )
+        with self.assertRaisesRegex(AccessError, "Body"), self.env.cr.savepoint():
+            template.with_user(self.manager)._update_field_translations(
+                "body", {"en_US": "Hi " + SECRET_EXPR}
+            )
+        self.assertEqual(template.body, "Chào {{ object.name }}")
+
     def test_body_and_subject_name_the_field(self):
         Template = self.env["messaging.template"].with_user(self.manager)
         with self.assertRaisesRegex(AccessError, "Body"), self.env.cr.savepoint():
