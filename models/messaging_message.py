@@ -667,8 +667,11 @@ class MessagingMessage(models.Model):
         )
 
     def action_retry(self):
-        """Queue failed / unknown messages again (an explicit human decision)."""
+        """Queue failed / unknown messages again (an explicit human decision;
+        for an unknown outcome, a Manager's: see action_resend_unknown)."""
         to_retry = self.filtered(lambda m: m.state in ("failed", "unknown"))
+        if any(m.state == "unknown" for m in to_retry):
+            self._check_manager()
         to_retry.write(
             {
                 "state": "queued",
@@ -1178,8 +1181,7 @@ class MessagingMessage(models.Model):
                     ("id", "!=", self.id),
                     ("partner_id", "=", self.partner_id.id),
                     ("template_id", "=", self.template_id.id),
-                    ("state", "in", ("sending", "sent", "delivered", "read")),
-                    ("sent_at", ">=", since),
+                    *self._get_reached_domain(since),
                 ],
                 limit=1,
             ):
@@ -1199,13 +1201,27 @@ class MessagingMessage(models.Model):
                     ("partner_id", "=", self.partner_id.id),
                     ("channel_id", "=", channel.id),
                     ("category", "=", "marketing"),
-                    ("state", "in", ("sending", "sent", "delivered", "read")),
-                    ("sent_at", ">=", channel._to_utc_naive(local_midnight)),
+                    *self._get_reached_domain(channel._to_utc_naive(local_midnight)),
                 ]
             )
             if sent_today >= channel.recipient_daily_cap:
                 return "wait", channel._next_local_time(channel.quiet_hours_end), None
         return None
+
+    @api.model
+    def _get_reached_domain(self, since):
+        """Messages that (may have) reached their recipient since ``since``:
+        sent, and those whose outcome is unknown (counted as reached by the
+        marketing rules: they may well have been received)."""
+        return [
+            "|",
+            "&",
+            ("state", "in", ("sending", "sent", "delivered", "read")),
+            ("sent_at", ">=", since),
+            "&",
+            ("state", "=", "unknown"),
+            ("unknown_since", ">=", since),
+        ]
 
     def _mark_sending(self):
         """queued -> sending for the rows this worker still holds the lease

@@ -596,3 +596,22 @@ class TestFaultsQueue(MessagingCase):
         message = self._held()
         with self.assertRaises(UserError):
             message.action_fallback_now()
+
+    def test_retry_of_an_unknown_message_is_for_managers(self):
+        message = self._held()
+        user = self._make_user(
+            "fault_user", "multichannel_messaging.group_messaging_user"
+        )
+        with self.assertRaises(AccessError):
+            message.with_user(user).action_retry()
+        self.assertEqual(message.state, "unknown")
+
+    def test_unknown_outcome_counts_for_the_no_resend_window(self):
+        """A marketing message whose outcome is unknown may have been
+        received: the no-re-send window holds the next one back."""
+        self.sandbox.resend_window_minutes = 60
+        first = self._queue(self.partner_a)
+        first.write({"state": "unknown", "unknown_since": fields.Datetime.now()})
+        second = self._queue(self.partner_a)
+        self.Message._process_queue()
+        self.assertEqual((second.state, second.failure_type), ("skipped", "duplicate"))
