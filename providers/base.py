@@ -201,10 +201,11 @@ class _TrackedConnectionMixin:
             and time.monotonic() - self._last_request_at > KEEPALIVE_IDLE_SECONDS
         ):
             self.close()  # http.client connects again on the first write
-        super().request(*args, **kwargs)
+        result = super().request(*args, **kwargs)
         self._last_request_at = time.monotonic()
         if exchange is not None:
             exchange.written = True
+        return result
 
 
 class _TrackedHTTPConnection(_TrackedConnectionMixin, HTTPConnection):

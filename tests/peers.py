@@ -103,12 +103,13 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "LoopbackPeer/1.0"
 
     def setup(self):
-        super().setup()
+        result = super().setup()
         self.server.peer._opened(self.connection)
+        return result
 
     def finish(self):
         self.server.peer._closed(self.connection)
-        super().finish()
+        return super().finish()
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         """Silence the default stderr access log."""
