@@ -1480,7 +1480,14 @@ class MessagingMessage(models.Model):
         }
         reason = result.message or result.reason or ""
         minutes = channel.unknown_receipt_minutes
-        if self._get_unknown_policy() == AWAIT_RECEIPT and minutes > 0:
+        policy = self._get_unknown_policy()
+        if policy == RESEND:
+            vals["error_message"] = _(
+                "%(reason)s. Resent with the same idempotency key while the "
+                "provider drops duplicates; no answer to the last attempt (or "
+                "its window has passed): held for a Manager."
+            ) % {"reason": reason}
+        elif policy == AWAIT_RECEIPT and minutes > 0:
             vals["outcome_wait_until"] = now + timedelta(minutes=minutes)
             vals["error_message"] = _(
                 "%(reason)s. The provider may have received it: waiting up to "
