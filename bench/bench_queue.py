@@ -13,7 +13,10 @@ in one run:
    ``sms.session.batch.size``) and 1 per request; ratios and the time to hand
    a whole campaign over to the provider;
 4. rate accuracy: a channel limited to R messages/s, a peer answering after
-   100 ms, several dispatcher processes (``--role worker``) at once.
+   100 ms, several dispatcher processes (``--role worker``) at once;
+5. lost answers (``bench_faults.py``): with a share of answers lost after
+   the peer processed the request, how many messages were resent, held as
+   "outcome unknown" or lost, ours and Odoo's SMS queue.
 
 This directory has no ``__init__.py``: Odoo never imports it.
 """
@@ -35,6 +38,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import bench_faults  # noqa: E402
 import bench_peers  # noqa: E402
 
 BODY = "Chào {{ object.name }}, đơn hàng của bạn đã được xác nhận. Cảm ơn bạn!"
@@ -937,6 +941,8 @@ def print_report(args, results):
         _report_odoo(row, args, results)
     for index, rate in enumerate(results.get("rate") or []):
         _report_rate(row, rate, index == 0)
+    if results.get("faults"):
+        bench_faults.report(row, results["faults"])
     if not rows:
         return
     width = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -1029,9 +1035,22 @@ def parse_args(argv=None):
         help="trace Python allocations during the enqueue (slows it down)",
     )
     parser.add_argument(
+        "--faults",
+        type=float,
+        default=0.02,
+        help="share of requests whose answer the peer loses after processing "
+        "them, for the lost-answers figure (default 0.02; 0: skip it)",
+    )
+    parser.add_argument(
+        "--fault-messages",
+        type=int,
+        default=1000,
+        help="messages per queue in the lost-answers figure (default 1000)",
+    )
+    parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated parts to skip: enqueue,dispatch,odoo,rate",
+        help="comma-separated parts to skip: enqueue,dispatch,odoo,rate,faults",
     )
     # internal: the rate figure's dispatcher processes
     parser.add_argument(
@@ -1050,7 +1069,13 @@ def main(argv=None):
     started = time.time()
     registry = load_registry(args)
     results = {"load_start": os.getloadavg()[0]}
-    need = max(args.recipients, args.dispatch, args.odoo_create, args.rate_messages)
+    need = max(
+        args.recipients,
+        args.dispatch,
+        args.odoo_create,
+        args.rate_messages,
+        args.fault_messages,
+    )
     with environment(registry) as env:
         cleanup_previous(env)
         ensure_partners(env, need)
@@ -1081,6 +1106,8 @@ def main(argv=None):
             for claim in args.rate_claims.split(",")
             if claim.strip()
         ]
+    if "faults" not in skip and args.faults > 0:
+        bench_faults.bench_faults(sys.modules[__name__], registry, args, results)
     with open(
         os.path.join(args.log_dir, "results.json"), "w", encoding="utf-8"
     ) as handle:

@@ -11,6 +11,9 @@
 #                500 per request (Odoo's default) and 1 per request
 #   4. rate      achieved vs configured rate with a 100 ms-latency peer and
 #                several dispatcher processes
+#   5. faults    with 2% of answers lost after the peer processed the request
+#                (--faults): messages resent / held as unknown / lost, ours
+#                and Odoo's sms.sms queue (--skip faults to leave it out)
 #
 # Environment (see also scripts/common.sh):
 #   MESSAGING_BENCH_DB        database name (default messaging_bench)

@@ -154,6 +154,12 @@ class MessagingCampaign(models.Model):
     count_delivered = fields.Integer("Delivered", compute="_compute_counters")
     count_read = fields.Integer("Read", compute="_compute_counters")
     count_failed = fields.Integer("Failed", compute="_compute_counters")
+    count_unknown = fields.Integer(
+        "Outcome unknown",
+        compute="_compute_counters",
+        help="Included in Failed: no answer came back, the recipient may have "
+        "received it; waiting for a receipt or a Manager's decision.",
+    )
     count_skipped = fields.Integer("Skipped", compute="_compute_counters")
     count_fallback = fields.Integer("Fell back", compute="_compute_counters")
     count_replied = fields.Integer(
@@ -261,6 +267,7 @@ class MessagingCampaign(models.Model):
             campaign.count_delivered = counts["delivered"] + counts["read"]
             campaign.count_read = counts["read"]
             campaign.count_failed = counts["failed"] + counts["unknown"]
+            campaign.count_unknown = counts["unknown"]
             campaign.count_skipped = counts["skipped"] + counts["cancelled"]
             campaign.count_fallback = sum(line["fallback"] for line in lines.values())
             campaign.actual_cost = sum(line["cost"] for line in lines.values())

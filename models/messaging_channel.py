@@ -181,6 +181,31 @@ class MessagingChannel(models.Model):
         "Receipt delay (seconds)",
         help="Sandbox: delivery receipts arrive this long after the send.",
     )
+    # Lost answers (the request may have reached the provider)
+    timeout_connect = fields.Float(
+        "Connect timeout (seconds)",
+        default=5.0,
+        help="A connection not made within this time was not sent: retried.",
+    )
+    timeout_read = fields.Float(
+        "Answer timeout (seconds)",
+        default=20.0,
+        help="No answer within this time after the request left: the outcome "
+        "is unknown and the message is not resent blindly.",
+    )
+    unknown_receipt_minutes = fields.Integer(
+        "Wait for a receipt (minutes)",
+        default=30,
+        help="When the answer to a message was lost and the provider's "
+        "delivery receipt names it (ZBS by phone), wait this long for the "
+        "receipt before holding the message for a Manager (0 = hold at once).",
+    )
+    unknown_count = fields.Integer(
+        "Outcome unknown",
+        compute="_compute_unknown_count",
+        help="Messages whose outcome is unknown, waiting for a receipt or a "
+        "Manager's decision.",
+    )
 
     _sql_constraints = [
         (
@@ -237,6 +262,17 @@ class MessagingChannel(models.Model):
         for channel in self:
             channel.message_count = counts.get(channel, 0)
 
+    def _compute_unknown_count(self):
+        counts = dict(
+            self.env["messaging.message"]._read_group(
+                [("channel_id", "in", self.ids), ("state", "=", "unknown")],
+                ["channel_id"],
+                ["__count"],
+            )
+        )
+        for channel in self:
+            channel.unknown_count = counts.get(channel, 0)
+
     # ------------------------------------------------------------------
     # Provider access
     # ------------------------------------------------------------------
@@ -268,6 +304,8 @@ class MessagingChannel(models.Model):
             "strip_accents": channel.strip_accents,
             "sandbox_fail_ratio": channel.sandbox_fail_ratio,
             "sandbox_read_ratio": channel.sandbox_read_ratio,
+            "timeout_connect": channel.timeout_connect,
+            "timeout_read": channel.timeout_read,
         }
 
     def _get_adapter(self, **overrides):

@@ -8,15 +8,20 @@ from datetime import timedelta
 from psycopg2.extras import execute_values
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, html2plaintext, plaintext2html
 
 from ..providers import (
     ACCEPTED,
+    ADAPTERS,
     AUTH,
+    AWAIT_RECEIPT,
+    HOLD,
     PERMANENT,
     QUOTA,
+    RESEND,
     RETRY,
+    UNKNOWN,
     UNREACHABLE,
     OutboundMessage,
     ProviderError,
@@ -49,6 +54,7 @@ FAILURE_TYPES = [
     ("auth", "Credentials refused"),
     ("retries", "Too many attempts"),
     ("crash", "Interrupted while sending"),
+    ("no_answer", "No answer from the provider"),
     ("cancelled", "Cancelled"),
 ]
 CLAIM_SECONDS = 120
@@ -65,6 +71,10 @@ PREFETCH_ROWS = 20
 # request more than the rate into any second at the provider.
 LATE_SEND_SECONDS = 0.010
 LATE_SLOT_ATTEMPTS = 5
+# a resend relying on the provider's idempotency key stays this far inside
+# the provider's window (clocks differ, the first attempt took time)
+IDEMPOTENCY_MARGIN = timedelta(hours=1)
+MANAGER_GROUP = "multichannel_messaging.group_messaging_manager"
 
 
 class MessagingMessage(models.Model):
@@ -142,6 +152,19 @@ class MessagingMessage(models.Model):
     read_at = fields.Datetime(readonly=True, copy=False)
     failed_at = fields.Datetime(readonly=True, copy=False)
     receipt_due_at = fields.Datetime(readonly=True, copy=False)
+    unknown_since = fields.Datetime(
+        readonly=True,
+        copy=False,
+        help="First attempt whose outcome is unknown (the request may have "
+        "reached the provider, no answer came back).",
+    )
+    outcome_wait_until = fields.Datetime(
+        "Waiting for a receipt until",
+        readonly=True,
+        copy=False,
+        help="Outcome unknown: a delivery receipt naming this message settles "
+        "it until then; after that it is held for a Manager.",
+    )
     currency_id = fields.Many2one(related="channel_id.currency_id")
     cost = fields.Monetary(readonly=True, copy=False)
     fallback_parent_id = fields.Many2one(
@@ -594,8 +617,18 @@ class MessagingMessage(models.Model):
         return channel.cost_per_message
 
     def _set_delivered(self, when=None):
+        when = when or fields.Datetime.now()
+        # a receipt settles an unknown outcome: it did reach the recipient
+        self.filtered(lambda m: m.state == "unknown").write(
+            {
+                "sent_at": when,
+                "failure_type": False,
+                "error_message": False,
+                "outcome_wait_until": False,
+            }
+        )
         self.filtered(lambda m: m.state in ("sent", "sending", "unknown")).write(
-            {"state": "delivered", "delivered_at": when or fields.Datetime.now()}
+            {"state": "delivered", "delivered_at": when}
         )
 
     def _set_read(self, when=None):
@@ -635,9 +668,12 @@ class MessagingMessage(models.Model):
         )
 
     def action_retry(self):
-        """Queue failed / unknown messages again (an explicit human decision)."""
+        """Queue failed / unknown messages again (an explicit human decision;
+        for an unknown outcome, a Manager's: see action_resend_unknown)."""
         self._check_messaging_group("multichannel_messaging.group_messaging_user")
         to_retry = self.filtered(lambda m: m.state in ("failed", "unknown"))
+        if any(m.state == "unknown" for m in to_retry):
+            self._check_manager()
         to_retry.write(
             {
                 "state": "queued",
@@ -646,6 +682,61 @@ class MessagingMessage(models.Model):
                 "attempt_count": 0,
             }
         )
+
+    def _check_manager(self):
+        if not (self.env.su or self.env.user.has_group(MANAGER_GROUP)):
+            raise AccessError(
+                _(
+                    "Only a Messaging Manager can decide what happens to a "
+                    "message whose outcome is unknown."
+                )
+            )
+
+    def _get_unknown_to_decide(self):
+        self._check_manager()
+        unknown = self.filtered(lambda m: m.state == "unknown")
+        if not unknown:
+            raise UserError(_("Select messages whose outcome is unknown."))
+        return unknown
+
+    def action_resend_unknown(self):
+        """Manager: send again a message whose outcome is unknown, with the
+        same tracking id (the recipient may receive it twice)."""
+        unknown = self._get_unknown_to_decide()
+        unknown.write(
+            {
+                "state": "queued",
+                "scheduled_at": fields.Datetime.now(),
+                "failure_type": False,
+                "outcome_wait_until": False,
+                "attempt_count": 0,
+            }
+        )
+        self._retrigger_cron()
+
+    def action_fallback_now(self):
+        """Manager: hand a message whose outcome is unknown to its next
+        fallback step now (the recipient may get both)."""
+        unknown = self._get_unknown_to_decide()
+        without = unknown.filtered(
+            lambda m: not m.fallback_chain or m.fallback_child_ids
+        )
+        if without:
+            raise UserError(
+                _(
+                    "These messages have no fallback step left: %s. Resend or "
+                    "cancel them instead."
+                )
+                % ", ".join(without.mapped("display_name"))
+            )
+        unknown.write(
+            {
+                "outcome_wait_until": False,
+                "error_message": _("Outcome unknown: handed to the next channel."),
+            }
+        )
+        unknown._create_fallback()
+        self._retrigger_cron()
 
     def action_open_document(self):
         self._check_messaging_group("multichannel_messaging.group_messaging_user")
@@ -760,6 +851,7 @@ class MessagingMessage(models.Model):
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
         self._process_delivery_timeouts()
+        self._process_unknown_waits()
         while True:
             if auto_commit:
                 self._begin_read_committed()
@@ -829,39 +921,63 @@ class MessagingMessage(models.Model):
     def _recover_stale_sending(self):
         """A row left in ``sending`` (crash mid-call) is never blindly resent.
 
-        Exception: providers whose idempotency key makes a resend harmless.
-        eSMS refuses a second message with the same ``RequestId`` (our
-        tracking id) and answers code 124, so a same-day eSMS row is queued
-        again; everything else becomes "outcome unknown" for a human.
+        The same rule as a lost answer (``_set_outcome_unknown``): queued
+        again where the provider's idempotency key makes a resend harmless
+        (eSMS refuses a second message with the same ``RequestId``, our
+        tracking id, and answers code 124), else "outcome unknown" for a
+        human, after waiting for a receipt where one names the message.
         """
         now = fields.Datetime.now()
         stale = self.search([("state", "=", "sending"), ("claim_until", "<", now)])
         if not stale:
             return
         resend = stale.filtered(lambda m: m._is_resend_safe())
+        awaiting = (stale - resend).filtered(
+            lambda m: (
+                m._get_unknown_policy() == AWAIT_RECEIPT
+                and m.channel_id.unknown_receipt_minutes > 0
+            )
+        )
         self.env.flush_all()
         # conditional: a row another dispatcher recovered meanwhile is skipped
         self.env.cr.execute(
             """
             UPDATE messaging_message
                SET state = 'queued', claim_until = NULL, claim_token = NULL,
+                   unknown_since = COALESCE(
+                       unknown_since, claim_until - make_interval(secs => %(lease)s)),
                    write_date = %(now)s, write_uid = %(uid)s
              WHERE id = ANY(%(ids)s) AND state = 'sending' AND claim_until < %(now)s
             """,
-            {"ids": resend.ids, "now": now, "uid": self.env.uid},
+            {
+                "ids": resend.ids,
+                "now": now,
+                "uid": self.env.uid,
+                "lease": CLAIM_SECONDS,
+            },
         )
         self.env.cr.execute(
             """
-            UPDATE messaging_message
+            UPDATE messaging_message m
                SET state = 'unknown', failure_type = 'crash', claim_until = NULL,
                    error_message = %(text)s, write_date = %(now)s,
+                   unknown_since = COALESCE(
+                       m.unknown_since,
+                       m.claim_until - make_interval(secs => %(lease)s)),
+                   outcome_wait_until = CASE WHEN m.id = ANY(%(awaiting)s)
+                       THEN %(now)s + make_interval(mins => ch.unknown_receipt_minutes)
+                       END,
                    write_uid = %(uid)s
-             WHERE id = ANY(%(ids)s) AND state = 'sending' AND claim_until < %(now)s
+              FROM messaging_channel ch
+             WHERE ch.id = m.channel_id AND m.id = ANY(%(ids)s)
+               AND m.state = 'sending' AND m.claim_until < %(now)s
             """,
             {
                 "ids": (stale - resend).ids,
+                "awaiting": awaiting.ids,
                 "now": now,
                 "uid": self.env.uid,
+                "lease": CLAIM_SECONDS,
                 "text": _(
                     "The worker stopped while this message was being sent: it "
                     "may or may not have reached the provider. Check and retry "
@@ -870,18 +986,25 @@ class MessagingMessage(models.Model):
             },
         )
         stale.invalidate_recordset(
-            ["state", "failure_type", "error_message", "claim_until", "claim_token"]
+            [
+                "state",
+                "failure_type",
+                "error_message",
+                "claim_until",
+                "claim_token",
+                "unknown_since",
+                "outcome_wait_until",
+            ]
         )
 
     def _is_resend_safe(self):
+        """A row left in ``sending`` may be queued again: the provider
+        deduplicates a resend of an attempt started that long ago."""
         self.ensure_one()
-        if self.channel_type != "esms":
-            return False
-        channel = self.channel_id
-        started = channel._local_now(
+        started = self.unknown_since or (
             self.claim_until - timedelta(seconds=CLAIM_SECONDS)
         )
-        return started.date() == channel._local_now().date()
+        return self._may_resend_unknown(started)
 
     @api.model
     def _process_delivery_timeouts(self):
@@ -1061,8 +1184,7 @@ class MessagingMessage(models.Model):
                     ("id", "!=", self.id),
                     ("partner_id", "=", self.partner_id.id),
                     ("template_id", "=", self.template_id.id),
-                    ("state", "in", ("sending", "sent", "delivered", "read")),
-                    ("sent_at", ">=", since),
+                    *self._get_reached_domain(since),
                 ],
                 limit=1,
             ):
@@ -1082,13 +1204,27 @@ class MessagingMessage(models.Model):
                     ("partner_id", "=", self.partner_id.id),
                     ("channel_id", "=", channel.id),
                     ("category", "=", "marketing"),
-                    ("state", "in", ("sending", "sent", "delivered", "read")),
-                    ("sent_at", ">=", channel._to_utc_naive(local_midnight)),
+                    *self._get_reached_domain(channel._to_utc_naive(local_midnight)),
                 ]
             )
             if sent_today >= channel.recipient_daily_cap:
                 return "wait", channel._next_local_time(channel.quiet_hours_end), None
         return None
+
+    @api.model
+    def _get_reached_domain(self, since):
+        """Messages that (may have) reached their recipient since ``since``:
+        sent, and those whose outcome is unknown (counted as reached by the
+        marketing rules: they may well have been received)."""
+        return [
+            "|",
+            "&",
+            ("state", "in", ("sending", "sent", "delivered", "read")),
+            ("sent_at", ">=", since),
+            "&",
+            ("state", "=", "unknown"),
+            ("unknown_since", ">=", since),
+        ]
 
     def _mark_sending(self):
         """queued -> sending for the rows this worker still holds the lease
@@ -1292,9 +1428,103 @@ class MessagingMessage(models.Model):
                 self._reschedule(fields.Datetime.now() + delay, result)
         elif status == AUTH:
             self._set_failed("auth", result.message, code=result.code)
+        elif status == UNKNOWN:
+            self._set_outcome_unknown(result)
         else:
             assert status == PERMANENT, status
             self._set_failed("provider", result.message, code=result.code)
+
+    def _get_unknown_policy(self):
+        """The adapter's rule for an unknown outcome of this message:
+        ``RESEND``, ``AWAIT_RECEIPT`` or ``HOLD`` (see
+        ``BaseAdapter.unknown_policy``)."""
+        self.ensure_one()
+        adapter_class = ADAPTERS.get(self.channel_type)
+        if adapter_class is None:
+            return HOLD
+        return adapter_class.unknown_policy(self._prepare_outbound())
+
+    def _may_resend_unknown(self, since):
+        """True when a resend is deduplicated by the provider: its rule is
+        ``RESEND`` and ``since`` (the first attempt that may have reached it)
+        is well inside its idempotency window."""
+        self.ensure_one()
+        if self._get_unknown_policy() != RESEND:
+            return False
+        window = timedelta(seconds=ADAPTERS[self.channel_type].idempotency_seconds)
+        return fields.Datetime.now() - since < window - IDEMPOTENCY_MARGIN
+
+    def _set_outcome_unknown(self, result):
+        """The request may have reached the provider and no answer came back.
+
+        Never resent blindly: resent with the same idempotency key where the
+        provider drops duplicates (within its window and the channel's
+        attempts), else "outcome unknown", out of the retry and fallback
+        loop: waiting for a delivery receipt that names the message where
+        one will (then held), or held for a Manager at once.
+        """
+        self.ensure_one()
+        now = fields.Datetime.now()
+        channel = self.channel_id
+        since = self.unknown_since or now
+        if self._may_resend_unknown(since) and self.attempt_count < max(
+            channel.max_attempts, 1
+        ):
+            self.unknown_since = since
+            delay = channel._default_retry_delay(self.attempt_count)
+            self._reschedule(now + delay, result)
+            return
+        vals = {
+            "state": "unknown",
+            "failure_type": "no_answer",
+            "error_code": result.code,
+            "unknown_since": since,
+            "claim_until": False,
+        }
+        reason = result.message or result.reason or ""
+        minutes = channel.unknown_receipt_minutes
+        policy = self._get_unknown_policy()
+        if policy == RESEND:
+            vals["error_message"] = _(
+                "%(reason)s. Resent with the same idempotency key while the "
+                "provider drops duplicates; no answer to the last attempt (or "
+                "its window has passed): held for a Manager."
+            ) % {"reason": reason}
+        elif policy == AWAIT_RECEIPT and minutes > 0:
+            vals["outcome_wait_until"] = now + timedelta(minutes=minutes)
+            vals["error_message"] = _(
+                "%(reason)s. The provider may have received it: waiting up to "
+                "%(minutes)s minutes for its delivery receipt, then held for a "
+                "Manager."
+            ) % {"reason": reason, "minutes": minutes}
+        else:
+            vals["error_message"] = _(
+                "%(reason)s. The provider may have received it and there is no "
+                "way to check: held for a Manager to resend it or fall back."
+            ) % {"reason": reason}
+        self.write(vals)
+
+    @api.model
+    def _process_unknown_waits(self):
+        """Unknown outcomes whose receipt did not come in time: held."""
+        late = self.search(
+            [
+                ("state", "=", "unknown"),
+                ("outcome_wait_until", "<=", fields.Datetime.now()),
+            ]
+        )
+        for message in late:
+            message.write(
+                {
+                    "outcome_wait_until": False,
+                    "error_message": _(
+                        "No answer from the provider and no delivery receipt "
+                        "within %s minutes: held for a Manager to resend it or "
+                        "fall back."
+                    )
+                    % message.channel_id.unknown_receipt_minutes,
+                }
+            )
 
     def _send_email(self):
         self.ensure_one()

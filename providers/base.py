@@ -11,6 +11,11 @@ HTTP rules kept by every adapter:
   urllib3), the environment's proxy settings looked up once per host;
 * connect/read timeouts from the config, TLS verification always on;
 * ``send()`` never raises for network or provider errors, it returns a result;
+* every transport failure is classified here, once for every adapter
+  (:func:`classify_transport_error`): *not sent* (DNS, refused, connect
+  timeout, TLS, the request could not be written: ``RETRY``) or *outcome
+  unknown* (the request was written, no usable answer came: ``UNKNOWN``,
+  never resent blindly, see :meth:`BaseAdapter.unknown_policy`);
 * admin calls (test connection, template sync, token refresh) raise
   :class:`ProviderError` with a human readable message;
 * secrets are never logged and never copied into ``SendResult.raw``.
@@ -21,6 +26,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -32,7 +38,9 @@ from requests.utils import (
     prepend_scheme_if_needed,
     select_proxy,
 )
-from urllib3.connectionpool import connection_from_url
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util import parse_url
 
 _logger = logging.getLogger(__name__)
 
@@ -42,12 +50,30 @@ UNREACHABLE = "unreachable"
 PERMANENT = "permanent"
 AUTH = "auth"
 QUOTA = "quota"
+# the request may have reached the provider and no usable answer came back
+UNKNOWN = "unknown"
 
-STATUSES = (ACCEPTED, RETRY, UNREACHABLE, PERMANENT, AUTH, QUOTA)
+STATUSES = (ACCEPTED, RETRY, UNREACHABLE, PERMANENT, AUTH, QUOTA, UNKNOWN)
+
+# What the queue may do with an UNKNOWN outcome (``BaseAdapter.unknown_policy``)
+RESEND = "resend"  # the provider drops a second request with the same key
+AWAIT_RECEIPT = "await_receipt"  # a receipt will name the message: wait for it
+HOLD = "hold"  # nothing tells: a Manager decides
+
+# Transport failure reasons whose outcome is unknown (the request left)
+UNKNOWN_REASONS = frozenset(
+    {"read_timeout", "connection_lost", "bad_response", "gateway_timeout"}
+)
 
 DEFAULT_TIMEOUT_CONNECT = 5.0
 DEFAULT_TIMEOUT_READ = 20.0
 DEFAULT_RATE_RETRY_AFTER = 60
+# A pooled connection idle for longer is closed and opened again before a
+# request is written on it. Servers close idle keep-alive connections after
+# some seconds (Apache 5 s, nginx 75 s, IIS 120 s); one that does so while
+# our request is on its way leaves us unable to tell "closed before reading"
+# from "read, then dropped", so we do not write on a connection that old.
+KEEPALIVE_IDLE_SECONDS = 4.0
 
 # Keys never copied into ``SendResult.raw`` (ours or tokens a provider echoes).
 SECRET_KEYS = frozenset(
@@ -109,7 +135,11 @@ class ProviderError(Exception):
 
 
 class TransportError(Exception):
-    """Internal: the HTTP exchange itself failed (timeout, reset, 5xx, 429...)."""
+    """Internal: the HTTP exchange itself failed (timeout, reset, 5xx, 429...).
+
+    ``outcome_unknown``: the request was written and may have been acted
+    upon (``reason`` in :data:`UNKNOWN_REASONS`); else it surely was not.
+    """
 
     def __init__(self, reason, message, http_status=None, retry_after=None, raw=None):
         super().__init__(message)
@@ -117,6 +147,10 @@ class TransportError(Exception):
         self.http_status = http_status
         self.retry_after = retry_after
         self.raw = raw
+
+    @property
+    def outcome_unknown(self):
+        return self.reason in UNKNOWN_REASONS
 
 
 _local = threading.local()
@@ -128,13 +162,121 @@ _BASE_HEADERS = {
     "Accept": "*/*",
     "Accept-Encoding": "gzip, deflate",
 }
-# urllib3 errors that mean "the exchange failed"; the rest of HTTPError too
-_CONNECTION_ERRORS = (
-    urllib3.exceptions.ProtocolError,
-    urllib3.exceptions.SSLError,
-    urllib3.exceptions.ProxyError,
-    OSError,
-)
+
+
+class _Exchange:
+    """What one ``urlopen`` did on the wire, filled in by the connection.
+
+    ``started``: the request was handed to urllib3 (it was encoded).
+    ``tracked``: it goes through one of our connection classes (a SOCKS
+    proxy's do not: then any failure after ``started`` is taken as *outcome
+    unknown*). ``written``: the whole request (headers and body) was handed
+    to the socket.
+    """
+
+    __slots__ = ("started", "tracked", "written")
+
+    def __init__(self):
+        self.started = False
+        self.tracked = False
+        self.written = False
+
+
+def _current_exchange():
+    return getattr(_local, "exchange", None)
+
+
+class _TrackedConnectionMixin:
+    """Records on the thread's :class:`_Exchange` whether the request was
+    written, and never writes on a connection idle for longer than
+    :data:`KEEPALIVE_IDLE_SECONDS` (see there)."""
+
+    _last_request_at = None
+
+    def request(self, *args, **kwargs):  # pylint: disable=arguments-differ
+        exchange = _current_exchange()
+        if (
+            self.sock is not None
+            and self._last_request_at is not None
+            and time.monotonic() - self._last_request_at > KEEPALIVE_IDLE_SECONDS
+        ):
+            self.close()  # http.client connects again on the first write
+        result = super().request(*args, **kwargs)
+        self._last_request_at = time.monotonic()
+        if exchange is not None:
+            exchange.written = True
+        return result
+
+
+class _TrackedHTTPConnection(_TrackedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _TrackedHTTPSConnection(_TrackedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _TrackedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _TrackedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+_POOL_CLASSES = {
+    "http": _TrackedHTTPConnectionPool,
+    "https": _TrackedHTTPSConnectionPool,
+}
+
+
+def classify_transport_error(exc, exchange=None):
+    """The :class:`TransportError` for urllib3's exception ``exc``.
+
+    The one place where a failed exchange becomes *not sent* (retry freely)
+    or *outcome unknown* (the request may have reached the provider):
+
+    * not sent: DNS failure, refused connection, connect timeout
+      (``NewConnectionError``, ``ConnectTimeoutError``; urllib3 2's
+      ``NameResolutionError`` is a ``NewConnectionError``), and anything
+      that failed before the whole request was written (TLS handshake, a
+      reset or broken pipe while writing);
+    * outcome unknown: a read timeout, and a reset, a closed connection or
+      a broken answer after the request was written (``ProtocolError``
+      wrapping ``RemoteDisconnected`` / ``ConnectionResetError``...).
+
+    ``exchange`` (an :class:`_Exchange`) says whether the request was
+    written; without it, or when our connection class did not see the
+    request, only a failure to connect counts as not sent.
+    """
+    errors = urllib3.exceptions
+    if isinstance(exc, errors.NewConnectionError):
+        # a subclass of ConnectTimeoutError in urllib3 1.x, but a refusal
+        return TransportError("connection", "Connection error")
+    if isinstance(exc, errors.ConnectTimeoutError):
+        return TransportError("timeout", "Connect timeout")
+    if isinstance(exc, errors.ReadTimeoutError):
+        return TransportError("read_timeout", "Read timeout: no answer in time")
+    written = exchange is None or (
+        exchange.started and (exchange.written or not exchange.tracked)
+    )
+    if isinstance(exc, errors.ProxyError) and not written:
+        return TransportError("connection", "Proxy error")
+    if isinstance(exc, (errors.HTTPError, OSError, ValueError)) and written:
+        return TransportError(
+            "connection_lost",
+            "Connection lost after the request was sent (%s)" % _cause_name(exc),
+        )
+    return TransportError("connection", "Connection error (%s)" % _cause_name(exc))
+
+
+def _cause_name(exc):
+    """``ProtocolError('Connection aborted.', RemoteDisconnected(...))`` ->
+    ``RemoteDisconnected``: the name that says what happened."""
+    args = getattr(exc, "args", ())
+    inner = args[1] if len(args) > 1 and isinstance(args[1], BaseException) else None
+    inner = inner or getattr(exc, "reason", None) or exc
+    return type(inner).__name__
 
 
 class Session:
@@ -221,6 +363,7 @@ class Session:
             if username:
                 headers["Proxy-Authorization"] = _basic_auth(username, password)
             manager = urllib3.ProxyManager(proxy, proxy_headers=headers, **kwargs)
+            manager.pool_classes_by_scheme = dict(_POOL_CLASSES)
         self._proxy_managers[proxy] = manager
         return manager
 
@@ -235,8 +378,10 @@ class Session:
             kwargs = {"maxsize": self.pool_maxsize, "block": False, "retries": False}
             if scheme == "https":
                 kwargs.update(self.tls_settings())
-            pool = self._pools[key] = connection_from_url(
-                f"{scheme}://{netloc}", **kwargs
+            parts = parse_url(f"{scheme}://{netloc}")
+            port = parts.port or (443 if scheme == "https" else 80)
+            pool = self._pools[key] = _POOL_CLASSES[scheme](
+                parts.host, port=port, **kwargs
             )
         return pool
 
@@ -252,16 +397,20 @@ class Session:
             "redirect": False,
             "preload_content": True,
         }
+        exchange = _current_exchange() or _Exchange()
         proxy = self.proxy_for(url)
         if proxy:
-            return self._proxy_manager(proxy).urlopen(method, url, **options)
+            manager = self._proxy_manager(proxy)
+            exchange.tracked = not proxy.lower().startswith("socks")
+            exchange.started = True
+            return manager.urlopen(method, url, **options)
         parts = urlsplit(url)
         target = parts.path or "/"
         if parts.query:
             target = f"{target}?{parts.query}"
-        return self._pool(parts.scheme, parts.netloc).urlopen(
-            method, target, assert_same_host=False, **options
-        )
+        pool = self._pool(parts.scheme, parts.netloc)
+        exchange.tracked = exchange.started = True
+        return pool.urlopen(method, target, assert_same_host=False, **options)
 
     def close(self):
         for pool in self._pools.values():
@@ -399,29 +548,25 @@ class BaseAdapter:
         Raises :class:`TransportError` for anything that is not a usable
         answer: timeouts, refused/reset connections, HTTP 429 and 5xx,
         other 4xx, a redirect (not followed), or a body that is not JSON.
+        Its ``outcome_unknown`` tells a request that may have been acted
+        upon (read timeout, connection lost after the request was written,
+        HTTP 504, an answer that is not a JSON object) from one that surely
+        was not (see :func:`classify_transport_error`). An HTTP 5xx other
+        than 504 is the provider's own answer that it failed: retried.
         """
         path = urlsplit(url).path
+        exchange = _local.exchange = _Exchange()
         try:
             response = self._exchange(method, url, **kwargs)
         except TransportError as exc:
             _logger.info("%s %s: %s", method, path, exc)
             raise
-        except urllib3.exceptions.NewConnectionError as exc:
-            # a subclass of ConnectTimeoutError, but a refused connection
-            _logger.info("%s %s: connection error", method, path)
-            raise TransportError("connection", "Connection error") from exc
-        except urllib3.exceptions.ConnectTimeoutError as exc:
-            _logger.info("%s %s: connect timeout", method, path)
-            raise TransportError("timeout", "Connect timeout") from exc
-        except urllib3.exceptions.TimeoutError as exc:
-            _logger.info("%s %s: read timeout", method, path)
-            raise TransportError("timeout", "Read timeout") from exc
-        except _CONNECTION_ERRORS as exc:
-            _logger.info("%s %s: connection error", method, path)
-            raise TransportError("connection", "Connection error") from exc
-        except (urllib3.exceptions.HTTPError, ValueError) as exc:
-            _logger.info("%s %s: request error %s", method, path, type(exc).__name__)
-            raise TransportError("connection", type(exc).__name__) from exc
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            error = classify_transport_error(exc, exchange)
+            _logger.info("%s %s: %s", method, path, error)
+            raise error from exc
+        finally:
+            _local.exchange = None
         status = response.status
         _logger.debug("%s %s -> HTTP %s", method, path, status)
         body = self._parse_json(response)
@@ -431,6 +576,14 @@ class BaseAdapter:
                 "HTTP 429 Too Many Requests",
                 http_status=status,
                 retry_after=_retry_after_header(response) or DEFAULT_RATE_RETRY_AFTER,
+                raw=body,
+            )
+        if status == 504:
+            # a gateway forwarded the request and its upstream did not answer
+            raise TransportError(
+                "gateway_timeout",
+                "HTTP 504: the provider's gateway got no answer in time",
+                http_status=status,
                 raw=body,
             )
         if status >= 500:
@@ -449,7 +602,7 @@ class BaseAdapter:
             raise TransportError("http_4xx", f"HTTP {status}", http_status=status)
         if 300 <= status < 400:
             raise TransportError(
-                "bad_response",
+                "redirect",
                 f"HTTP {status}: redirect to {response.headers.get('Location')} "
                 "not followed",
                 http_status=status,
@@ -460,7 +613,9 @@ class BaseAdapter:
             )
         if not isinstance(body, dict):
             raise TransportError(
-                "bad_response", "JSON body is not an object", http_status=status
+                "http_4xx" if status >= 400 else "bad_response",
+                "JSON body is not an object",
+                http_status=status,
             )
         body.setdefault("_http_status", status)
         return body
@@ -523,6 +678,14 @@ class BaseAdapter:
     @staticmethod
     def _transport_result(exc):
         """Map a :class:`TransportError` to a ``SendResult`` for ``send()``."""
+        if exc.outcome_unknown:
+            return SendResult(
+                status=UNKNOWN,
+                code=None if exc.http_status is None else str(exc.http_status),
+                message=str(exc),
+                reason=exc.reason,
+                raw=scrub(exc.raw) if isinstance(exc.raw, dict) else None,
+            )
         if exc.reason == "http_auth":
             return SendResult(
                 status=AUTH,
@@ -555,6 +718,27 @@ class BaseAdapter:
                 f"{self.provider_type}: {exc} ({urlsplit(url).path})",
                 code=exc.http_status or exc.reason,
             ) from exc
+
+    @staticmethod
+    def _unparsed(message, raw):
+        """An answer whose shape we do not know: it may mean "accepted"."""
+        return SendResult(
+            status=UNKNOWN, message=message, reason="bad_response", raw=raw
+        )
+
+    @classmethod
+    def unknown_policy(cls, msg):
+        """What the queue may do when the outcome of sending ``msg`` is
+        unknown: :data:`RESEND` (the provider deduplicates a resend of the
+        same ``tracking_id`` for :attr:`idempotency_seconds`),
+        :data:`AWAIT_RECEIPT` (a delivery receipt carries the tracking id:
+        wait for it) or :data:`HOLD` (a Manager decides). The default is
+        :data:`HOLD`; adapters say better where their provider allows it."""
+        return HOLD
+
+    # seconds during which the provider refuses a second request with the
+    # same idempotency key (only for adapters whose policy is RESEND)
+    idempotency_seconds = 0
 
     @staticmethod
     def _invalid(message, reason="invalid_request"):

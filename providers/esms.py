@@ -8,7 +8,9 @@ IsUnicode, Sandbox, RequestId, CallbackUrl``. The answer is
 ``100`` only means "received by eSMS"; delivery comes by ``CallbackUrl``.
 ``RequestId`` is eSMS's idempotency key: a second request with the same id is
 refused with ``124`` (mapped to ACCEPTED/"duplicate_request": the first one
-went through).
+went through). It is our message's ``tracking_id``, the same on every attempt
+of one message, so a message whose first answer was lost is sent again with
+it (``unknown_policy`` RESEND) within eSMS's 24 h window.
 """
 
 from .base import (
@@ -16,7 +18,7 @@ from .base import (
     AUTH,
     PERMANENT,
     QUOTA,
-    RETRY,
+    RESEND,
     UNREACHABLE,
     BaseAdapter,
     ProviderError,
@@ -61,6 +63,12 @@ DUPLICATE_CONTENT_HINTS = ("trùng", "trung noi dung", "duplicate", "5 phut", "5
 
 class EsmsAdapter(BaseAdapter):
     provider_type = "esms"
+    # eSMS refuses a reused RequestId for 24 h (code 124)
+    idempotency_seconds = 24 * 3600
+
+    @classmethod
+    def unknown_policy(cls, msg):
+        return RESEND
 
     def __init__(self, config, session=None):
         super().__init__(config, session=session)
@@ -131,12 +139,7 @@ class EsmsAdapter(BaseAdapter):
                 raw=raw,
             )
         if code is None:
-            return SendResult(
-                status=RETRY,
-                message="eSMS answer has no CodeResult.",
-                reason="bad_response",
-                raw=raw,
-            )
+            return BaseAdapter._unparsed("eSMS answer has no CodeResult.", raw)
         if code in ESMS_CODES:
             status, reason, hint = ESMS_CODES[code]
         elif any(h in (error_message or "").lower() for h in DUPLICATE_CONTENT_HINTS):

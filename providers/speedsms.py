@@ -11,6 +11,10 @@ the account's ``email``, ``balance`` and ``currency``.
 ``sms_type``: 2 random number (no brandname), 3 registered brandname (needs
 ``sender``), 4 default brandname ("Notify"/"Verify"), 5 Android gateway app
 (``sender`` is the device id).
+
+No idempotency key and no id of ours in its delivery reports (they carry the
+``tranId`` of the answer): a message whose answer was lost is held for a
+Manager (``unknown_policy`` HOLD, the default).
 """
 
 from .base import (
@@ -123,12 +127,7 @@ class SpeedSmsAdapter(BaseAdapter):
                 raw=raw,
             )
         if code is None:
-            return SendResult(
-                status=RETRY,
-                message="SpeedSMS answer has no code.",
-                reason="bad_response",
-                raw=raw,
-            )
+            return BaseAdapter._unparsed("SpeedSMS answer has no code.", raw)
         status, reason, hint = SPEEDSMS_CODES.get(
             code, (PERMANENT, "unknown_error", "Unknown SpeedSMS code.")
         )

@@ -28,6 +28,8 @@ from datetime import datetime, timedelta, timezone
 from .base import (
     ACCEPTED,
     AUTH,
+    AWAIT_RECEIPT,
+    HOLD,
     PERMANENT,
     QUOTA,
     RETRY,
@@ -374,6 +376,17 @@ class ZaloAdapter(BaseAdapter):
     def _headers(self):
         return {"access_token": self.config.get("zalo_access_token") or ""}
 
+    @classmethod
+    def unknown_policy(cls, msg):
+        """ZBS by phone: the ``user_received_message`` receipt carries our
+        ``tracking_id``, so a message whose answer was lost is settled by its
+        receipt. By user id and consultation messages: receipts carry only
+        the ``msg_id`` of the lost answer, and Zalo has no idempotency key:
+        held for a Manager."""
+        if msg.kind == "template" and msg.route != "uid":
+            return AWAIT_RECEIPT
+        return HOLD
+
     def send(self, msg, list_params=None):
         """Send one message; never raises for network or provider errors.
 
@@ -473,12 +486,7 @@ class ZaloAdapter(BaseAdapter):
                 raw=raw,
             )
         if code is None:
-            return SendResult(
-                status=RETRY,
-                message="Zalo answer has no 'error' field.",
-                reason="bad_response",
-                raw=raw,
-            )
+            return self._unparsed("Zalo answer has no 'error' field.", raw)
         status, reason, hint, retry_after = classify_error(
             code, message, now=self.clock()
         )

@@ -2,6 +2,7 @@ from . import test_campaign
 from . import test_channel
 from . import test_demo_and_records
 from . import test_dispatch_providers
+from . import test_faults_transport
 from . import test_phone
 from . import test_queue_rules
 from . import test_providers_esms

@@ -20,6 +20,19 @@ Scripting the next answers for a path (FIFO, consumed one per request)::
 When no scripted answer is queued the peer computes a realistic default
 answer (token checks, quota counters, template checks...).
 
+Faults on a schedule (deterministic, one entry per request to a *send*
+path, see :data:`FAULT_KINDS`)::
+
+    peer.set_faults(["ok", "drop", "http_500", "stall"])   # then "ok"
+    peer.set_faults(itertools.cycle(["ok"] * 49 + ["drop"]))
+
+``drop``, ``stall`` and ``garbage`` process the request first (the message
+counts as received: it is in ``peer.sent``, the customer got it) and then
+lose the answer; ``http_500``/``http_502`` and ``reset`` do not process it.
+Refused connections are a mode, not a request (a refused connection never
+reaches the peer): ``with peer.refusing(): ...`` stops listening and closes
+every open connection; the same port listens again afterwards.
+
 Every request is recorded in ``peer.requests`` as a :class:`RecordedRequest`
 ``(method, path, query, headers, body, raw)``: ``query`` maps names to single
 values, ``headers`` has lower-case names, ``body`` is the parsed JSON or form.
@@ -59,6 +72,19 @@ _REASONS = {
 }
 
 
+# Fault kinds of ``LoopbackPeer.set_faults`` (processed = counted as received)
+FAULT_KINDS = {
+    "ok": "answer normally",
+    "http_500": "HTTP 500, not processed",
+    "http_502": "HTTP 502, not processed",
+    "reset": "close the connection without processing the request",
+    "drop": "process, then close the connection without answering",
+    "stall": "process, wait stall_seconds (past the read timeout), close",
+    "garbage": "process, then answer HTTP 200 with a body that is not JSON",
+}
+PROCESSED_FAULTS = ("ok", "drop", "stall", "garbage")
+
+
 class ScriptedResponse:
     """One queued answer: a JSON body (or raw bytes), an HTTP status, a delay
     before answering, or ``drop`` to close the connection without answering."""
@@ -75,6 +101,15 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server_version = "LoopbackPeer/1.0"
+
+    def setup(self):
+        result = super().setup()
+        self.server.peer._opened(self.connection)
+        return result
+
+    def finish(self):
+        self.server.peer._closed(self.connection)
+        return super().finish()
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         """Silence the default stderr access log."""
@@ -100,12 +135,21 @@ class _Server(ThreadingHTTPServer):
 class LoopbackPeer:
     """Base class: a threaded HTTP server with recording and scripting."""
 
+    # paths whose requests send a message (consume the fault schedule)
+    send_paths = ()
+    stall_seconds = 1.0
+
     def __init__(self):
         self.requests = []
         self._scripts = collections.defaultdict(collections.deque)
         self._lock = threading.RLock()
         self._server = None
         self._thread = None
+        self._port = 0
+        self._connections = set()
+        self.connections_opened = 0
+        self._faults = iter(())
+        self.faults_seen = []  # fault kind applied to each send request
         self.url = None
         self.init_state()
 
@@ -113,9 +157,10 @@ class LoopbackPeer:
     def start(self):
         if self._server is not None:
             return self
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", self._port), _Handler)
         self._server.peer = self
         host, port = self._server.server_address[:2]
+        self._port = port
         self.url = f"http://{host}:{port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -134,6 +179,55 @@ class LoopbackPeer:
         self._thread.join(timeout=5)
         self._server = None
         self._thread = None
+
+    @contextlib.contextmanager
+    def refusing(self):
+        """Connections to the peer are refused inside the block (nothing
+        listens, every open connection is closed); it listens again, on the
+        same port, after it. The client side should drop its pooled
+        connections too (they were closed under it)."""
+        self.stop()
+        self.close_connections()
+        try:
+            yield self
+        finally:
+            self.start()
+
+    def _opened(self, sock):
+        with self._lock:
+            self._connections.add(sock)
+            self.connections_opened += 1
+
+    def _closed(self, sock):
+        with self._lock:
+            self._connections.discard(sock)
+
+    def close_connections(self):
+        """Close every open connection, as a server does to idle keep-alive
+        connections; returns how many were open."""
+        with self._lock:
+            connections = list(self._connections)
+        for sock in connections:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return len(connections)
+
+    def set_faults(self, kinds):
+        """Apply these fault kinds (an iterable, consumed one per request to
+        a send path, then "ok") - see :data:`FAULT_KINDS`."""
+        kinds = iter(kinds)
+        with self._lock:
+            self._faults = kinds
+
+    def _next_fault(self, path):
+        if path not in self.send_paths:
+            return "ok"
+        with self._lock:
+            kind = next(self._faults, "ok")
+            if kind not in FAULT_KINDS:
+                raise ValueError(f"unknown fault kind {kind!r}")
+            self.faults_seen.append(kind)
+        return kind
 
     def __enter__(self):
         return self.start()
@@ -162,6 +256,8 @@ class LoopbackPeer:
         with self._lock:
             self.requests.clear()
             self._scripts.clear()
+            self._faults = iter(())
+            self.faults_seen = []
             self.init_state()
 
     def init_state(self):
@@ -200,11 +296,27 @@ class LoopbackPeer:
             if scripted.body is not None or scripted.status != 200:
                 self._write(handler, scripted.status, scripted.body, scripted.headers)
                 return
+        fault = self._next_fault(split.path)
+        if fault in ("http_500", "http_502"):
+            self._write(handler, int(fault[-3:]), {"error": fault})
+            return
+        if fault == "reset":
+            self._drop(handler)
+            return
         try:
             status, answer = self.handle(request)
         except Exception as exc:  # noqa: BLE001  # pylint: disable=broad-except
             # a bug in a peer must answer 500, not hang the client until timeout
             status, answer = 500, {"error": "peer_exception", "message": repr(exc)}
+        if fault == "stall":
+            # the client's read timeout fires meanwhile; no answer ever comes
+            time.sleep(self.stall_seconds)
+            fault = "drop"
+        if fault == "drop":
+            self._drop(handler)
+            return
+        if fault == "garbage":
+            status, answer = 200, b"<html>502 upstream</html>"
         self._write(handler, status, answer)
 
     @staticmethod
@@ -312,6 +424,11 @@ class ZaloPeer(LoopbackPeer):
     single use: each refresh issues a new pair.
     """
 
+    send_paths = (
+        "/message/template",
+        "/v3.0/oa/message/template",
+        "/v3.0/oa/message/cs",
+    )
     app_id = "3608465248940903967"
     app_secret = "peer-app-secret"
     oa_id = "1234567890123456789"
@@ -662,6 +779,7 @@ class EsmsPeer(LoopbackPeer):
     secret_key = "PEER-SECRET-KEY"
     brandname = "LOOPBACK"
     send_path = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
+    send_paths = (send_path, send_path.rstrip("/"))
     balance_path = "/MainService.svc/json/GetBalance_json/"
     price = 800
 
@@ -733,6 +851,7 @@ class SpeedSmsPeer(LoopbackPeer):
     with HTTP basic auth (access token as the user name)."""
 
     access_token = "peer-speedsms-token"
+    send_paths = ("/index.php/sms/send",)
     price = 250
 
     def __init__(self, balance=500000):

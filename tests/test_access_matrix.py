@@ -90,6 +90,8 @@ METHOD_ACCESS = {
     ("messaging.message", "action_cancel"): "user",
     ("messaging.message", "action_retry"): "user",
     ("messaging.message", "action_open_document"): "user",
+    ("messaging.message", "action_resend_unknown"): "manager",
+    ("messaging.message", "action_fallback_now"): "manager",
     ("messaging.event", "action_process"): "admin",
     ("messaging.composer", "action_send"): "user",
     ("messaging.bulk.send", "action_send"): "user",

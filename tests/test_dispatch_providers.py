@@ -289,12 +289,19 @@ class TestDispatchProviders(MessagingCase):
         self.assertEqual(message.state, "failed")
         self.assertEqual(message.failure_type, "retries")
 
-    def test_dropped_connection_retries(self):
+    def test_dropped_connection_is_not_resent(self):
+        """The answer was lost after the request left: never resent blindly.
+        A ZBS by phone waits for its receipt (it names our tracking id)."""
         self.zalo_peer.queue_response("/message/template", None, drop=True)
         message = self._zbs()
         self.Message._process_queue()
-        self.assertEqual(message.state, "queued")
+        self.assertEqual(
+            (message.state, message.failure_type), ("unknown", "no_answer")
+        )
         self.assertEqual(message.attempt_count, 1)
+        self.assertTrue(message.outcome_wait_until)
+        self.Message._process_queue()
+        self.assertEqual(len(self.zalo_peer.requests_for("/message/template")), 1)
 
     def test_template_rejected_is_permanent(self):
         self.zalo_peer.queue_response(

@@ -13,6 +13,7 @@ from odoo.addons.multichannel_messaging.providers import (
     PERMANENT,
     QUOTA,
     RETRY,
+    UNKNOWN,
     UNREACHABLE,
     OutboundMessage,
     ProviderError,
@@ -165,10 +166,10 @@ class TestEsmsSend(EsmsPeerCase):
             (result.status, result.code, result.message), (PERMANENT, "555", "?")
         )
 
-    def test_timeout_is_retry(self):
+    def test_read_timeout_is_unknown(self):
         self.peer.queue_response(SEND_PATH, delay=1.0)
         result = self.adapter(timeout_read=0.3).send(self.sms())
-        self.assertEqual((result.status, result.reason), (RETRY, "timeout"))
+        self.assertEqual((result.status, result.reason), (UNKNOWN, "read_timeout"))
 
     def test_http_500_is_retry(self):
         self.peer.queue_response(SEND_PATH, "Internal error", status=500)
@@ -176,10 +177,10 @@ class TestEsmsSend(EsmsPeerCase):
         self.assertEqual((result.status, result.reason), (RETRY, "http_5xx"))
         self.assertEqual(self.peer.request_count, 1)
 
-    def test_dropped_connection_is_retry(self):
+    def test_dropped_connection_is_unknown(self):
         self.peer.queue_response(SEND_PATH, drop=True)
         result = self.adapter().send(self.sms())
-        self.assertEqual((result.status, result.reason), (RETRY, "connection"))
+        self.assertEqual((result.status, result.reason), (UNKNOWN, "connection_lost"))
 
 
 @tagged("post_install", "-at_install")

@@ -8,6 +8,7 @@ from odoo.addons.multichannel_messaging.providers import (
     PERMANENT,
     QUOTA,
     RETRY,
+    UNKNOWN,
     UNREACHABLE,
     OutboundMessage,
     ProviderError,
@@ -98,15 +99,15 @@ class TestSpeedSmsSend(SpeedSmsPeerCase):
         result = self.adapter().send(self.sms())
         self.assertEqual((result.status, result.code), (QUOTA, "300"))
 
-    def test_timeout_is_retry(self):
+    def test_read_timeout_is_unknown(self):
         self.peer.queue_response(SEND_PATH, delay=1.0)
         result = self.adapter(timeout_read=0.3).send(self.sms())
-        self.assertEqual((result.status, result.reason), (RETRY, "timeout"))
+        self.assertEqual((result.status, result.reason), (UNKNOWN, "read_timeout"))
 
-    def test_dropped_connection_is_retry(self):
+    def test_dropped_connection_is_unknown(self):
         self.peer.queue_response(SEND_PATH, drop=True)
         result = self.adapter().send(self.sms())
-        self.assertEqual((result.status, result.reason), (RETRY, "connection"))
+        self.assertEqual((result.status, result.reason), (UNKNOWN, "connection_lost"))
 
 
 def _code_test(code, status):

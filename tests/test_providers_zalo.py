@@ -8,6 +8,7 @@ from odoo.addons.multichannel_messaging.providers import (
     PERMANENT,
     QUOTA,
     RETRY,
+    UNKNOWN,
     UNREACHABLE,
     OutboundMessage,
     ProviderError,
@@ -245,19 +246,19 @@ class TestZaloLocalChecks(ZaloPeerCase):
 
 @tagged("post_install", "-at_install")
 class TestZaloTransport(ZaloPeerCase):
-    def test_read_timeout_is_retry(self):
+    def test_read_timeout_is_unknown(self):
         self.peer.queue_response(PHONE_PATH, delay=1.5)
         adapter = self.adapter(timeout_read=0.3)
         start = datetime.now()
         result = adapter.send(self.template_msg())
         elapsed = (datetime.now() - start).total_seconds()
-        self.assertEqual((result.status, result.reason), (RETRY, "timeout"))
+        self.assertEqual((result.status, result.reason), (UNKNOWN, "read_timeout"))
         self.assertLess(elapsed, 1.2)
 
-    def test_dropped_connection_is_retry(self):
+    def test_dropped_connection_is_unknown(self):
         self.peer.queue_response(PHONE_PATH, drop=True)
         result = self.adapter().send(self.template_msg())
-        self.assertEqual((result.status, result.reason), (RETRY, "connection"))
+        self.assertEqual((result.status, result.reason), (UNKNOWN, "connection_lost"))
 
     def test_connection_refused_is_retry(self):
         url = unused_local_url()
@@ -285,10 +286,10 @@ class TestZaloTransport(ZaloPeerCase):
         self.assertEqual((result.status, result.reason), (RETRY, "rate"))
         self.assertEqual(result.retry_after, 7)
 
-    def test_non_json_200_is_retry(self):
+    def test_non_json_200_is_unknown(self):
         self.peer.queue_response(PHONE_PATH, "OK")
         result = self.adapter().send(self.template_msg())
-        self.assertEqual((result.status, result.reason), (RETRY, "bad_response"))
+        self.assertEqual((result.status, result.reason), (UNKNOWN, "bad_response"))
 
     def test_keep_alive_connection_reused(self):
         adapter = self.adapter()

@@ -18,7 +18,9 @@ Design guarantees checked (DESIGN.md, "The outbound queue"): several workers
 never send a message twice and lose none; a shared per-channel rate holds
 under several workers; a row found in ``sending`` after a crash is never
 blindly re-sent (``unknown`` for a human) unless the provider's idempotency
-key makes the resend harmless (eSMS ``RequestId``). And the dispatchers
+key makes the resend harmless (eSMS ``RequestId``); the same holds for a lost
+answer (dropped connection, read timeout, garbage) under a fault schedule,
+with a dispatcher killed mid-batch on top. And the dispatchers
 themselves survive each other: when two overlap (one paused by the harness
 at a given step while the other works), neither fails with a serialization
 error at the claim, at the recovery of ``sending`` rows or at the end of a
@@ -26,6 +28,7 @@ campaign.
 """
 
 import collections
+import itertools
 import json
 import os
 import select
@@ -42,7 +45,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
 from . import common
-from .peers import EsmsPeer, SpeedSmsPeer
+from .peers import PROCESSED_FAULTS, EsmsPeer, SpeedSmsPeer
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "queue_worker.py")
 CRASH_EXIT_CODE = 17  # queue_worker.CRASH_EXIT_CODE
@@ -924,3 +927,72 @@ class TestQueueProcesses(TransactionCase):
         accepted = collections.Counter(sent["RequestId"] for sent in peer.sent)
         self.assertEqual(accepted, collections.Counter(set(rows)))
         self.assertEqual(recovery["result"]["done"], count)
+
+    # ------------------------------------------------------------------
+    # Lost answers and a crash
+    # ------------------------------------------------------------------
+
+    def test_lost_answers_and_a_crash_under_a_fault_schedule(self):
+        """SpeedSMS loses answers on a schedule (drop after processing,
+        stall past the read timeout, garbage, reset) and answers 500 now
+        and then; one dispatcher is killed right after its first call, then
+        two dispatch the rest at once. Nobody gets a message twice, nothing
+        is lost or left ``sending``, every lost answer and the crashed row
+        are "outcome unknown"."""
+        crashing = self._spawn("--crash", "after_call")
+        workers = [self._spawn() for _index in range(2)]
+        last = self._spawn()
+        peer = self._start(RecordingSpeedSmsPeer())
+        peer.stall_seconds = 1.0
+        lost = ("drop", "stall", "garbage", "reset")
+        pattern = ["ok", "ok", "drop", "ok", "http_500", "ok", "stall", "ok"]
+        pattern += ["garbage", "reset"]
+        peer.set_faults(itertools.cycle(pattern))
+        count = 40
+        fixture = self._make_fixture(
+            self._speedsms_channel_vals(peer, timeout_read=0.3, max_attempts=5),
+            count,
+            "faults",
+            campaign=True,
+        )
+        (crashed,) = self._run(crashing)
+        self.assertEqual(crashed["rc"], CRASH_EXIT_CODE, crashed["stderr"][-5000:])
+        self._expire_leases(fixture)
+        self.assertWorkersOk(self._run(*workers))
+        # the 5xx answers were retried later: make them due, one more run
+        with self._real_cursor() as cr:
+            cr.execute(
+                "UPDATE messaging_message SET scheduled_at = scheduled_at"
+                " - interval '1 day' WHERE channel_id = %s AND state = 'queued'",
+                [fixture["channel_id"]],
+            )
+            cr.commit()  # pylint: disable=invalid-commit
+        self.assertWorkersOk(self._run(last))
+
+        rows = self._rows(fixture)
+        states = collections.Counter(r["state"] for r in rows.values())
+        # nothing lost, nothing left sending
+        self.assertEqual(set(states), {"sent", "unknown"}, states)
+        self.assertFalse([r for r in rows.values() if r["leased"]])
+        # nobody received a message twice
+        received = collections.Counter(body["to"][0] for body in peer.sent)
+        self.assertEqual({p: n for p, n in received.items() if n > 1}, {})
+        seen = peer.faults_seen
+        self.assertEqual(seen[0], "ok")  # the crashed one's call
+        self.assertIn("http_500", seen)
+        self.assertEqual(len(peer.sent), sum(k in PROCESSED_FAULTS for k in seen))
+        unknown = [r for r in rows.values() if r["state"] == "unknown"]
+        self.assertEqual(
+            collections.Counter(r["failure_type"] for r in unknown),
+            {"crash": 1, "no_answer": sum(k in lost for k in seen)},
+        )
+        self.assertEqual(states["sent"], seen.count("ok") - 1)
+        # every sent row reached SpeedSMS once
+        sent_to = {r["recipient"] for r in rows.values() if r["state"] == "sent"}
+        self.assertEqual({p for p in sent_to if received[p] != 1}, set())
+        with self._real_cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, CTX)
+            campaign = env["messaging.campaign"].browse(fixture["campaign_id"])
+            channel = env["messaging.channel"].browse(fixture["channel_id"])
+            self.assertEqual(campaign.count_unknown, len(unknown))
+            self.assertEqual(channel.unknown_count, len(unknown))
