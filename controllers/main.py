@@ -69,6 +69,8 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")  # secrets.token_urlsafe()
 BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 _JSON_TOKEN = re.compile(r'[\\"\[\]{}]')  # what the depth count looks at
 _BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL refuses them
+# escapes that may stand for one of those (or for half of a valid pair)
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _json_response(status, payload):
@@ -215,7 +217,7 @@ def parse_json_object(raw):
         return None, "Malformed JSON"
     if not isinstance(data, dict):
         return None, "Not a JSON object"
-    if "\\u" in text and _bad_string(data):
+    if _SUSPECT_ESCAPE.search(text) and _bad_string(data):
         return None, "NUL character or lone surrogate in a JSON string"
     return data, None
 

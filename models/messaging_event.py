@@ -232,8 +232,8 @@ class MessagingEvent(models.Model):
     def _process(self):
         """Process each event in a savepoint: a failing event does not undo
         the others; it is tried again later, a bounded number of times
-        (:meth:`_record_failure`). Returns the earliest next try of a failed
-        event, or None."""
+        (:meth:`_record_failure`), the cron being triggered for the earliest
+        next try."""
         next_try = None
         for event in self:
             try:
@@ -245,7 +245,9 @@ class MessagingEvent(models.Model):
                 retry_at = event._record_failure(exc)
                 if retry_at and (next_try is None or retry_at < next_try):
                     next_try = retry_at
-        return next_try
+        if next_try:
+            self._retrigger(at=next_try)
+        return True
 
     def _process_and_record(self):
         state, note = self._process_one()
@@ -276,17 +278,13 @@ class MessagingEvent(models.Model):
         if not permanent and attempts <= len(RETRY_DELAYS):
             retry_at = now + RETRY_DELAYS[attempts - 1]
         text = (str(exc) or exc.__class__.__name__).replace("\x00", "")
+        if not permanent:
+            text = "%s: %s" % (exc.__class__.__name__, text)
         values = {
             "state": "received" if retry_at else "error",
             "attempt_count": attempts,
             "next_try_at": retry_at or False,
-            "error_message": text
-            if permanent
-            else "%s: %s"
-            % (
-                exc.__class__.__name__,
-                text,
-            ),
+            "error_message": text,
             "processed_at": now,
         }
         try:
@@ -371,7 +369,7 @@ class MessagingEvent(models.Model):
             if not events:
                 break
             try:
-                next_try = events._process()
+                events._process()
             except RETRYABLE_ERRORS:
                 if not auto_commit:
                     raise
@@ -379,8 +377,6 @@ class MessagingEvent(models.Model):
                 self.env.cr.rollback()  # pylint: disable=invalid-commit
                 self._retrigger(seconds=2)
                 break
-            if next_try:
-                self._retrigger(at=next_try)
             done += len(events)
             if auto_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit

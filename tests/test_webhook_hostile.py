@@ -268,6 +268,20 @@ class TestWebhookHostile(HttpCase):
             (400,),
         )
 
+    def test_odd_content_lengths(self):
+        raw, signature = self._signed(wh.follow())
+        for length in ("abc", "-1", "1e3", " 12"):
+            with self.subTest(length=length):
+                status, _body = self.assertRefused(
+                    lambda length=length: self._post(
+                        raw,
+                        signature,
+                        headers={"Content-Length": length, "Connection": "close"},
+                    ),
+                    (200, 400, 411, 413),
+                    served_by_fast_path=False,
+                )
+
     def test_not_an_object_refused(self):
         for raw in (
             b"[]",
