@@ -14,9 +14,11 @@ with plain SQL (functions below, shared with the WSGI fast path of
 ``fast_path.py``, which serves Zalo calls before Odoo's request stack).
 """
 
+import codecs
 import hmac
 import json
 import logging
+import re
 import time
 
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -27,6 +29,10 @@ from odoo.http import request
 from ..models.messaging_channel_webhook import check_zalo_signature
 from ..models.messaging_event import (
     CRON_XMLID,
+    as_id,
+    as_id_list,
+    as_text,
+    epoch_seconds,
     event_key_digest,
     store_event,
     wake_cron,
@@ -53,6 +59,18 @@ CHANNEL_COLUMNS = (
 )
 STORED = {"error": 0, "message": "Success"}
 DUPLICATE = {"error": 0, "message": "Duplicate: already received"}
+# Zalo's URL check (an unsigned ``{}`` when the URL is saved in its console)
+URL_CHECK = {"error": 0, "message": "OK: nothing to store"}
+MAX_JSON_DEPTH = 32  # Zalo events nest 3 or 4 levels
+# what a JSON body may be sent as (none: taken as JSON too)
+JSON_CONTENT_TYPES = ("application/json", "text/json", "text/plain")
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")  # secrets.token_urlsafe()
+# UTF-32 LE starts with the UTF-16 LE mark
+BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
+_JSON_TOKEN = re.compile(r'[\\"\[\]{}]')  # what the depth count looks at
+_BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL refuses them
+# escapes that may stand for one of those (or for half of a valid pair)
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _json_response(status, payload):
@@ -83,7 +101,7 @@ def _refuse(status, reason, channel=None):
 def find_channel(cr, channel_type, token):
     """The channel owning this token as a dict of CHANNEL_COLUMNS, or None
     (archived ones still take receipts for what they sent)."""
-    if not token or len(token) < 16 or len(token) > 128:
+    if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         return None
     cr.execute(
         "SELECT %s FROM messaging_channel WHERE webhook_token = %%s"
@@ -117,12 +135,9 @@ def kept_headers(headers):
 
 def stale_reason(channel, timestamp):
     """Refuse old (and far-future) events: the body's timestamp is signed."""
-    try:
-        epoch = int(str(timestamp).strip())
-    except ValueError:
+    epoch = epoch_seconds(timestamp)
+    if epoch is None:
         return "Unreadable timestamp"
-    if epoch > 10**11:  # milliseconds
-        epoch /= 1000.0
     now = time.time()
     if epoch > now + FUTURE_SKEW_SECONDS:
         return "Timestamp in the future"
@@ -132,57 +147,168 @@ def stale_reason(channel, timestamp):
     return None
 
 
+def json_too_deep(text, limit=MAX_JSON_DEPTH):
+    """Whether a JSON text nests objects and arrays deeper than ``limit``,
+    counted without recursion (brackets inside strings do not count)."""
+    if text.count("{") + text.count("[") <= limit:
+        return False  # the usual case: too few brackets to be that deep
+    depth, in_string, escaped_at = 0, False, -1
+    for match in _JSON_TOKEN.finditer(text):  # one pass, whatever the text
+        char, position = match.group(), match.start()
+        if in_string:
+            if position == escaped_at:
+                continue  # the character after a backslash
+            if char == "\\":
+                escaped_at = position + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "}]":
+            depth -= 1
+    return False
+
+
+def _bad_string(data):
+    """Whether a string of a parsed JSON value (keys too) holds a NUL or a
+    lone surrogate (from ``\\u`` escapes), walked without recursion."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str) and _BAD_CHARACTERS.search(value):
+            return True
+    return False
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def parse_json_object(raw):
+    """(dict, None) for a body that is a UTF-8 JSON object, else (None, the
+    reason to refuse it with a 400). Strict where PostgreSQL or the
+    processing would fail later: no byte order mark nor other encoding, no
+    NUL (byte or escape), no lone surrogate, no NaN/Infinity, at most
+    ``MAX_JSON_DEPTH`` levels. Duplicate keys are allowed (the last wins)."""
+    if raw.startswith(BOMS):
+        return None, "Byte order mark: send UTF-8 without BOM"
+    if b"\x00" in raw:
+        return None, "NUL byte in the body (only UTF-8 is accepted)"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "Body is not UTF-8"
+    if json_too_deep(text):
+        return None, "JSON nested deeper than %d levels" % MAX_JSON_DEPTH
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        return None, "JSON nested too deep"
+    except ValueError:
+        return None, "Malformed JSON"
+    if not isinstance(data, dict):
+        return None, "Not a JSON object"
+    if _SUSPECT_ESCAPE.search(text) and _bad_string(data):
+        return None, "NUL character or lone surrogate in a JSON string"
+    return data, None
+
+
+def content_type_reason(headers):
+    """Why the Content-Type cannot carry a JSON body (None when it can, or
+    when there is none): form and multipart bodies are parsed by Odoo's
+    stack before the route sees them, other charsets than UTF-8 refused."""
+    value = headers.get("Content-Type") or ""
+    mimetype, _sep, params = value.partition(";")
+    mimetype = mimetype.strip().lower()
+    if (
+        mimetype
+        and mimetype not in JSON_CONTENT_TYPES
+        and not mimetype.endswith("+json")
+    ):
+        return "Content-Type must be application/json"
+    charset = params.lower().replace(" ", "").partition("charset=")[2]
+    charset = charset.split(";")[0].strip("\"'")
+    if charset and charset not in ("utf-8", "utf8"):
+        return "Content-Type charset must be UTF-8"
+    return None
+
+
 def zalo_user_ref(data):
     for key in ("follower", "sender"):
         value = data.get(key)
-        if isinstance(value, dict) and value.get("id"):
-            return str(value["id"])
+        if isinstance(value, dict) and as_id(value.get("id")):
+            return as_id(value["id"])
     return None
 
 
 def zalo_event_key(data, raw, name):
     """msg_id identifies a user message; receipts and management events
     have none of their own (or share the msg_id of the message they are
-    about), so they are keyed on the event name + ids, or on the body."""
+    about), so they are keyed on the event name + ids, or on the body.
+    Odd values (a list where an id is expected...) key on the body."""
     message = data.get("message") if isinstance(data.get("message"), dict) else {}
-    msg_id = message.get("msg_id")
+    msg_id = as_id(message.get("msg_id"))
+    msg_ids = as_id_list(message.get("msg_ids"))
     if msg_id and name.startswith("user_send_"):
         return "msg:%s" % msg_id
-    if msg_id or message.get("msg_ids"):
-        return "%s:%s" % (
-            name,
-            event_key_digest(
-                msg_id or "", *sorted(map(str, message.get("msg_ids") or []))
-            ),
-        )
+    if msg_id or msg_ids:
+        return "%s:%s" % (name, event_key_digest(msg_id, *sorted(msg_ids)))
     return "body:%s" % event_key_digest(raw)
+
+
+def zalo_event_name(data):
+    return as_text(data.get("event_name"))[:128] or "unknown"
 
 
 def answer_zalo(cr, token, raw, headers, cron=None):
     """Check and store one Zalo call: (HTTP status, JSON body, new event id
     or None). ``raw`` is None when the body was larger than allowed;
-    ``cron``: id of the processing cron (read when not given)."""
+    ``cron``: id of the processing cron (read when not given).
+
+    Whatever the caller sends, the answer is a 2xx or a 4xx: an empty body
+    or ``{}`` (Zalo's check of a new webhook URL) gets 200 and stores
+    nothing; a body that is not a UTF-8 JSON object, a bad signature or
+    timestamp gets a 4xx and stores nothing; a signed event is stored
+    whatever its fields hold (the processing keeps what it cannot
+    understand as an error on the event)."""
     channel = find_channel(cr, "zalo", token)
     if channel is None:
         return (*refusal(404, "Unknown channel"), None)
     if raw is None:
         return (*refusal(413, "Body too large", channel), None)
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return (*refusal(400, "Malformed JSON", channel), None)
-    if not isinstance(data, dict) or not data.get("timestamp"):
+    # before the body: Odoo's stack parses a form body (the route gets none)
+    unsupported = content_type_reason(headers)
+    if unsupported:
+        return (*refusal(415, unsupported, channel), None)
+    if not raw.strip():
+        return 200, URL_CHECK, None
+    data, reason = parse_json_object(raw)
+    if reason:
+        return (*refusal(400, reason, channel), None)
+    if not data:
+        return 200, URL_CHECK, None
+    timestamp = data.get("timestamp")
+    if not timestamp or isinstance(timestamp, (dict, list, bool)):
         return (*refusal(400, "No timestamp in the body", channel), None)
     header = headers.get("X-ZEvent-Signature")
     if not header:
         return (*refusal(401, "Missing X-ZEvent-Signature", channel), None)
-    variant = check_zalo_signature(channel, raw, data["timestamp"], header)
+    variant = check_zalo_signature(channel, raw, timestamp, header)
     if not variant:
         return (*refusal(401, "Bad signature", channel), None)
-    stale = stale_reason(channel, data["timestamp"])
+    stale = stale_reason(channel, timestamp)
     if stale:
         return (*refusal(400, stale, channel), None)
-    name = str(data.get("event_name") or "unknown")
+    name = zalo_event_name(data)
     event_id = store_event(
         cr,
         {
@@ -190,9 +316,9 @@ def answer_zalo(cr, token, raw, headers, cron=None):
             "company_id": channel["company_id"],
             "event_key": zalo_event_key(data, raw, name),
             "event_name": name,
-            "payload": raw.decode("utf-8", "replace"),
+            "payload": raw.decode("utf-8"),
             "headers": kept_headers(headers),
-            "event_at": zalo_time(data["timestamp"]),
+            "event_at": zalo_time(timestamp),
             "signature_variant": variant,
             "sender_ref": zalo_user_ref(data),
         },
@@ -287,6 +413,11 @@ class MessagingWebhookController(http.Controller):
         ) > MAX_BODY_BYTES:
             return _refuse(413, "Request too large", channel)
         params = request.httprequest.values.to_dict()
+        if any(
+            _BAD_CHARACTERS.search(name) or _BAD_CHARACTERS.search(value)
+            for name, value in params.items()
+        ):
+            return _refuse(400, "NUL character in a parameter", channel)
         if not params.get("SMSID") and not params.get("RequestId"):
             return _refuse(400, "No SMSID", channel)
         key = "esms:%s" % event_key_digest(
@@ -325,12 +456,9 @@ class MessagingWebhookController(http.Controller):
         raw = self._read_body()
         if raw is None:
             return _refuse(413, "Body too large", channel)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return _refuse(400, "Malformed JSON", channel)
-        if not isinstance(data, dict):
-            return _refuse(400, "Not a JSON object", channel)
+        data, reason = parse_json_object(raw)
+        if reason:
+            return _refuse(400, reason, channel)
         key = "speedsms:%s" % event_key_digest(
             data.get("type", ""),
             data.get("tranId", ""),
@@ -340,9 +468,9 @@ class MessagingWebhookController(http.Controller):
         return self._store(
             channel,
             key,
-            str(data.get("type") or "report"),
-            raw.decode("utf-8", "replace"),
-            sender_ref=str(data.get("phone") or "") or None,
+            as_text(data.get("type"))[:128] or "report",
+            raw.decode("utf-8"),
+            sender_ref=as_id(data.get("phone")) or None,
         )
 
     @http.route(

@@ -18,6 +18,7 @@ from odoo.exceptions import RedirectWarning, UserError
 from odoo.tools import format_amount, html2plaintext, plaintext2html
 
 from .messaging_auto_reply import split_keywords, text_matches
+from .messaging_event import as_dict, as_list, as_text
 
 _logger = logging.getLogger(__name__)
 
@@ -552,16 +553,16 @@ class DiscussChannel(models.Model):
 
 def inbound_body(event_name, data, text):
     """HTML of an inbound Zalo message: text, images, stickers, files,
-    links and locations as they came."""
-    message = data.get("message") or {}
+    links and locations as they came (a field of an unexpected type reads
+    as missing)."""
+    message = as_dict(data.get("message"))
     parts = []
-    if message.get("text"):
-        parts.append(plaintext2html(message["text"]))
-    for attachment in message.get("attachments") or []:
-        if not isinstance(attachment, dict):
-            continue
-        kind = attachment.get("type") or ""
-        payload = attachment.get("payload") or {}
+    if as_text(message.get("text")):
+        parts.append(plaintext2html(as_text(message["text"])))
+    for attachment in as_list(message.get("attachments")):
+        attachment = as_dict(attachment)
+        kind = as_text(attachment.get("type"))
+        payload = as_dict(attachment.get("payload"))
         url = _safe_url(payload.get("url"))
         thumbnail = _safe_url(payload.get("thumbnail")) or url
         if kind in ("image", "gif", "sticker") and thumbnail:
@@ -573,8 +574,11 @@ def inbound_body(event_name, data, text):
                 % (url or thumbnail, thumbnail, kind)
             )
         elif kind == "location":
-            coords = payload.get("coordinates") or {}
-            lat, lng = coords.get("latitude"), coords.get("longitude")
+            coords = as_dict(payload.get("coordinates"))
+            lat, lng = (
+                _coordinate(coords.get("latitude")),
+                _coordinate(coords.get("longitude")),
+            )
             if lat is not None and lng is not None:
                 parts.append(
                     Markup(
@@ -584,7 +588,11 @@ def inbound_body(event_name, data, text):
                     % (lat, lng, lat, lng)
                 )
         elif url:
-            label = payload.get("name") or payload.get("description") or url
+            label = (
+                as_text(payload.get("name"))
+                or as_text(payload.get("description"))
+                or url
+            )
             parts.append(
                 Markup('<p>📎 <a href="%s" target="_blank">%s</a></p>') % (url, label)
             )
@@ -593,6 +601,15 @@ def inbound_body(event_name, data, text):
     return Markup("").join(parts)
 
 
+def _coordinate(value):
+    """A latitude or longitude as a number (sent as a number or a string)."""
+    try:
+        number = float(as_text(value))
+    except ValueError:
+        return None
+    return number if -180.0 <= number <= 180.0 else None
+
+
 def _safe_url(value):
-    value = str(value or "").strip()
+    value = as_text(value)
     return value if value.startswith(("https://", "http://")) else ""

@@ -27,6 +27,11 @@ RETRYABLE_ERRORS = (
 UNMATCHED_RETRY = timedelta(hours=1)  # receipts that arrive before the send result
 RETRY_SPACING = timedelta(seconds=30)  # between two tries of an unmatched receipt
 BATCH_SIZE = 100  # events per transaction in the processing cron
+# an event whose processing raised is tried again after these delays, then
+# kept as failed (an error the payload explains, a UserError, fails at once)
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))
+MAX_ID_LENGTH = 64  # longer "ids" in a payload are not ids
+MAX_NAME_LENGTH = 128  # of a name sent by a user (user_submit_info)
 CRON_XMLID = "multichannel_messaging.ir_cron_messaging_process_events"
 WAKE_INTERVAL = 0.05  # seconds: at most 20 cron wake-ups per second per process
 TEMPLATE_STATUSES = ("PENDING_REVIEW", "ENABLE", "REJECT", "DISABLE", "DELETE")
@@ -43,16 +48,73 @@ ATTACHMENT_LABELS = {
 }
 
 
+# ----------------------------------------------------------------------
+# Reading a provider's payload whatever its fields hold: a value of an
+# unexpected type reads as missing (never an exception).
+# ----------------------------------------------------------------------
+
+
+def as_dict(value):
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value):
+    return value if isinstance(value, list) else []
+
+
+def as_text(value):
+    """A string or a number as stripped text; anything else as ''."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return ""
+    try:
+        return str(value).strip()
+    except ValueError:  # an int too long to print
+        return ""
+
+
+def as_id(value, max_length=MAX_ID_LENGTH):
+    """A provider id (Zalo ids are digits, sometimes over 2^53: kept as
+    text), or '' when the value cannot be one."""
+    text = as_text(value)
+    return text if len(text) <= max_length else ""
+
+
+def as_id_list(value):
+    """Ids from a list of ids, or from a single id."""
+    values = value if isinstance(value, list) else [value]
+    return [text for text in map(as_id, values) if text]
+
+
+def as_int(value, default=None, low=0, high=2**31 - 1):
+    """An integer from a number or digits (not a bool, not a float with a
+    fraction), within [low, high], else ``default``."""
+    text = as_text(value)
+    if text.endswith(".0"):
+        text = text[:-2]
+    sign = text[:1] == "-"
+    digits = text[1:] if sign else text
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 18:
+        return default
+    number = -int(digits) if sign else int(digits)
+    return number if low <= number <= high else default
+
+
+def epoch_seconds(value):
+    """Seconds since the epoch of a Zalo timestamp (epoch milliseconds, as a
+    string or a number; seconds also accepted), or None."""
+    number = as_int(value, high=10**16)
+    if not number:
+        return None
+    return number / 1000.0 if number > 10**11 else float(number)
+
+
 def zalo_time(value):
     """Zalo timestamps are milliseconds as strings -> naive UTC datetime."""
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
+    epoch = epoch_seconds(value)
+    if epoch is None:
         return None
-    if number > 10**11:  # milliseconds
-        number //= 1000
     try:
-        return datetime.utcfromtimestamp(number)
+        return datetime.utcfromtimestamp(int(epoch))
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -81,13 +143,25 @@ class MessagingEvent(models.Model):
             ("received", "Received"),
             ("done", "Processed"),
             ("ignored", "Ignored"),
-            ("error", "Error"),
+            ("error", "Failed"),
         ],
         default="received",
         required=True,
         index=True,
+        help="Received: waiting to be processed (or tried again: see Next try). "
+        "Failed: its processing kept failing; the error says why, a Manager can "
+        "retry it.",
     )
-    error_message = fields.Text()
+    error_message = fields.Text("Error")
+    attempt_count = fields.Integer(
+        "Failed attempts",
+        readonly=True,
+        help="Processing tries that raised an error. The event is tried again "
+        "after 1, 5 and 15 minutes, then kept as Failed.",
+    )
+    next_try_at = fields.Datetime(
+        "Next try", readonly=True, help="Not processed again before this time."
+    )
     event_at = fields.Datetime("Event time", help="Time given by the provider.")
     signature_variant = fields.Char(
         readonly=True, help="Which Zalo signature variant matched."
@@ -155,42 +229,89 @@ class MessagingEvent(models.Model):
     # ------------------------------------------------------------------
 
     def _process(self):
-        """Process each event in a savepoint: a failing event is marked
-        'error' (kept for a human) and does not undo the others."""
+        """Process each event in a savepoint: a failing event does not undo
+        the others; it is tried again later, a bounded number of times
+        (:meth:`_record_failure`), the cron being triggered for the earliest
+        next try."""
+        next_try = None
         for event in self:
             try:
                 with self.env.cr.savepoint():
-                    state, note = event._process_one()
-                    event.write(
-                        {
-                            "state": state,
-                            "error_message": note or False,
-                            "processed_at": fields.Datetime.now(),
-                        }
-                    )
+                    event._process_and_record()
             except RETRYABLE_ERRORS:
                 raise
             except Exception as exc:  # noqa: BLE001 - kept on the event
-                _logger.warning(
-                    "Messaging event %s (%s) failed: %s",
-                    event.id,
-                    event.event_name,
-                    exc,
-                    exc_info=not isinstance(exc, UserError),
-                )
-                event.write(
-                    {
-                        "state": "error",
-                        "error_message": str(exc),
-                        "processed_at": fields.Datetime.now(),
-                    }
-                )
+                retry_at = event._record_failure(exc)
+                if retry_at and (next_try is None or retry_at < next_try):
+                    next_try = retry_at
+        if next_try:
+            self._retrigger(at=next_try)
         return True
+
+    def _process_and_record(self):
+        state, note = self._process_one()
+        now = fields.Datetime.now()
+        if state == "received" and self.received_at < now - UNMATCHED_RETRY:
+            state, note = "ignored", _("No matching message found.")
+        values = {"state": state, "error_message": note or False, "processed_at": now}
+        if self.next_try_at:
+            values["next_try_at"] = False
+        self.write(values)
+
+    def _record_failure(self, exc):
+        """Keep the error on the event: to be tried again after the next
+        delay of RETRY_DELAYS, or failed for good (an error the payload
+        explains, or no try left). Returns when it is tried again, or None."""
+        self.ensure_one()
+        permanent = isinstance(exc, UserError)
+        _logger.warning(
+            "Messaging event %s (%s) failed: %s",
+            self.id,
+            self.event_name,
+            exc,
+            exc_info=not permanent,
+        )
+        attempts = self.attempt_count + 1
+        now = fields.Datetime.now()
+        retry_at = None
+        if not permanent and attempts <= len(RETRY_DELAYS):
+            retry_at = now + RETRY_DELAYS[attempts - 1]
+        text = (str(exc) or exc.__class__.__name__).replace("\x00", "")
+        if not permanent:
+            text = "%s: %s" % (exc.__class__.__name__, text)
+        values = {
+            "state": "received" if retry_at else "error",
+            "attempt_count": attempts,
+            "next_try_at": retry_at or False,
+            "error_message": text,
+            "processed_at": now,
+        }
+        try:
+            with self.env.cr.savepoint():
+                self.write(values)
+        except RETRYABLE_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001 - the row must not stay as it was
+            _logger.exception("Messaging event %s: could not keep its error", self.id)
+            self.env.cr.execute(
+                "UPDATE messaging_event SET state = 'error', attempt_count = %s,"
+                " next_try_at = NULL, processed_at = %s,"
+                " error_message = %s WHERE id = %s",
+                [attempts, now, exc.__class__.__name__, self.id],
+            )
+            self.invalidate_recordset()
+            retry_at = None
+        return retry_at
 
     def _process_one(self):
         """(new state, note)."""
         self.ensure_one()
-        data = json.loads(self.payload or "{}")
+        try:
+            data = json.loads(self.payload or "{}")
+        except ValueError as exc:
+            raise UserError(_("The stored payload is not JSON.")) from exc
+        if not isinstance(data, dict):
+            raise UserError(_("The stored payload is not a JSON object."))
         ctype = self.channel_id.channel_type
         if ctype == "zalo":
             handler = self._get_zalo_handler(self.event_name or "")
@@ -204,10 +325,23 @@ class MessagingEvent(models.Model):
             return "ignored", _("Event not handled: stored only.")
         return handler(data)
 
+    def action_retry(self):
+        """Process again now (Manager): failed events, events waiting for
+        their next try, ignored ones; their tries start again from zero."""
+        self._check_messaging_group("multichannel_messaging.group_messaging_manager")
+        self.check_access("read")
+        events = self.sudo().filtered(
+            lambda e: e.state in ("received", "error", "ignored")
+        )
+        events.write({"state": "received", "attempt_count": 0, "next_try_at": False})
+        events[:BATCH_SIZE]._process()
+        if events[BATCH_SIZE:]:
+            self._retrigger()  # the cron takes the rest
+        return True
+
     def action_process(self):
         """Process again (from the event form: after fixing the cause)."""
-        self._check_messaging_group("multichannel_messaging.group_messaging_admin")
-        self.filtered(lambda e: e.state in ("received", "error"))._process()
+        return self.action_retry()
 
     @api.model
     def _cron_process_pending(self, time_limit=50, batch_size=BATCH_SIZE):
@@ -215,11 +349,13 @@ class MessagingEvent(models.Model):
         transaction (the cron, triggered by every stored call, calls this).
 
         Each event is processed in its own savepoint (see :meth:`_process`):
-        a failing one is kept as 'error' and the others go on. Rows are
-        claimed with ``FOR UPDATE SKIP LOCKED``, so a manual run or a second
-        cron worker never processes an event twice. Receipts that arrived
-        before the send result was stored stay 'received' and are tried again
-        every 30 seconds, for an hour. Returns the number of events processed.
+        a failing one is tried again after 1, 5 and 15 minutes (the cron is
+        triggered for it), then kept as failed, and the others go on. Rows
+        are claimed with ``FOR UPDATE SKIP LOCKED``, so a manual run or a
+        second cron worker never processes an event twice. Receipts that
+        arrived before the send result was stored stay 'received' and are
+        tried again every 30 seconds, for an hour. Returns the number of
+        events processed.
         """
         auto_commit = self.env["messaging.message"]._auto_commit()
         deadline = time.monotonic() + time_limit if time_limit else None
@@ -237,14 +373,6 @@ class MessagingEvent(models.Model):
                 self.env.cr.rollback()  # pylint: disable=invalid-commit
                 self._retrigger(seconds=2)
                 break
-            expire_before = fields.Datetime.now() - UNMATCHED_RETRY
-            events.filtered(
-                lambda e, before=expire_before: (
-                    e.state == "received" and e.received_at < before
-                )
-            ).write(
-                {"state": "ignored", "error_message": _("No matching message found.")}
-            )
             done += len(events)
             if auto_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
@@ -263,29 +391,32 @@ class MessagingEvent(models.Model):
 
     @api.model
     def _claim_pending(self, limit):
-        """Events to process now: never tried, or left 'received' (no
-        matching message yet) by a try older than 30 seconds."""
+        """Events to process now: never tried, left 'received' (no matching
+        message yet) by a try older than 30 seconds, or failed before and
+        due for their next try."""
         self.env.flush_all()
+        now = fields.Datetime.now()
         self.env.cr.execute(
             """
             SELECT id FROM messaging_event
              WHERE state = 'received'
                AND (processed_at IS NULL OR processed_at < %s)
+               AND (next_try_at IS NULL OR next_try_at <= %s)
              ORDER BY id
              LIMIT %s
                FOR UPDATE SKIP LOCKED
             """,
-            [fields.Datetime.now() - RETRY_SPACING, limit],
+            [now - RETRY_SPACING, now, limit],
         )
         return self.browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
-    def _retrigger(self, seconds=0):
+    def _retrigger(self, seconds=0, at=None):
         cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
+        if seconds:
+            at = fields.Datetime.now() + timedelta(seconds=seconds)
         if cron:
-            cron.sudo()._trigger(
-                fields.Datetime.now() + timedelta(seconds=seconds) if seconds else None
-            )
+            cron.sudo()._trigger(at)
 
     # ------------------------------------------------------------------
     # Zalo
@@ -326,7 +457,7 @@ class MessagingEvent(models.Model):
         )
         if identity or not create:
             return identity
-        if not external_id.isdigit():
+        if not (external_id.isascii() and external_id.isdigit()):
             raise UserError(
                 _("A Zalo user id is made of digits, got %s.") % external_id
             )
@@ -372,7 +503,10 @@ class MessagingEvent(models.Model):
         )
 
     def _process_zalo_follow(self, data):
-        follower = (data.get("follower") or data.get("sender") or {}).get("id")
+        follower = as_id(
+            as_dict(data.get("follower")).get("id")
+            or as_dict(data.get("sender")).get("id")
+        )
         when = self._event_time()
         if self.event_name == "follow":
             identity = self._get_identity(follower)
@@ -386,7 +520,7 @@ class MessagingEvent(models.Model):
         return "done", None
 
     def _process_zalo_user_message(self, data):
-        identity = self._get_identity((data.get("sender") or {}).get("id"))
+        identity = self._get_identity(zalo_sender_id(data))
         when = self._event_time()
         if not identity.last_interaction_at or identity.last_interaction_at < when:
             # opens (or extends) the consultation window
@@ -416,14 +550,13 @@ class MessagingEvent(models.Model):
         return "done", None
 
     def _zalo_message_text(self, data):
-        message = data.get("message") or {}
-        text = message.get("text") or ""
+        message = as_dict(data.get("message"))
+        text = as_text(message.get("text"))
         label = ATTACHMENT_LABELS.get(self.event_name)
         if label:
             urls = [
-                (a.get("payload") or {}).get("url")
-                for a in message.get("attachments") or []
-                if isinstance(a, dict)
+                as_text(as_dict(as_dict(a).get("payload")).get("url"))
+                for a in as_list(message.get("attachments"))
             ]
             text = " ".join(filter(None, [label, text] + urls))
         return text
@@ -457,26 +590,26 @@ class MessagingEvent(models.Model):
         return self.env["messaging.message"]._queue_consultation(identity, text)
 
     def _process_zalo_submit_info(self, data):
-        identity = self._get_identity((data.get("sender") or {}).get("id"))
-        info = data.get("info") or {}
+        identity = self._get_identity(zalo_sender_id(data))
+        info = as_dict(data.get("info"))
+        name = as_text(info.get("name"))[:MAX_NAME_LENGTH]
         Partner = self.env["res.partner"].sudo()
-        phone = Partner._messaging_normalize_phone(str(info.get("phone") or ""))
+        phone = Partner._messaging_normalize_phone(as_id(info.get("phone")))
         if not phone:
             raise UserError(_("user_submit_info without a phone number."))
         partner = identity.partner_id or self._find_partner_by_phone(phone)
         if not partner:
             partner = Partner.create(
                 {
-                    "name": info.get("name")
-                    or _("Zalo user %s") % identity.external_id,
+                    "name": name or _("Zalo user %s") % identity.external_id,
                     "mobile": "+" + phone,
                     "country_id": self.env.ref("base.vn").id,
                 }
             )
         if identity.partner_id != partner:
             identity.partner_id = partner
-        if info.get("name") and not identity.display_name_ext:
-            identity.display_name_ext = info["name"]
+        if name and not identity.display_name_ext:
+            identity.display_name_ext = name
         self._link(identity)
         # an opt-out asked before the user was known is applied now
         if self.search_count(
@@ -511,13 +644,9 @@ class MessagingEvent(models.Model):
         return Partner
 
     def _process_zalo_receipt(self, data):
-        message = data.get("message") or {}
-        msg_ids = [str(m) for m in message.get("msg_ids") or [] if m]
-        if message.get("msg_id"):
-            msg_ids.append(str(message["msg_id"]))
-        tracking_ids = (
-            [str(message["tracking_id"])] if message.get("tracking_id") else []
-        )
+        message = as_dict(data.get("message"))
+        msg_ids = as_id_list(message.get("msg_ids")) + as_id_list(message.get("msg_id"))
+        tracking_ids = as_id_list(message.get("tracking_id"))
         domain = [("channel_id", "=", self.channel_id.id)]
         if msg_ids and tracking_ids:
             domain += [
@@ -545,9 +674,13 @@ class MessagingEvent(models.Model):
         return "done", None
 
     def _process_zalo_template_status(self, data):
-        template_ref = str(data.get("template_id") or "")
-        status = data.get("status") or {}
-        new_status = status.get("new_status") if isinstance(status, dict) else status
+        template_ref = as_id(data.get("template_id"))
+        if not template_ref:
+            return "ignored", _("No template id.")
+        status = data.get("status")
+        new_status = as_text(
+            status.get("new_status") if isinstance(status, dict) else status
+        )
         templates = (
             self.env["messaging.template"]
             .sudo()
@@ -569,7 +702,7 @@ class MessagingEvent(models.Model):
         owner = template.create_uid
         if not owner or owner._is_public() or not owner.active:
             owner = self.env.ref("base.user_admin")
-        reason = data.get("reason") or ""
+        reason = as_text(data.get("reason"))
         summary = (
             _("Zalo rejected template %s") % template.name
             if new_status == "REJECT"
@@ -583,11 +716,10 @@ class MessagingEvent(models.Model):
         )
 
     def _process_zalo_quota(self, data):
-        quota = data.get("quota") or {}
+        quota = data.get("quota")
         value = quota.get("new_value") if isinstance(quota, dict) else quota
-        try:
-            daily = int(value)
-        except (TypeError, ValueError):
+        daily = as_int(value)
+        if daily is None:
             return "ignored", _("No new quota value.")
         self.channel_id.sudo().write(
             {"quota_daily": daily, "quota_updated_at": fields.Datetime.now()}
@@ -629,10 +761,12 @@ class MessagingEvent(models.Model):
         """eSMS GET callback: SMSID, SendStatus (1 pending approval, 2 waiting,
         4 rejected, 5 sent, 7 at the carrier), SendSuccess, SendFailed,
         RequestId (our tracking id)."""
-        message = self._find_sms_message(data.get("SMSID"), data.get("RequestId"))
+        message = self._find_sms_message(
+            as_id(data.get("SMSID")), as_id(data.get("RequestId"))
+        )
         if not message:
             return "received", _("No matching message yet.")
-        status = str(data.get("SendStatus") or "")
+        status = as_text(data.get("SendStatus"))[:16]
         success = _int(data.get("SendSuccess"))
         failed = _int(data.get("SendFailed"))
         if status == "4":
@@ -653,7 +787,7 @@ class MessagingEvent(models.Model):
         "status"}; status 0 delivered, 1-63 temporary failure, >= 64 failed."""
         if data.get("type") != "report":
             return "ignored", _("Not a delivery report.")
-        message = self._find_sms_message(data.get("tranId"))
+        message = self._find_sms_message(as_id(data.get("tranId")))
         if not message:
             return "received", _("No matching message yet.")
         status = _int(data.get("status"), default=-1)
@@ -671,10 +805,12 @@ class MessagingEvent(models.Model):
 
 
 def _int(value, default=0):
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
+    number = as_int(value, low=-(2**31), high=2**31 - 1)
+    return default if number is None else number
+
+
+def zalo_sender_id(data):
+    return as_id(as_dict(data.get("sender")).get("id"))
 
 
 def store_event(cr, values, cron_id=None, uid=SUPERUSER_ID):

@@ -213,7 +213,8 @@ class TestSecretActions(MessagingCase):
             {"channel_id": self.zalo.id, "event_key": "k1", "state": "error"}
         )
         with self.assertRaises(AccessError):
-            event.with_user(self.manager).action_process()
+            event.with_user(self.user).action_process()
+        self.assertEqual(event.state, "error")
 
 
 @tagged("post_install", "-at_install")

@@ -7,6 +7,7 @@ Also: the pool itself (lending, limits, broken connections, forks) and the
 access log of webhook calls (no token in it, 2xx answers summed up)."""
 
 import io
+import json
 import logging
 from unittest.mock import patch
 
@@ -118,6 +119,52 @@ class TestWebhookCommittedPath(HttpCase):
         self.assertEqual(response.status_code, 401)
         count = self._committed_events()
         self.assertEqual(count, [(0,)])
+
+    def test_hostile_bodies_on_the_pool_commit_nothing(self):
+        """Refused bodies and Zalo's URL check, answered by the fast path on
+        a pooled connection: a 4xx or 200, nothing committed, and the
+        connection goes back to the pool."""
+        ts = wh.now_ms()
+        for raw, status in (
+            (b'{"a":' * 5000 + b"1" + b"}" * 5000, 400),
+            (json.dumps(wh.follow(user_id="90007")).encode("utf-16"), 400),
+            (b'{"timestamp":"%s","x":"\\u0000"}' % ts.encode(), 400),
+            (b"[1]", 400),
+            (b"{}", 200),
+            (b"", 200),
+        ):
+            with self.subTest(raw=raw[:20]), wh.fast_path_answers() as answers:
+                response = self.opener.post(
+                    "%s/messaging/webhook/zalo/%s" % (self.base_url(), self.token),
+                    data=raw,
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-ZEvent-Signature": wh.sign(raw, ts),
+                    },
+                    timeout=10,
+                )
+                self.assertEqual(response.status_code, status)
+                self.assertEqual(answers[0][0], status, "served by the fast path")
+        self.assertEqual(self._committed_events(), [(0,)])
+        self.assertGreaterEqual(sql_pool.pool.idle_count(self.dbname), 1)
+
+    def test_signed_event_with_odd_fields_is_committed(self):
+        payload = dict(
+            wh.follow(),
+            follower={"id": [1, {"x": None}]},
+            message={"msg_ids": 5, "msg_id": {"a": 1}},
+            event_name=["follow"],
+        )
+        with wh.fast_path_answers() as answers:
+            response = self._post(payload)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(answers[0][0], 200, "served by the fast path")
+        events = self._committed(
+            "SELECT event_name, state, sender_ref FROM messaging_event"
+            " WHERE channel_id = %s",
+            [self.channel_id],
+        )
+        self.assertEqual(events, [("unknown", "received", None)])
 
     def test_dead_connection_is_dropped_and_the_call_passed_on(self):
         """A pooled connection whose server process died: the fast path gives

@@ -2,12 +2,14 @@
 
 import json
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
+from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from ..models.messaging_channel_webhook import normalize_keyword
-from ..models.messaging_event import zalo_time
+from ..models.messaging_event import CRON_XMLID, RETRY_DELAYS, zalo_time
 from . import test_webhook_common as wh
 from .common import MessagingCase
 from .peers import start_zalo_peer
@@ -389,3 +391,123 @@ class TestWebhookEvents(MessagingCase):
         event.payload = json.dumps(payload)
         event.action_process()
         self.assertEqual(event.state, "done")
+
+    # -- failures: retried with backoff, then failed; a Manager retries -----
+    def _patch_follow(self, handler):
+        return patch.object(type(self.Event), "_process_zalo_follow", handler)
+
+    def _make_due(self, event):
+        """As if the next try's time had come."""
+        now = fields.Datetime.now()
+        event.write(
+            {
+                "next_try_at": now - timedelta(seconds=1),
+                "processed_at": now - timedelta(minutes=1),
+            }
+        )
+
+    def test_unexpected_error_retried_with_backoff_then_failed(self):
+        event = self._stored(wh.follow(user_id="5550010"))
+        cron = self.env.ref(CRON_XMLID)
+        Trigger = self.env["ir.cron.trigger"].sudo()
+
+        def boom(event, data):
+            raise RuntimeError("provider down")
+
+        with self._patch_follow(boom):
+            for attempt, delay in enumerate(RETRY_DELAYS, start=1):
+                self.assertEqual(self.Event._cron_process_pending(), 1)
+                self.assertEqual(event.state, "received")
+                self.assertEqual(event.attempt_count, attempt)
+                self.assertIn("RuntimeError: provider down", event.error_message)
+                self.assertAlmostEqual(
+                    event.next_try_at,
+                    fields.Datetime.now() + delay,
+                    delta=timedelta(seconds=5),
+                )
+                self.assertTrue(
+                    Trigger.search_count(
+                        [("cron_id", "=", cron.id), ("call_at", "=", event.next_try_at)]
+                    ),
+                    "the cron is triggered for the next try",
+                )
+                self.assertEqual(
+                    self.Event._cron_process_pending(), 0, "not before its next try"
+                )
+                self._make_due(event)
+            self.assertEqual(self.Event._cron_process_pending(), 1)
+        self.assertEqual(event.state, "error", "failed after the last try")
+        self.assertEqual(event.attempt_count, len(RETRY_DELAYS) + 1)
+        self.assertFalse(event.next_try_at)
+        self.assertIn("provider down", event.error_message)
+        self.assertEqual(self.Event._cron_process_pending(), 0, "never tried again")
+        self.assertFalse(self._identity_of("5550010"))
+
+    def test_error_the_payload_explains_fails_at_once(self):
+        event = self._stored(wh.submit_info("not a phone", user_id="5550011"))
+        self.Event._cron_process_pending()
+        self.assertEqual(event.state, "error")
+        self.assertEqual(event.attempt_count, 1)
+        self.assertFalse(event.next_try_at)
+
+    def test_stored_payload_not_json_fails_with_its_error(self):
+        for payload in ("not json", "[1, 2]"):
+            event = self.Event._store(self.zalo, payload, "follow", payload)
+            event._process()
+            self.assertEqual(event.state, "error")
+            self.assertIn("JSON", event.error_message)
+
+    def test_failure_at_flush_is_kept_and_the_batch_goes_on(self):
+        """A value PostgreSQL refuses, written by one event's processing,
+        fails in that event's savepoint only."""
+        first = self._stored(wh.follow(user_id="5550012"))
+        broken = self._stored(dict(wh.follow(user_id="5550013"), source="nul"))
+        last = self._stored(wh.follow(user_id="5550014"))
+        process_follow = type(self.Event)._process_zalo_follow
+
+        def nul_text(event, data):
+            if data.get("source") == "nul":
+                event.text = "a\x00b"  # refused when flushed
+                return "done", None
+            return process_follow(event, data)
+
+        with self._patch_follow(nul_text):
+            self.assertEqual(self.Event._cron_process_pending(batch_size=3), 3)
+        self.assertEqual((first | last).mapped("state"), ["done", "done"])
+        self.assertEqual(broken.state, "received")
+        self.assertEqual(broken.attempt_count, 1)
+        self.assertIn("NUL", broken.error_message)
+        self.assertFalse(broken.text)
+        self.assertTrue(self._identity_of("5550014").is_follower)
+
+    def test_action_retry_is_for_managers(self):
+        event = self._stored(wh.submit_info("abc", user_id="5550015"))
+        self.Event._cron_process_pending()
+        self.assertEqual(event.state, "error")
+        user = self._make_user(
+            "event_user", "multichannel_messaging.group_messaging_user"
+        )
+        with self.assertRaises(AccessError):
+            event.with_user(user).action_retry()
+        self.assertEqual(event.state, "error")
+        manager = self._make_user(
+            "event_manager", "multichannel_messaging.group_messaging_manager"
+        )
+        event.payload = json.dumps(wh.submit_info("0912345678", user_id="5550015"))
+        event.with_user(manager).action_retry()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(event.attempt_count, 0)
+        self.assertFalse(event.error_message)
+        self.assertTrue(self._identity_of("5550015").partner_id)
+
+    def test_action_retry_leaves_processed_events_alone(self):
+        event = self._stored(wh.follow(user_id="5550016"))
+        self.Event._cron_process_pending()
+        processed_at = event.processed_at
+        event.with_user(
+            self._make_user(
+                "event_manager2", "multichannel_messaging.group_messaging_manager"
+            )
+        ).action_retry()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(event.processed_at, processed_at)
