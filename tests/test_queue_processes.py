@@ -706,11 +706,21 @@ class TestQueueProcesses(TransactionCase):
             "%d requests within one second for a limit of %s/s" % (busiest, rate),
         )
         overall = (len(times) - 1) / (times[-1] - times[0])
-        self.assertAlmostEqual(
+        # The limit is the guarantee: never above it by more than 5%. Below
+        # it only liveness is asserted: a worker that wakes late gives its
+        # slot up instead of bunching requests, so on a loaded machine the
+        # run goes slower than the rate (18/s seen at load 6 on 2 CPUs); a
+        # tight lower bound would fail by chance.
+        self.assertLessEqual(
             overall,
-            rate,
-            delta=rate * 0.05,
-            msg="overall rate %.1f/s for a limit of %s/s" % (overall, rate),
+            rate * 1.05,
+            "overall rate %.1f/s for a limit of %s/s" % (overall, rate),
+        )
+        self.assertGreaterEqual(
+            overall,
+            rate * 0.5,
+            "overall rate %.1f/s: the workers barely used a limit of %s/s"
+            % (overall, rate),
         )
         self.assertWorkersOk(outcomes)
         self.assertGreaterEqual(
