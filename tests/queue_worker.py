@@ -52,6 +52,12 @@ rollback, no ``finally``, like a killed worker):
 * ``before_call``: ``sending`` is committed, the provider is not called;
 * ``after_call``: the provider accepted the message, nothing committed since;
 * ``after_commit``: right after the provider's answer was committed.
+* ``db_lost``: the provider accepted the message, then PostgreSQL ends the
+  dispatcher's connection (``pg_terminate_backend`` from another connection:
+  what the dispatcher sees when the server is stopped with ``-m immediate``
+  or restarted). The process does not die on its own: it goes on and meets
+  the dead connection wherever the queue uses it next; it prints
+  ``DB_LOST {"tracking_id": ..., "backend_pid": n}`` first.
 
 Just before dying it prints ``CRASH {"point": ..., "tracking_id": ...}``; a
 normal run ends with ``RESULT {"done": n, ...}``.
@@ -69,7 +75,7 @@ import traceback
 
 CRASH_EXIT_CODE = 17
 MODULE = "multichannel_messaging"
-CRASH_POINTS = ("before_call", "after_call", "after_commit")
+CRASH_POINTS = ("before_call", "after_call", "after_commit", "db_lost")
 PAUSE_STEPS = {
     "recovery": ("messaging.message", "_recover_stale_sending"),
     "claim": ("messaging.message", "_claim_batch"),
@@ -96,6 +102,8 @@ class Dispatcher:
         parser.add_argument("--crash", choices=CRASH_POINTS)
         self.args = parser.parse_args(options)
         self.called = None  # tracking id of the first message sent
+        self.cursor = None  # the dispatching cursor (for ``db_lost``)
+        self.registry = None
 
     def emit(self, tag, **payload):
         _write_line("%s %s %s" % (self.wid, tag, json.dumps(payload)))
@@ -130,10 +138,24 @@ class Dispatcher:
                 result = _original(adapter, msg)
                 if point == "after_call":
                     die(point, tracking_id=msg.tracking_id, status=result.status)
+                if point == "db_lost" and not self.called:
+                    self.cut_database(msg.tracking_id, result.status)
                 self.called = self.called or msg.tracking_id
                 return result
 
             adapter_class.send = send
+
+    def cut_database(self, tracking_id, status):
+        """End the dispatching cursor's server process, from another
+        connection, as a stopped or restarted PostgreSQL does."""
+        backend_pid = self.cursor.connection.get_backend_pid()
+        with self.registry.cursor() as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+            if not killer.fetchone()[0]:
+                raise RuntimeError("backend %s was not terminated" % backend_pid)
+        self.emit(
+            "DB_LOST", tracking_id=tracking_id, status=status, backend_pid=backend_pid
+        )
 
     def hook_commit(self, cr):
         original = cr.commit
@@ -175,7 +197,9 @@ class Dispatcher:
         self.wait_go()
         started = time.time()
         kwargs = {"batch_size": self.args.batch_size} if self.args.batch_size else {}
+        self.registry = registry
         with registry.cursor() as cr:
+            self.cursor = cr
             if self.args.crash == "after_commit":
                 self.hook_commit(cr)
             env = api.Environment(cr, SUPERUSER_ID, {})

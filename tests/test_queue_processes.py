@@ -225,7 +225,7 @@ class _Worker:
             self._pull(deadline)
         outcome = {"rc": self.exit_code, "stderr": self.stderr()}
         for tag, payload in self.lines:
-            if tag in ("RESULT", "CRASH"):
+            if tag in ("RESULT", "CRASH", "DB_LOST"):
                 outcome[tag.lower()] = payload
         return outcome
 
@@ -937,6 +937,66 @@ class TestQueueProcesses(TransactionCase):
         accepted = collections.Counter(sent["RequestId"] for sent in peer.sent)
         self.assertEqual(accepted, collections.Counter(set(rows)))
         self.assertEqual(recovery["result"]["done"], count)
+
+    # ------------------------------------------------------------------
+    # PostgreSQL lost under a dispatcher
+    # ------------------------------------------------------------------
+
+    def _database_lost_then_recover(self, channel_vals, count, label):
+        """One worker: the provider accepts its first message, then
+        PostgreSQL ends its connection; the worker must fail (never report
+        a result it could not commit). Leases expire; one normal worker."""
+        cut, recovering = self._spawn("--crash", "db_lost"), self._spawn()
+        fixture = self._make_fixture(channel_vals, count, label)
+        (lost,) = self._run(cut)
+        self.assertIn("db_lost", lost, lost["stderr"][-5000:])
+        self.assertNotEqual(lost["rc"], 0, "the worker went on without PostgreSQL")
+        self.assertNotIn("result", lost)
+        tracking_id = lost["db_lost"]["tracking_id"]
+        self.assertEqual(lost["db_lost"]["status"], "accepted")
+        after_loss = self._rows(fixture)
+        # what was committed before the loss: "sending", nothing after it
+        self.assertEqual(after_loss[tracking_id]["state"], "sending")
+        self._expire_leases(fixture)
+        (recovery,) = self._run(recovering)
+        self.assertWorkersOk([recovery])
+        return fixture, tracking_id, after_loss, self._rows(fixture)
+
+    def test_database_lost_after_provider_call_speedsms(self):
+        """SpeedSMS accepted a message, then PostgreSQL went away before the
+        answer was committed: the row becomes "outcome unknown" (crash), it
+        is never sent again, the rest goes once, nothing stays ``sending``."""
+        peer = self._start(RecordingSpeedSmsPeer())
+        count = 12
+        fixture, tracking_id, _after, rows = self._database_lost_then_recover(
+            self._speedsms_channel_vals(peer), count, "pg-lost"
+        )
+        crashed = self._assert_speedsms_outcome(peer, rows, tracking_id, "unknown")
+        self.assertEqual(peer.send_recipients.count(crashed["recipient"]), 1)
+        self.assertEqual(len(peer.send_recipients), count)
+        self.assertEqual(len(rows), len(fixture["message_ids"]))
+        with self._real_cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, CTX)
+            channel = env["messaging.channel"].browse(fixture["channel_id"])
+            self.assertEqual(channel.unknown_count, 1)
+
+    def test_database_lost_after_provider_call_esms(self):
+        """eSMS accepted a message, then PostgreSQL went away: the row is
+        sent again with the same ``RequestId``, eSMS refuses the duplicate,
+        the message ends ``sent``; eSMS accepted each message once."""
+        peer = self._start(RecordingEsmsPeer())
+        count = 12
+        _fixture, tracking_id, _after, rows = self._database_lost_then_recover(
+            self._esms_channel_vals(peer), count, "pg-lost-esms"
+        )
+        self.assertEqual(
+            collections.Counter(r["state"] for r in rows.values()), {"sent": count}
+        )
+        self.assertFalse([r for r in rows.values() if r["leased"]])
+        codes = [code for _time, rid, code in peer.sends if rid == tracking_id]
+        self.assertEqual(codes, ["100", "124"])
+        accepted = collections.Counter(sent["RequestId"] for sent in peer.sent)
+        self.assertEqual(accepted, collections.Counter(set(rows)))
 
     # ------------------------------------------------------------------
     # Lost answers and a crash
