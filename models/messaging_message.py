@@ -516,13 +516,12 @@ class MessagingMessage(models.Model):
         ``mail.blacklist`` for e-mail; a Zalo user's opt-out on one OA, where
         Odoo has no list, is kept on the identity.
         """
-        name = partner.display_name or _("The recipient")
         if route == "email" or (route == "sandbox" and address and "@" in address):
             if self._is_email_blacklisted(partner, address):
                 return _(
                     "%(partner)s opted out of marketing messages: %(email)s is "
                     "in the e-mail blacklist (mail.blacklist)."
-                ) % {"partner": name, "email": address}
+                ) % {"partner": self._consent_name(partner), "email": address}
             return False
         if route in ("uid", "consultation"):
             identity = partner._messaging_identity(channel) if partner else False
@@ -541,26 +540,38 @@ class MessagingMessage(models.Model):
             if identity and identity.sudo().opt_out:
                 return _(
                     "%(partner)s opted out of marketing messages on %(channel)s."
-                ) % {"partner": name, "channel": channel.name}
+                ) % {"partner": self._consent_name(partner), "channel": channel.name}
             address = False  # the person's own number decides below
         if self._is_phone_blacklisted(partner, address):
             return _(
                 "%(partner)s opted out of marketing messages: %(number)s is "
                 "in the phone blacklist (phone.blacklist)."
             ) % {
-                "partner": name,
-                "number": "+" + address if address else partner.phone_sanitized,
+                "partner": self._consent_name(partner),
+                "number": "+" + address
+                if address
+                else partner._messaging_checked_number(),
             }
         return False
 
     @api.model
+    def _consent_name(self, partner):
+        return partner.display_name or _("The recipient")
+
+    @api.model
     def _is_phone_blacklisted(self, partner, number):
-        """``number`` (84..., the address sent to) or, without it, the
-        contact's own number is in ``phone.blacklist``."""
-        if partner and (not number or number == partner._messaging_phone_or_none()):
-            return partner.messaging_phone_blacklisted
-        if not number:
-            return False
+        """``number`` (84..., the address sent to) or the contact's own
+        number is in ``phone.blacklist``."""
+        listed = bool(partner) and partner.messaging_phone_blacklisted
+        # the contact's numbers were checked with it (one query per batch of
+        # contacts); only another number costs a query of its own
+        if (
+            listed
+            or not number
+            or (partner and "+" + number == partner.phone_sanitized)
+            or (partner and number == partner._messaging_phone_or_none())
+        ):
+            return listed
         return bool(
             self.env["phone.blacklist"]
             .sudo()

@@ -39,6 +39,17 @@ class ResPartner(models.Model):
         "Multichannel messages", compute="_compute_messaging_message_count"
     )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            # a new contact is opted in to nothing: an unticked box (the
+            # form sends it) must not take a known number off the blacklist
+            if not vals.get("messaging_opt_out"):
+                vals.pop("messaging_opt_out", None)
+            if not _has_ids(vals.get("messaging_opt_out_channel_ids")):
+                vals.pop("messaging_opt_out_channel_ids", None)
+        return super().create(vals_list)
+
     def _compute_messaging_message_count(self):
         counts = dict(
             self.env["messaging.message"]._read_group(
@@ -134,20 +145,30 @@ class ResPartner(models.Model):
         phone = self._messaging_phone_or_none()
         return {n for n in ("+" + phone if phone else False, self.phone_sanitized) if n}
 
+    def _messaging_checked_number(self):
+        """The number checked against ``phone.blacklist``: Odoo's
+        ``phone_sanitized``, else (no country known to Odoo) ours."""
+        self.ensure_one()
+        if self.phone_sanitized:
+            return self.phone_sanitized
+        phone = self._messaging_phone_or_none()
+        return "+" + phone if phone else False
+
     @api.depends("mobile", "phone", "country_id", "phone_sanitized")
     def _compute_messaging_phone_blacklisted(self):
-        numbers = {partner: partner._messaging_blacklist_numbers() for partner in self}
-        wanted = set().union(*numbers.values()) if numbers else set()
-        listed = set(
-            self.env["phone.blacklist"]
-            .sudo()
-            .search([("number", "in", list(wanted))])
-            .mapped("number")
-            if wanted
-            else []
-        )
+        numbers = {partner: partner._messaging_checked_number() for partner in self}
+        wanted = [number for number in numbers.values() if number]
+        listed = set()
+        if wanted:
+            # numbers are E.164 already: no ORM search, which parses each again
+            self.env["phone.blacklist"].flush_model(["number", "active"])
+            self.env.cr.execute(
+                "SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)",
+                [wanted],
+            )
+            listed = {row[0] for row in self.env.cr.fetchall()}
         for partner in self:
-            partner.messaging_phone_blacklisted = bool(numbers[partner] & listed)
+            partner.messaging_phone_blacklisted = numbers[partner] in listed
 
     @api.depends(
         "messaging_phone_blacklisted",
@@ -275,3 +296,14 @@ class ResPartner(models.Model):
         if ctype == "sandbox" and not self._messaging_blacklist_numbers():
             return Message._is_email_blacklisted(self, self.email_normalized)
         return self.messaging_phone_blacklisted
+
+
+def _has_ids(commands):
+    """Whether x2many ``commands`` link at least one record."""
+    for command in commands or []:
+        if isinstance(command, int) or (
+            isinstance(command, list | tuple)
+            and (command[0] == 4 or (command[0] == 6 and command[2]))
+        ):
+            return True
+    return False

@@ -112,6 +112,25 @@ class TestConsent(MessagingCase):
         self.assertFalse(self.partner_a.messaging_opt_out_channel_ids)
         self.assertEqual(self._queue(self.partner_a).state, "queued")
 
+    def test_new_contact_with_a_blacklisted_number_stays_blacklisted(self):
+        self.PhoneBlacklist._add(["+84977000111"])
+        partner = (
+            self.env["res.partner"]
+            .with_user(self.user)
+            .create(
+                {
+                    "name": "Khách mới",
+                    "mobile": "0977 000 111",
+                    "country_id": self.vn.id,
+                    "messaging_opt_out": False,  # as the form sends it
+                    "messaging_opt_out_channel_ids": [(6, 0, [])],
+                }
+            )
+        )
+        self.assertTrue(partner.messaging_phone_blacklisted)
+        self.assertTrue(partner.messaging_opt_out)
+        self.assertEqual(self._queue(partner).state, "skipped")
+
     def test_opt_out_of_email_channel_only(self):
         self.partner_a.email = "an@example.vn"
         self.partner_a.messaging_opt_out_channel_ids = self.email
