@@ -83,6 +83,9 @@ USER_CREATE_FIELDS = frozenset(
         "scheduled_at",
         "user_id",
         "state",
+        # checked like the rest: steps the user can read, a parent they see
+        "fallback_chain",
+        "fallback_parent_id",
     }
 )
 
@@ -301,6 +304,14 @@ class MessagingMessage(models.Model):
         self.env["messaging.template"].browse(vals.get("template_id")).check_access(
             "read"
         )
+        steps = [step for step in vals.get("fallback_chain") or [] if step]
+        self.env["messaging.channel"].browse(step[0] for step in steps).check_access(
+            "read"
+        )
+        self.env["messaging.template"].browse(
+            step[1] for step in steps if len(step) > 1 and step[1]
+        ).check_access("read")
+        self.browse(vals.get("fallback_parent_id")).check_access("read")
         res_model = vals.get("res_model")
         if res_model and vals.get("res_id"):
             if res_model not in self.env:

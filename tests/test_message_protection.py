@@ -105,12 +105,60 @@ class TestMessageProtection(SalesMessagingCase):
             {"provider_message_id": "forged"},
             {"template_data": {"code": "x"}},
             {"tracking_id": "mine"},
-            {"fallback_chain": [[self.sandbox_b.id, self.template.id]]},
             {"user_id": self.manager.id},
         ):
             with self.assertRaises(AccessError):
                 self._create_as(self.user, **vals)
         self.assertFalse(self._messages_of_a())
+
+    def test_fallback_steps_must_be_readable(self):
+        channel_b = self.env["messaging.channel"].create(
+            dict(
+                self.NO_THROTTLE,
+                name="Sandbox B",
+                channel_type="sandbox",
+                company_id=self.company_b.id,
+            )
+        )
+        with self.assertRaises(AccessError):
+            self._create_as(
+                self.user, fallback_chain=[[channel_b.id, self.template.id]]
+            )
+        mine = self._create_as(
+            self.user, fallback_chain=[[self.sandbox_b.id, self.template.id]]
+        )
+        self.assertEqual(mine.state, "queued")
+
+    def test_server_action_run_by_a_user_queues_with_its_fallbacks(self):
+        """A contextual server action run from the Action menu runs as the
+        user: its messages, fallbacks and refusals are still recorded."""
+        salesman = self._make_user(
+            "prot_sales_a", USER + ",sales_team.group_sale_salesman"
+        )
+        order = self._order(self.partner_a)
+        order.user_id = salesman
+        broken = self.template_order.copy({"body": "{{ object.no_such_field.name }}"})
+        action = self.env["ir.actions.server"].create(
+            {
+                "name": "Send from the Action menu",
+                "model_id": self.env["ir.model"]._get_id("sale.order"),
+                "state": "messaging",
+                "messaging_template_id": broken.id,
+                "messaging_channel_id": self.sandbox.id,
+                "messaging_fallback_template_ids": [(6, 0, self.template_order.ids)],
+            }
+        )
+        action.with_user(salesman).with_context(
+            active_model="sale.order", active_ids=order.ids, active_id=order.id
+        ).run()
+        failed, fallback = self.Message.search(
+            [("res_model", "=", "sale.order"), ("res_id", "=", order.id)], order="id"
+        )
+        self.assertEqual(failed.state, "failed")
+        self.assertEqual(failed.failure_type, "invalid_params")
+        self.assertEqual(fallback.state, "queued")
+        self.assertEqual(fallback.fallback_parent_id, failed)
+        self.assertEqual(fallback.user_id, salesman)
 
     def test_user_context_does_not_skip_the_checks(self):
         self.env["phone.blacklist"]._add([NUMBER_A])
