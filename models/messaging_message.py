@@ -66,10 +66,10 @@ PREFETCH_ROWS = 20
 LATE_SEND_SECONDS = 0.010
 LATE_SLOT_ATTEMPTS = 5
 MANAGER_GROUP = "multichannel_messaging.group_messaging_manager"
-# what a user gives when creating a message by hand (the composer, RPC): who,
-# on which channel, what, when. Everything else (state, route, address,
-# template data, provider ids, cost, timestamps, attempts, fallbacks) is the
-# queue's own and is refused.
+# what a user gives when creating a message by hand (the composer, RPC,
+# a server action run from a menu): who, on which channel, what, when, and
+# the next steps. Everything else (state, route, address, template data,
+# provider ids, cost, timestamps, attempts) is the queue's own and refused.
 USER_CREATE_FIELDS = frozenset(
     {
         "partner_id",
