@@ -13,6 +13,7 @@
         "contacts",
         "sale_management",
         "phone_validation",
+        "sms",
         "base_automation",
     ],
     "external_dependencies": {

@@ -379,6 +379,7 @@ class IrActionsServer(models.Model):
         """A message that records why nothing was queued (never sent)."""
         return (
             self.env["messaging.message"]
+            .sudo()  # a refusal the queue records (a user may not preset one)
             .with_context(messaging_skip_prepare=True)
             .create(
                 dict(

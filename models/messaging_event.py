@@ -562,25 +562,13 @@ class MessagingEvent(models.Model):
         return text
 
     def _apply_opt_out(self, identity):
-        """Opt the contact out of marketing on this channel; confirm once."""
+        """Opt the user out of marketing (Odoo's phone blacklist, or this OA
+        for a Zalo user without a known number); confirm once."""
         channel = self.channel_id
-        partner = identity.partner_id
         self.is_opt_out = True
-        if partner:
-            already = channel in partner.messaging_opt_out_channel_ids
-            if not already:
-                partner.sudo().messaging_opt_out_channel_ids = [(4, channel.id)]
-        else:
-            already = bool(
-                self.search_count(
-                    [
-                        ("identity_id", "=", identity.id),
-                        ("is_opt_out", "=", True),
-                        ("id", "!=", self.id),
-                    ],
-                    limit=1,
-                )
-            )
+        already = identity._apply_opt_out(
+            _("Opt-out keyword received on %s.") % channel.display_name
+        )
         if already or not channel.opt_out_confirmation:
             return
         self._queue_reply(identity, channel.opt_out_confirmation)
@@ -611,37 +599,22 @@ class MessagingEvent(models.Model):
         if name and not identity.display_name_ext:
             identity.display_name_ext = name
         self._link(identity)
-        # an opt-out asked before the user was known is applied now
-        if self.search_count(
-            [("identity_id", "=", identity.id), ("is_opt_out", "=", True)], limit=1
-        ):
-            partner.messaging_opt_out_channel_ids = [(4, self.channel_id.id)]
+        # an opt-out asked before the number was known goes to the blacklist
+        identity._move_opt_out_to_blacklist()
         return "done", None
 
     @api.model
     def _find_partner_by_phone(self, phone):
-        """The contact whose mobile or phone is this number (84...)."""
-        national = phone[-9:]
-        self.env["res.partner"].flush_model(["mobile", "phone"])
-        self.env.cr.execute(
-            r"""
-            SELECT id FROM res_partner
-             WHERE active
-               AND (regexp_replace(coalesce(mobile, ''), '\D', '', 'g') LIKE %s
-                 OR regexp_replace(coalesce(phone, ''), '\D', '', 'g') LIKE %s)
-             ORDER BY id
-             LIMIT 50
-            """,
-            ["%" + national, "%" + national],
-        )
+        """The contact whose number is this one (84...): Odoo's indexed
+        ``phone_sanitized`` (E.164), then our own reading of its number."""
         Partner = self.env["res.partner"].sudo()
-        for partner in Partner.browse([row[0] for row in self.env.cr.fetchall()]):
-            try:
-                if partner._messaging_phone() == phone:
-                    return partner
-            except UserError:
-                continue
-        return Partner
+        candidates = Partner.search(
+            [("phone_sanitized", "=", "+" + phone.lstrip("+"))], order="id", limit=50
+        )
+        for partner in candidates:
+            if partner._messaging_phone_or_none() == phone:
+                return partner
+        return candidates[:1]
 
     def _process_zalo_receipt(self, data):
         message = as_dict(data.get("message"))

@@ -33,6 +33,12 @@ class MessagingIdentity(models.Model):
     last_interaction_at = fields.Datetime(
         help="Last time the user wrote to or interacted with the OA."
     )
+    opt_out = fields.Boolean(
+        "Opted out on this OA",
+        help="No marketing message to this Zalo user on this OA (Odoo has no "
+        "list for Zalo user ids). A contact's number goes to Odoo's phone "
+        "blacklist instead.",
+    )
     window_state = fields.Selection(
         [
             ("free", "Free consultation window (48 h)"),
@@ -102,6 +108,36 @@ class MessagingIdentity(models.Model):
             or _("Zalo user …%s") % (self.external_id or "")[-4:]
         )
         return "%s · %s" % (name, self.channel_id.name) if with_oa else name
+
+    def _apply_opt_out(self, reason):
+        """An opt-out asked by this Zalo user: the contact's number goes to
+        Odoo's phone blacklist (then any channel by phone skips it too);
+        without a contact or a number, this OA keeps it. Returns whether
+        they had opted out already."""
+        self.ensure_one()
+        identity = self.sudo()
+        partner = identity.partner_id
+        if partner and partner._messaging_blacklist_numbers():
+            already = partner.messaging_phone_blacklisted or identity.opt_out
+            partner._messaging_blacklist(phone=True, message=reason)
+            identity.opt_out = False  # Odoo's list holds it now
+            return already
+        already = identity.opt_out
+        identity.opt_out = True
+        return already
+
+    def _move_opt_out_to_blacklist(self):
+        """Once the contact's number is known, an opt-out kept on the OA goes
+        to Odoo's phone blacklist (one truth, removable there)."""
+        for identity in self.sudo().filtered("opt_out"):
+            partner = identity.partner_id
+            if partner and partner._messaging_blacklist_numbers():
+                partner._messaging_blacklist(
+                    phone=True,
+                    message=_("Opt-out asked on %s before the number was known.")
+                    % identity.channel_id.display_name,
+                )
+                identity.opt_out = False
 
     @api.constrains("external_id")
     def _check_external_id(self):

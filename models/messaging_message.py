@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from psycopg2.extras import execute_values
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, html2plaintext, plaintext2html
 
@@ -75,6 +75,28 @@ LATE_SLOT_ATTEMPTS = 5
 # the provider's window (clocks differ, the first attempt took time)
 IDEMPOTENCY_MARGIN = timedelta(hours=1)
 MANAGER_GROUP = "multichannel_messaging.group_messaging_manager"
+# what a user gives when creating a message by hand (the composer, RPC,
+# a server action run from a menu): who, on which channel, what, when, and
+# the next steps. Everything else (state, route, address, template data,
+# provider ids, cost, timestamps, attempts) is the queue's own and refused.
+USER_CREATE_FIELDS = frozenset(
+    {
+        "partner_id",
+        "channel_id",
+        "template_id",
+        "res_model",
+        "res_id",
+        "subject",
+        "body",
+        "category",
+        "scheduled_at",
+        "user_id",
+        "state",
+        # checked like the rest: steps the user can read, a parent they see
+        "fallback_chain",
+        "fallback_parent_id",
+    }
+)
 
 
 class MessagingMessage(models.Model):
@@ -232,14 +254,129 @@ class MessagingMessage(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if not self.env.su:
+            self._check_user_create_values(vals_list)
         for vals in vals_list:
             if not vals.get("res_model") and vals.get("partner_id"):
                 vals["res_model"] = "res.partner"
                 vals["res_id"] = vals["partner_id"]
         messages = super().create(vals_list)
-        if not self.env.context.get("messaging_skip_prepare"):
+        # only the queue's own code (superuser) hands over a prepared row
+        if not (self.env.su and self.env.context.get("messaging_skip_prepare")):
             messages.filtered(lambda m: m.state == "queued")._prepare_for_queue()
         return messages
+
+    def write(self, vals):
+        if not self.env.su:
+            protected = set(vals) - self._get_user_writable_fields()
+            if protected:
+                raise AccessError(
+                    _(
+                        "Messages are written by the queue, not by hand (%s). "
+                        "Use Cancel or Retry on the message, or send a new one."
+                    )
+                    % ", ".join(self._field_labels(protected))
+                )
+        return super().write(vals)
+
+    @api.model
+    def _get_user_writable_fields(self):
+        """Fields a user may write on a message (none: every field is the
+        queue's; a user changes a message through its actions)."""
+        return frozenset()
+
+    @api.model
+    def _field_labels(self, fnames):
+        return sorted(
+            self._fields[f].string if f in self._fields else f for f in fnames
+        )
+
+    @api.model
+    def _check_user_create_values(self, vals_list):
+        """A message created by a user (not by the queue): who, on which
+        channel, what and when, about records the user can read; the queue
+        finds the address and runs every check. Sets the category a user may
+        send it in."""
+        several = len(vals_list) > 1
+        for vals in vals_list:
+            preset = {f for f, v in vals.items() if v and f not in USER_CREATE_FIELDS}
+            if vals.get("state", "queued") != "queued":
+                preset.add("state")
+            if vals.get("user_id", self.env.uid) != self.env.uid:
+                preset.add("user_id")
+            if preset:
+                raise AccessError(
+                    _(
+                        "These values are set by the queue, not by hand: %s. "
+                        "Give the contact, the channel and a template or a text: "
+                        "the queue finds the address and sends it."
+                    )
+                    % ", ".join(self._field_labels(preset))
+                )
+            self._check_user_can_send(vals)
+            vals["category"] = self._get_user_category(vals, several)
+
+    @api.model
+    def _check_user_can_send(self, vals):
+        """What a user cannot read, they cannot send to or about."""
+        self.env["res.partner"].browse(vals.get("partner_id")).check_access("read")
+        self.env["messaging.channel"].browse(vals.get("channel_id")).check_access(
+            "read"
+        )
+        self.env["messaging.template"].browse(vals.get("template_id")).check_access(
+            "read"
+        )
+        steps = [step for step in vals.get("fallback_chain") or [] if step]
+        self.env["messaging.channel"].browse(step[0] for step in steps).check_access(
+            "read"
+        )
+        self.env["messaging.template"].browse(
+            step[1] for step in steps if len(step) > 1 and step[1]
+        ).check_access("read")
+        self.browse(vals.get("fallback_parent_id")).check_access("read")
+        res_model = vals.get("res_model")
+        if res_model and vals.get("res_id"):
+            if res_model not in self.env:
+                raise UserError(_("Unknown document model %s.") % res_model)
+            self.env[res_model].browse(vals["res_id"]).check_access("read")
+
+    @api.model
+    def _get_user_category(self, vals, several=False):
+        """The category of a message a user creates: the strictest the rules
+        give (see ``_get_default_category``) unless a Manager picks another."""
+        template = self.env["messaging.template"].browse(vals.get("template_id"))
+        default = self._get_default_category(
+            template,
+            vals.get("res_model"),
+            free_text=bool(vals.get("body")) or not template,
+            several=several,
+        )
+        asked = vals.get("category") or default
+        if (
+            asked != default
+            and default == "marketing"
+            and not self.env.user.has_group(MANAGER_GROUP)
+        ):
+            raise AccessError(
+                _(
+                    "Only a Messaging Manager can send this message as "
+                    "transactional: free text to a contact, or to several "
+                    "contacts at once, is marketing (quiet hours, caps and "
+                    "opt-outs apply)."
+                )
+            )
+        return asked
+
+    @api.model
+    def _get_default_category(self, template, res_model, free_text, several=False):
+        """Marketing unless the message is about one document (an order) with
+        a transactional template or a text: a text to a contact alone, or to
+        several contacts at once, is marketing."""
+        if template.category == "marketing":
+            return "marketing"
+        if free_text and (several or not res_model or res_model == "res.partner"):
+            return "marketing"
+        return "transactional"
 
     @api.model
     def _bulk_enqueue(self, channel, template, recipients, **common):
@@ -345,18 +482,27 @@ class MessagingMessage(models.Model):
 
     def _prepare_one(self):
         self.ensure_one()
-        route, address, failure, text = self._resolve_recipient(
-            self.channel_id, self.template_id, self.partner_id, self.category
-        )
         if self.recipient and self.route:
-            route, address, failure, text = self.route, self.recipient, None, None
+            # prepared by the queue's own code (a user's presets are refused
+            # at create): consent is checked all the same
+            route, address = self.route, self.recipient
+            failure, text = None, None
+            refusal = self.category == "marketing" and self._get_consent_refusal(
+                self.channel_id, self.partner_id, route, address
+            )
+            if refusal:
+                failure, text = "opt_out", refusal
+        else:
+            route, address, failure, text = self._resolve_recipient(
+                self.channel_id, self.template_id, self.partner_id, self.category
+            )
         if failure:
             self._set_failed(failure, text, state="skipped")
             return
         vals = {"route": route, "recipient": address}
         if self.template_id and not self.body and not self.template_data:
             vals.update(self._render_content())
-        self.write(vals)
+        self.sudo().write(vals)
         if self.channel_type == "zalo" and route in ("phone", "uid"):
             errors = self.template_id._check_params(self.template_data or {})
             if errors:
@@ -366,24 +512,21 @@ class MessagingMessage(models.Model):
     def _resolve_recipient(self, channel, template, partner, category):
         """(route, address, failure type, failure text) for one recipient.
 
-        Refuses early what cannot be sent: opted out of marketing, no address
-        on this channel, invalid phone number.
+        Refuses early what cannot be sent: a marketing message to an address
+        in Odoo's blacklists (or a Zalo user who opted out on this OA), no
+        address on this channel, invalid phone number.
         """
-        if (
-            category == "marketing"
-            and partner
-            and partner._messaging_is_opted_out(channel)
-        ):
-            return (
-                False,
-                False,
-                "opt_out",
-                _("%s opted out of marketing messages.") % partner.display_name,
-            )
+        invalid = None
         try:
             route, address = self._get_route_and_address(channel, template, partner)
         except UserError as exc:
-            return False, False, "invalid_address", str(exc)
+            route, address, invalid = False, False, str(exc)
+        if category == "marketing" and partner:
+            refusal = self._get_consent_refusal(channel, partner, route, address)
+            if refusal:
+                return route, False, "opt_out", refusal
+        if invalid:
+            return False, False, "invalid_address", invalid
         if not address:
             return (
                 route,
@@ -396,6 +539,91 @@ class MessagingMessage(models.Model):
                 },
             )
         return route, address, None, None
+
+    @api.model
+    def _get_consent_refusal(self, channel, partner, route, address):
+        """Why a marketing message may not go to this address, else False.
+
+        Odoo's lists are the truth: ``phone.blacklist`` for numbers (SMS,
+        Zalo by phone, and the person behind a Zalo user id),
+        ``mail.blacklist`` for e-mail; a Zalo user's opt-out on one OA, where
+        Odoo has no list, is kept on the identity.
+        """
+        if route == "email" or (route == "sandbox" and address and "@" in address):
+            if self._is_email_blacklisted(partner, address):
+                return _(
+                    "%(partner)s opted out of marketing messages: %(email)s is "
+                    "in the e-mail blacklist (mail.blacklist)."
+                ) % {"partner": self._consent_name(partner), "email": address}
+            return False
+        if route in ("uid", "consultation"):
+            identity = partner._messaging_identity(channel) if partner else False
+            if not identity and address:
+                identity = (
+                    self.env["messaging.identity"]
+                    .sudo()
+                    .search(
+                        [
+                            ("channel_id", "=", channel.id),
+                            ("external_id", "=", address),
+                        ],
+                        limit=1,
+                    )
+                )
+            if identity and identity.sudo().opt_out:
+                return _(
+                    "%(partner)s opted out of marketing messages on %(channel)s."
+                ) % {"partner": self._consent_name(partner), "channel": channel.name}
+            address = False  # the person's own number decides below
+        if self._is_phone_blacklisted(partner, address):
+            return _(
+                "%(partner)s opted out of marketing messages: %(number)s is "
+                "in the phone blacklist (phone.blacklist)."
+            ) % {
+                "partner": self._consent_name(partner),
+                "number": "+" + address
+                if address
+                else partner._messaging_checked_number(),
+            }
+        return False
+
+    @api.model
+    def _consent_name(self, partner):
+        return partner.display_name or _("The recipient")
+
+    @api.model
+    def _is_phone_blacklisted(self, partner, number):
+        """``number`` (84..., the address sent to) or the contact's own
+        number is in ``phone.blacklist``."""
+        listed = bool(partner) and partner.messaging_phone_blacklisted
+        # the contact's numbers were checked with it (one query per batch of
+        # contacts); only another number costs a query of its own
+        if (
+            listed
+            or not number
+            or (partner and "+" + number == partner.phone_sanitized)
+            or (partner and number == partner._messaging_phone_or_none())
+        ):
+            return listed
+        return bool(
+            self.env["phone.blacklist"]
+            .sudo()
+            .search_count([("number", "=", "+" + number.lstrip("+"))], limit=1)
+        )
+
+    @api.model
+    def _is_email_blacklisted(self, partner, email):
+        if partner and email and email in (partner.email_normalized, partner.email):
+            return partner.is_blacklisted
+        if not email:
+            return False
+        return bool(
+            self.env["mail.blacklist"]
+            .sudo()
+            .search_count(
+                [("email", "=", tools.email_normalize(email) or email)], limit=1
+            )
+        )
 
     @api.model
     def _get_route_and_address(self, channel, template, partner):
@@ -457,7 +685,7 @@ class MessagingMessage(models.Model):
 
     def _set_failed(self, failure_type, text, code=None, state="failed"):
         """Fail (or skip) and hand over to the next fallback step, if any."""
-        self.write(
+        self.sudo().write(
             {
                 "state": state,
                 "failure_type": failure_type,
@@ -480,7 +708,8 @@ class MessagingMessage(models.Model):
             if not chain or message.fallback_child_ids:
                 continue
             channel_id, template_id = chain[0]
-            children |= self.create(
+            # the queue's own row: a user's create refuses a fallback parent
+            children |= self.sudo().create(
                 {
                     "partner_id": message.partner_id.id,
                     "channel_id": channel_id,
@@ -659,7 +888,8 @@ class MessagingMessage(models.Model):
     def action_cancel(self):
         self._check_messaging_group("multichannel_messaging.group_messaging_user")
         to_cancel = self.filtered(lambda m: m.state in ("queued", "unknown"))
-        to_cancel.write(
+        to_cancel.check_access("write")
+        to_cancel.sudo().write(
             {
                 "state": "cancelled",
                 "failure_type": "cancelled",
@@ -668,20 +898,31 @@ class MessagingMessage(models.Model):
         )
 
     def action_retry(self):
-        """Queue failed / unknown messages again (an explicit human decision;
-        for an unknown outcome, a Manager's: see action_resend_unknown)."""
+        """Queue failed, skipped or unknown messages again (an explicit human
+        decision; for an unknown outcome, a Manager's: see
+        action_resend_unknown). Every check runs again: the address is looked
+        up anew, and a marketing message to a blacklisted contact stays
+        skipped."""
         self._check_messaging_group("multichannel_messaging.group_messaging_user")
-        to_retry = self.filtered(lambda m: m.state in ("failed", "unknown"))
+        to_retry = self.filtered(lambda m: m.state in ("failed", "unknown", "skipped"))
         if any(m.state == "unknown" for m in to_retry):
             self._check_manager()
-        to_retry.write(
-            {
+        to_retry.check_access("write")
+        for message in to_retry:
+            vals = {
                 "state": "queued",
                 "scheduled_at": fields.Datetime.now(),
                 "failure_type": False,
+                "error_code": False,
+                "error_message": False,
+                "failed_at": False,
+                "claim_until": False,
                 "attempt_count": 0,
             }
-        )
+            if message.partner_id:
+                vals.update(route=False, recipient=False)
+            message.sudo().write(vals)
+        to_retry._prepare_for_queue()
 
     def _check_manager(self):
         if not (self.env.su or self.env.user.has_group(MANAGER_GROUP)):
@@ -697,7 +938,9 @@ class MessagingMessage(models.Model):
         unknown = self.filtered(lambda m: m.state == "unknown")
         if not unknown:
             raise UserError(_("Select messages whose outcome is unknown."))
-        return unknown
+        unknown.check_access("write")
+        # the queue's fields: written as the queue, once the Manager is checked
+        return unknown.sudo()
 
     def action_resend_unknown(self):
         """Manager: send again a message whose outcome is unknown, with the

@@ -23,3 +23,5 @@ from . import test_wizard_composer
 from . import test_tour_campaign
 from . import test_conversation
 from . import test_tour_conversation
+from . import test_consent
+from . import test_message_protection

@@ -93,10 +93,17 @@ class TestSandboxFlow(MessagingCase):
         self.assertEqual(transactional.state, "delivered")
 
     def test_opt_out_per_channel(self):
+        # an opt-out on one channel by phone writes the number to Odoo's
+        # phone blacklist: every channel by phone skips it (one truth)
         self.partner_a.messaging_opt_out_channel_ids = self.sandbox
+        self.assertTrue(self.partner_a.messaging_phone_blacklisted)
         self.assertEqual(self._queue(self.partner_a).state, "skipped")
         other = self._queue(self.partner_a, channel=self.sandbox_b)
-        self.assertEqual(other.state, "queued")
+        self.assertEqual(other.state, "skipped")
+        self.assertIn(self.sandbox_b, self.partner_a.messaging_opt_out_channel_ids)
+        self.assertEqual(
+            self._queue(self.partner_a, template=self.template_tx).state, "queued"
+        )
 
     def test_unreachable_falls_back_at_once(self):
         self.sandbox.sandbox_fail_ratio = 1.0

@@ -145,11 +145,18 @@ class TestWebhookEvents(MessagingCase):
         self.assertIn(self.zalo, self.partner_b.messaging_opt_out_channel_ids)
         self.assertFalse(self.Message.search([("channel_id", "=", self.zalo.id)]))
 
-    def test_opt_out_blocks_marketing_on_that_channel_only(self):
+    def test_opt_out_blocks_marketing_by_that_number(self):
+        # the keyword writes the number to Odoo's phone blacklist: every
+        # channel by phone skips it, e-mail still goes
+        self.partner_a.email = "an@example.vn"
         self._identity(self.partner_a)
         self._event(wh.user_text("Từ chối"))
         self.assertTrue(self.partner_a._messaging_is_opted_out(self.zalo))
-        self.assertFalse(self.partner_a._messaging_is_opted_out(self.sandbox))
+        self.assertTrue(self.partner_a._messaging_is_opted_out(self.sandbox))
+        email = self.env["messaging.channel"].create(
+            {"name": "E-mail", "channel_type": "email"}
+        )
+        self.assertFalse(self.partner_a._messaging_is_opted_out(email))
 
     def test_confirmation_is_sent_through_the_queue(self):
         peer = start_zalo_peer(self, self.zalo)

@@ -145,7 +145,7 @@ class MessagingBulkSend(models.TransientModel):
         records = self._get_records()
         if not records:
             raise UserError(_("Select the records to send to first."))
-        records.check_access("read")
+        self._check_can_send(records)
         self._check_channel_template(self.channel_id, self.template_id)
         if not self.template_id:
             raise UserError(_("Pick a template."))
@@ -163,6 +163,19 @@ class MessagingBulkSend(models.TransientModel):
                 _("None of the selected records has a customer to send to.")
             )
 
+    def _check_can_send(self, records):
+        """What the user cannot read, they cannot send to: the records, their
+        customers, the channels and templates of every step."""
+        self.ensure_one()
+        records.check_access("read")
+        partners = self.env["res.partner"].union(
+            *(record._messaging_get_partner() for record in records)
+        )
+        partners.check_access("read")
+        steps = self.fallback_ids
+        (self.channel_id | steps.channel_id).check_access("read")
+        (self.template_id | steps.template_id).check_access("read")
+
     def action_send(self):
         """Create the campaign; activate it (send now) or leave it waiting
         for activation at its send date (schedule). Opens the campaign."""
@@ -170,9 +183,11 @@ class MessagingBulkSend(models.TransientModel):
         self._check_before_send()
         Campaign = self.env["messaging.campaign"]
         if not Campaign.has_access("create"):
-            # salespeople send to their own records (checked above) through a
-            # campaign they could not create themselves
-            Campaign = Campaign.sudo()
+            # a Messaging User sends to records, customers, channels and
+            # templates they can read (checked above) through a campaign they
+            # could not create themselves: only this wizard makes one for
+            # them, of their own company, with them as its responsible
+            Campaign = Campaign.sudo().with_company(self.channel_id.company_id)
         campaign = Campaign.create(self._prepare_campaign_values())
         campaign.action_confirm()
         if self.send_mode == "now":

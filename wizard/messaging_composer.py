@@ -3,6 +3,8 @@ from odoo.exceptions import UserError
 
 from .messaging_send_mixin import ZBS_ROUTES
 
+MANAGER_GROUP = "multichannel_messaging.group_messaging_manager"
+
 
 class MessagingComposer(models.TransientModel):
     """Send one message about one record (a contact or a sale order)."""
@@ -33,6 +35,17 @@ class MessagingComposer(models.TransientModel):
         precompute=True,
         help="Rendered from the template; you may edit it before sending.",
     )
+    category = fields.Selection(
+        [("transactional", "Transactional"), ("marketing", "Marketing")],
+        compute="_compute_category",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Marketing messages obey quiet hours, caps and opt-outs. A text "
+        "written by hand to a contact is marketing; about a document (an "
+        "order) it may be transactional. Only a Messaging Manager changes it.",
+    )
+    can_edit_category = fields.Boolean(compute="_compute_can_edit_category")
     preview_html = fields.Html(
         "Preview", compute="_compute_preview_html", sanitize=False
     )
@@ -78,7 +91,19 @@ class MessagingComposer(models.TransientModel):
             except UserError:
                 continue  # the preview shows the rendering error
 
-    @api.depends("channel_id", "template_id", "partner_id", "body", "subject")
+    @api.depends("template_id", "res_model", "res_id", "body", "subject")
+    def _compute_category(self):
+        for composer in self:
+            composer.category = composer._get_default_category()
+
+    def _compute_can_edit_category(self):
+        is_manager = self.env.user.has_group(MANAGER_GROUP)
+        for composer in self:
+            composer.can_edit_category = is_manager
+
+    @api.depends(
+        "channel_id", "template_id", "partner_id", "body", "subject", "category"
+    )
     def _compute_preview_html(self):
         for composer in self:
             record = composer._get_record()
@@ -91,6 +116,7 @@ class MessagingComposer(models.TransientModel):
                 record,
                 partner=composer.partner_id,
                 body=composer._get_body_override(),
+                category=composer._get_send_category(),
             )
             if composer.subject:
                 previews[0]["subject"] = composer.subject
@@ -104,11 +130,48 @@ class MessagingComposer(models.TransientModel):
 
     def _get_body_override(self):
         """The text to send as it stands in the composer (None: the
-        template's rendered parameters are sent, not a text)."""
+        template is sent as it is, its text or its ZBS parameters)."""
         self.ensure_one()
-        if self.template_id.zalo_template_id:
+        if self.template_id.zalo_template_id or not self._is_free_text():
             return None
         return self.body or ""
+
+    def _is_free_text(self):
+        """The text (or subject) was written or changed by hand."""
+        self.ensure_one()
+        template = self.template_id
+        if not template:
+            return True
+        if template.zalo_template_id:
+            return False
+        record = self._get_record()
+        if not record or template.model != self.res_model:
+            return True
+        try:
+            body = template.body and template._render_body(record.ids)[record.id]
+            subject = (
+                template.subject
+                and template._render_field("subject", record.ids)[record.id]
+            )
+        except UserError:
+            return True
+        return (self.body or "") != (body or "") or (self.subject or "") != (
+            subject or ""
+        )
+
+    def _get_default_category(self):
+        self.ensure_one()
+        return self.env["messaging.message"]._get_default_category(
+            self.template_id, self.res_model, free_text=self._is_free_text()
+        )
+
+    def _get_send_category(self):
+        """The category the message is sent in: the Manager's pick, else
+        the rules' (a user's value is not trusted)."""
+        self.ensure_one()
+        if self.env.user.has_group(MANAGER_GROUP) and self.category:
+            return self.category
+        return self._get_default_category()
 
     def _check_before_send(self):
         """Every refusal the queue would make, as a clear error, now."""
@@ -132,6 +195,7 @@ class MessagingComposer(models.TransientModel):
             record,
             partner=self.partner_id,
             body=self._get_body_override(),
+            category=self._get_send_category(),
         )[0]
         if preview["refusal"]:
             raise UserError(preview["refusal"])
@@ -156,8 +220,7 @@ class MessagingComposer(models.TransientModel):
         if body is not None:
             vals["body"] = body
             vals["subject"] = self.subject or False
-        if not self.template_id:
-            vals["category"] = "transactional"
+        vals["category"] = self._get_send_category()
         return vals
 
     def action_send(self):

@@ -111,13 +111,15 @@ class MessagingSendMixin(models.AbstractModel):
             )
 
     @api.model
-    def _render_previews(self, channel, template, records, partner=None, body=None):
+    def _render_previews(
+        self, channel, template, records, partner=None, body=None, category=None
+    ):
         """One dict per record: the recipient, the address the queue would
         use (or why it would refuse it), the rendered content and the errors
-        found in it. ``partner`` and ``body`` override the record's customer
-        and the template's text (composer)."""
+        found in it. ``partner``, ``body`` and ``category`` override the
+        record's customer, the template's text and category (composer)."""
         Message = self.env["messaging.message"]
-        category = template.category or "transactional"
+        category = category or template.category or "transactional"
         res_ids = records.ids
         bodies, subjects, params, render_error = {}, {}, {}, None
         if template and template.model == records._name:
