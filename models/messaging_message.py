@@ -216,9 +216,17 @@ class MessagingMessage(models.Model):
                 message.campaign_id.company_id or message.channel_id.company_id
             )
 
-    @api.depends("template_id.category")
+    @api.depends("template_id.category", "res_model", "body")
     def _compute_category(self):
         for message in self:
+            if not message.id:
+                # being written in a form: what create() will ask of a user
+                message.category = self._get_default_category(
+                    message.template_id,
+                    message.res_model,
+                    free_text=bool(message.body) or not message.template_id,
+                )
+                continue
             message.category = (
                 message.category or message.template_id.category or "transactional"
             )

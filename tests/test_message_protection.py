@@ -2,7 +2,7 @@
 replayed as the user would by RPC (``with_user`` on create, write, actions)."""
 
 from odoo.exceptions import AccessError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from .test_wizard_common import SalesMessagingCase
 
@@ -220,6 +220,19 @@ class TestMessageProtection(SalesMessagingCase):
             self.manager, template_id=False, body="Hẹn giao", category="transactional"
         )
         self.assertEqual(managed.category, "transactional")
+
+    def test_free_text_in_the_message_form_is_marketing(self):
+        """The Messages form as a User: free text to a contact shows and
+        saves as marketing (the form's value is the one create() asks for,
+        never a refusal of the user's own default)."""
+        form = Form(self.Message.with_user(self.user))
+        form.partner_id = self.partner_a
+        form.channel_id = self.sandbox
+        form.body = "Giảm giá!"
+        self.assertEqual(form.category, "marketing")
+        message = form.save()
+        self.assertEqual(message.category, "marketing")
+        self.assertEqual(message.state, "queued")
 
     def test_free_text_to_several_contacts_is_marketing(self):
         salesman = self._make_user(
