@@ -7,8 +7,14 @@ from odoo.addons.phone_validation.tools import phone_validation
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
+    # what links to the addon's own models is for Messaging users: an
+    # employee without Messaging rights (or a portal user) reads a contact
+    # whole, as an export or an RPC client does, without meeting them
     messaging_identity_ids = fields.One2many(
-        "messaging.identity", "partner_id", "Zalo identities"
+        "messaging.identity",
+        "partner_id",
+        "Zalo identities",
+        groups="multichannel_messaging.group_messaging_user",
     )
     messaging_opt_out = fields.Boolean(
         "Opted out of marketing messages",
@@ -20,9 +26,14 @@ class ResPartner(models.Model):
         "partner_id",
         "channel_id",
         string="Opted out on channels",
+        # a duplicated contact is someone else: no consent copied
+        copy=False,
+        groups="multichannel_messaging.group_messaging_user",
     )
     messaging_message_count = fields.Integer(
-        "Multichannel messages", compute="_compute_messaging_message_count"
+        "Multichannel messages",
+        compute="_compute_messaging_message_count",
+        groups="multichannel_messaging.group_messaging_user",
     )
 
     def _compute_messaging_message_count(self):
