@@ -276,7 +276,9 @@ class TestOdooSideEffects(MessagingCase):
                 try:
                     readable.read([field.name])
                 except AccessError as exc:
-                    self.fail(f"{user.login} cannot read {field.model}.{field.name}: {exc}")
+                    self.fail(
+                        f"{user.login} cannot read {field.model}.{field.name}: {exc}"
+                    )
                 checked.add((field.model, field.name))
         # each field on the three models we build records for was read by someone
         for field in fields.filtered(lambda f: self._records_of(f.model)):
