@@ -33,17 +33,32 @@ case "${1:-}" in
     *) mm_die "usage: $0 [--baseline]" ;;
 esac
 
-# Odoo modules whose own tests must pass with the addon installed. mass_mailing_sms
-# is not a dependency of the addon: it is installed beside it, since campaigns
-# and SMS marketing meet there (blacklists, phone fields, sms.sms).
-EXTRA_MODULES=mass_mailing_sms
+# Odoo modules installed beside the addon for their tests. mass_mailing_sms is
+# not a dependency of the addon but where campaigns and SMS marketing meet
+# (blacklists, phone fields, sms.sms); test_mail_sms and test_base_automation
+# are Odoo's test modules that hold most tests of sms and base_automation.
+EXTRA_MODULES=mass_mailing_sms,test_mail_sms,test_base_automation
+# post_install tests (pass 1), by Odoo's --test-tags
 POST_INSTALL_TAGS=(
-    post_install/sale:TestAccessRights
+    post_install/sale
     post_install/sms
     post_install/phone_validation
     post_install/base_automation
+    post_install/test_base_automation
     post_install/mass_mailing_sms
+    post_install/test_mail_sms
 )
+# Discuss: the tests of discuss.channel and its controllers (the addon adds
+# Zalo conversations to it); the tours of test_ui.py are left out (slow, and
+# they test the web client, not the models).
+for _f in avatar_acl bus_presence discuss_action discuss_attachment_controller \
+    discuss_binary_controller discuss_channel discuss_channel_access \
+    discuss_channel_as_guest discuss_channel_member \
+    discuss_message_update_controller discuss_sub_channels \
+    discuss_thread_controller guest_feature load_messages message_controller \
+    rtc toggle_upload; do
+    POST_INSTALL_TAGS+=("post_install/mail/tests/discuss/test_$_f.py")
+done
 # Tests that fail in this environment without the addon too (the baseline),
 # excluded here with the reason. Keep this list empty unless the baseline
 # run shows the same failure.
@@ -51,6 +66,8 @@ EXCLUDED_TAGS=()
 # Files of these modules holding at_install tests (pass 2), relative to Odoo's
 # addons directory.
 AT_INSTALL_FILES=(
+    sale/tests/test_sale_flow.py
+    sale/tests/test_sale_order_cancel.py
     sms/tests/test_sms_composer.py
     phone_validation/tests/test_phonenumbers.py
     phone_validation/tests/test_phonenumbers_blacklist.py
@@ -60,6 +77,10 @@ AT_INSTALL_FILES=(
     mass_mailing_sms/tests/test_mailing_list.py
     mass_mailing_sms/tests/test_mailing_retry.py
 )
+for _f in mail_thread_phone phone_blacklist phone_format sms_controller \
+    sms_management sms_mixin sms_post sms_server_actions sms_sms sms_template; do
+    AT_INSTALL_FILES+=("test_mail_sms/tests/test_$_f.py")
+done
 
 DB=${MESSAGING_TEST_DB:-messaging_test}_odoo
 HTTP_PORT=${MESSAGING_TEST_HTTP_PORT:-8169}
