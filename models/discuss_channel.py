@@ -70,8 +70,14 @@ class DiscussChannel(models.Model):
     messaging_window_state = fields.Selection(
         related="messaging_identity_id.window_state", string="Window"
     )
+    # the members who are not Messaging users (the customer as a portal
+    # user, a former agent) read the channel too: the label is computed as
+    # superuser, the other fields are plain values or many2ones (whose names
+    # Odoo reads as superuser)
     messaging_window_label = fields.Char(
-        "Consultation window", compute="_compute_messaging_window_label"
+        "Consultation window",
+        compute="_compute_messaging_window_label",
+        compute_sudo=True,
     )
 
     _sql_constraints = [

@@ -7,8 +7,14 @@ from odoo.addons.phone_validation.tools import phone_validation
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
+    # what links to the addon's own models is for Messaging users: an
+    # employee without Messaging rights (or a portal user) reads a contact
+    # whole, as an export or an RPC client does, without meeting them
     messaging_identity_ids = fields.One2many(
-        "messaging.identity", "partner_id", "Zalo identities"
+        "messaging.identity",
+        "partner_id",
+        "Zalo identities",
+        groups="multichannel_messaging.group_messaging_user",
     )
     # consent lives in Odoo's blacklists (phone.blacklist, mail.blacklist);
     # these fields show it and write to them
@@ -28,6 +34,9 @@ class ResPartner(models.Model):
         inverse="_inverse_messaging_opt_out_channel_ids",
         help="Channels that skip marketing messages to this contact: its "
         "number or e-mail is blacklisted, or it opted out on a Zalo OA.",
+        # a duplicated contact is someone else: no consent copied
+        copy=False,
+        groups="multichannel_messaging.group_messaging_user",
     )
     messaging_phone_blacklisted = fields.Boolean(
         "Number blacklisted",
@@ -36,7 +45,9 @@ class ResPartner(models.Model):
         help="The number messages go to is in Odoo's phone blacklist.",
     )
     messaging_message_count = fields.Integer(
-        "Multichannel messages", compute="_compute_messaging_message_count"
+        "Multichannel messages",
+        compute="_compute_messaging_message_count",
+        groups="multichannel_messaging.group_messaging_user",
     )
 
     @api.model_create_multi

@@ -4,8 +4,12 @@ from odoo import fields, models
 class SaleOrder(models.Model):
     _inherit = "sale.order"
 
+    # for Messaging users only: a salesperson without Messaging rights
+    # reads the order whole (RPC, export, report) without counting messages
     messaging_message_count = fields.Integer(
-        "Multichannel messages", compute="_compute_messaging_message_count"
+        "Multichannel messages",
+        compute="_compute_messaging_message_count",
+        groups="multichannel_messaging.group_messaging_user",
     )
 
     def _compute_messaging_message_count(self):
