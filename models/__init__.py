@@ -19,5 +19,6 @@ from . import messaging_auto_reply
 from . import messaging_channel_conversation
 from . import discuss_channel
 from . import messaging_message_conversation
+from . import messaging_blacklist_sync
 from . import phone_blacklist
 from . import mail_blacklist

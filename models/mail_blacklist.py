@@ -1,30 +1,12 @@
-from odoo import api, models
-
-PARTNER_FIELDS = [
-    "is_blacklisted",
-    "messaging_opt_out",
-    "messaging_opt_out_channel_ids",
-]
+from odoo import models
 
 
 class MailBlacklist(models.Model):
-    """The contacts' blacklist flags follow the list within a transaction
-    (see phone.blacklist)."""
+    _name = "mail.blacklist"
+    _inherit = ["mail.blacklist", "messaging.blacklist.sync"]
 
-    _inherit = "mail.blacklist"
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        self.env["res.partner"].invalidate_model(PARTNER_FIELDS)
-        return records
-
-    def write(self, vals):
-        res = super().write(vals)
-        self.env["res.partner"].invalidate_model(PARTNER_FIELDS)
-        return res
-
-    def unlink(self):
-        res = super().unlink()
-        self.env["res.partner"].invalidate_model(PARTNER_FIELDS)
-        return res
+    _partner_flag_fields = (
+        "is_blacklisted",
+        "messaging_opt_out",
+        "messaging_opt_out_channel_ids",
+    )

@@ -62,6 +62,7 @@ MODEL_ACCESS = {
     # abstract models: no table, no access rights
     "messaging.send.mixin": (None, None, None, None),
     "messaging.fallback.step": (None, None, None, None),
+    "messaging.blacklist.sync": (None, None, None, None),
 }
 
 # (model, public method): lowest role allowed to call it
