@@ -39,8 +39,9 @@ def fault_schedule(rate, seed=SEED):
     return ("drop" if rng.random() < rate else "ok" for _ in itertools.count())
 
 
-class FaultSpeedSmsPeer(peers.SpeedSmsPeer):
-    """SpeedSMS that never runs out of balance and keeps only the numbers."""
+class _CountingPeer:
+    """A peer that never runs out of balance and keeps only, per number, how
+    many messages it accepted (flat memory over a long run)."""
 
     def __init__(self):
         super().__init__(balance=10**15)
@@ -51,32 +52,29 @@ class FaultSpeedSmsPeer(peers.SpeedSmsPeer):
 
     def handle(self, request):
         status, answer = super().handle(request)
+        numbers = self.accepted_numbers(request, answer)
+        with self._lock:
+            if numbers:
+                self.received.update(numbers)
+                self.sent.clear()
+            self.requests.clear()
+        return status, answer
+
+
+class FaultSpeedSmsPeer(_CountingPeer, peers.SpeedSmsPeer):
+    @staticmethod
+    def accepted_numbers(request, answer):
         if answer.get("status") == "success":
-            with self._lock:
-                self.received.update(request.body.get("to") or [])
-                self.sent.clear()
-        with self._lock:
-            self.requests.clear()
-        return status, answer
+            return request.body.get("to") or []
+        return []
 
 
-class FaultEsmsPeer(peers.EsmsPeer):
-    def __init__(self):
-        super().__init__(balance=10**15)
-
-    def init_state(self):
-        super().init_state()
-        self.received = collections.Counter()
-
-    def handle(self, request):
-        status, answer = super().handle(request)
+class FaultEsmsPeer(_CountingPeer, peers.EsmsPeer):
+    @staticmethod
+    def accepted_numbers(request, answer):
         if answer.get("CodeResult") == "100":
-            with self._lock:
-                self.received[request.body.get("Phone")] += 1
-                self.sent.clear()
-        with self._lock:
-            self.requests.clear()
-        return status, answer
+            return [request.body.get("Phone")]
+        return []
 
 
 class FaultIapPeer(bench_peers.IapSmsPeer):

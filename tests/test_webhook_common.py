@@ -16,6 +16,24 @@ USER_ID = "2468458835296117922"
 _counter = [int(time.time() * 1000)]
 
 
+def make_webhook_channels(env, label):
+    """The signed Zalo channel and an eSMS and a SpeedSMS channel of a
+    webhook test class: (zalo, esms, speedsms)."""
+    Channel = env["messaging.channel"]
+    zalo = Channel.create(zalo_channel_values())
+    esms, speedsms = (
+        Channel.create(
+            {
+                "name": "%s (%s)" % (name, label),
+                "channel_type": channel_type,
+                "rate_per_second": 0,
+            }
+        )
+        for name, channel_type in (("eSMS", "esms"), ("SpeedSMS", "speedsms"))
+    )
+    return zalo, esms, speedsms
+
+
 def now_ms(offset_seconds=0):
     return str(int((time.time() + offset_seconds) * 1000))
 

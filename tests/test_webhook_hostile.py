@@ -46,17 +46,8 @@ class TestWebhookHostile(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
-        Channel = cls.env["messaging.channel"]
-        cls.channel = Channel.create(wh.zalo_channel_values())
-        cls.esms = Channel.create(
-            {"name": "eSMS (hostile)", "channel_type": "esms", "rate_per_second": 0}
-        )
-        cls.speedsms = Channel.create(
-            {
-                "name": "SpeedSMS (hostile)",
-                "channel_type": "speedsms",
-                "rate_per_second": 0,
-            }
+        cls.channel, cls.esms, cls.speedsms = wh.make_webhook_channels(
+            cls.env, "hostile"
         )
         cls.Event = cls.env["messaging.event"]
 

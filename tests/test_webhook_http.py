@@ -27,17 +27,8 @@ class TestWebhookHttp(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
-        Channel = cls.env["messaging.channel"]
-        cls.channel = Channel.create(wh.zalo_channel_values())
-        cls.esms = Channel.create(
-            {"name": "eSMS (webhook)", "channel_type": "esms", "rate_per_second": 0}
-        )
-        cls.speedsms = Channel.create(
-            {
-                "name": "SpeedSMS (webhook)",
-                "channel_type": "speedsms",
-                "rate_per_second": 0,
-            }
+        cls.channel, cls.esms, cls.speedsms = wh.make_webhook_channels(
+            cls.env, "webhook"
         )
         cls.partner = cls.env["res.partner"].create(
             {
