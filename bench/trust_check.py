@@ -74,6 +74,20 @@ GROUPS = {
 EXPRESSION = (
     "{{ object.env['ir.config_parameter'].sudo().get_param('database.secret') }}"
 )
+# ways around a check that would look at the text only
+VARIANTS = (
+    "{{object.env}}",
+    "{{ object.name }}{{ object.env.cr.dbname }}",
+    "{{ object.partner_id.env['res.users'] }}",
+    "{{ object.sudo().name }}",
+    "{{ object['env'] }}",
+    "{{ object.with_user(1).name }}",
+    "{{ (object.env) }}",
+    "{{ object.name if object.env else '' }}",
+)
+# ("{{\nobject.env\n}}" is accepted, rightly: Odoo's parse_inline_template,
+# which both the check and the rendering use, reads no expression across a
+# line break; it is sent as the text it is)
 NO_THROTTLE = {
     "rate_per_second": 0,
     "min_interval_seconds": 0,
@@ -338,6 +352,7 @@ class TrustCheck:
             {
                 "name": "Trust ZBS %s" % self.run,
                 "channel_type": "zalo",
+                "company_id": self.company_a,
                 "category": "transactional",
                 "zalo_template_id": "trust-%s" % self.run,
                 "param_ids": [
@@ -385,7 +400,8 @@ class TrustCheck:
             },
         )
         self.segment = self.create(
-            "messaging.segment", {"name": "Trust segment %s" % self.run}
+            "messaging.segment",
+            {"name": "Trust segment %s" % self.run, "company_id": self.company_a},
         )
         self.campaign = self.create(
             "messaging.campaign",
@@ -435,6 +451,30 @@ class TrustCheck:
             "write",
             [self.marketing],
             {"body": EXPRESSION},
+        )
+        self.refused(
+            "a. Manager: create a parameter line with object.env",
+            manager,
+            "messaging.template.param",
+            "create",
+            {"template_id": self.zbs, "name": "otp", "expression": EXPRESSION},
+        )
+        for variant in VARIANTS:
+            self.refused(
+                "a. Manager: parameter line %s" % variant,
+                manager,
+                "messaging.template.param",
+                "write",
+                [self.zbs_line],
+                {"expression": variant},
+            )
+        self.accepted(
+            "a. Manager: a plain field is allowed",
+            manager,
+            "messaging.template.param",
+            "write",
+            [self.zbs_line],
+            {"expression": "{{ object.name }}"},
         )
         line = self.admin(
             "messaging.template.param", "read", [self.zbs_line], ["expression"]
@@ -509,6 +549,31 @@ class TrustCheck:
             )
         self.step(
             "c. the queued message is unchanged", self.message_state(message) == before
+        )
+        try:
+            copy = user("messaging.message", "copy", [message])
+        except RpcError as error:
+            self.step("c. Messaging User copies a message", error.clear, error.name)
+        else:
+            self.created.append(("messaging.message", copy))
+            state = self.message_state(copy)
+            self.step(
+                "c. a copy by a Messaging User is checked anew",
+                state["state"] in ("queued", "skipped"),
+                state["state"],
+            )
+        self.refused(
+            "c. Messaging User sends about a document they cannot read",
+            user,
+            "messaging.message",
+            "create",
+            {
+                "partner_id": self.partner_ok,
+                "channel_id": self.sandbox,
+                "body": "x",
+                "res_model": "ir.config_parameter",
+                "res_id": 1,
+            },
         )
         skipped = self.user_message(user, self.partner_out, self.marketing)
         self.created.append(("messaging.message", skipped))
@@ -600,6 +665,27 @@ class TrustCheck:
             "action_send",
             [wizard],
         )
+        try:
+            composer = user(
+                "messaging.composer",
+                "create",
+                {
+                    "res_model": "res.partner",
+                    "res_id": self.partner_hidden,
+                    "channel_id": self.sandbox,
+                    "template_id": self.marketing,
+                },
+            )
+        except RpcError as error:
+            self.step("f. composer to a contact the user cannot read", error.clear)
+        else:
+            self.refused(
+                "f. composer to a contact the user cannot read",
+                user,
+                "messaging.composer",
+                "action_send",
+                [composer],
+            )
         hidden = self.admin(
             "messaging.message",
             "search_count",
@@ -613,6 +699,11 @@ class TrustCheck:
             ("messaging.team", self.team),
             ("messaging.auto.reply", self.auto_reply),
             ("messaging.channel", self.zalo),
+            ("messaging.campaign", self.campaign),
+            ("messaging.template", self.zbs),
+            ("messaging.segment", self.segment),
+            ("messaging.message", self.created_message()),
+            ("discuss.channel", self.matrix_records()["discuss.channel"]),
         ):
             try:
                 found = user_b(model, "search_count", [("id", "=", record_id)])
@@ -678,8 +769,52 @@ class TrustCheck:
                     names,
                 )
 
+    def check_other_reads(self):
+        """Users, Discuss channels: the addon's fields read by every role (a
+        user record is not readable whole in Odoo: its log); a Discuss
+        channel whole by internal users."""
+        general = self.admin(
+            "discuss.channel", "search", [("channel_type", "=", "channel")], limit=1
+        )
+        for role in ("portal", "internal", "user", "manager"):
+            session = self.sessions[role]
+            visible = session("res.users", "fields_get", [], attributes=["type"])
+            names = [f for f in self.addon_fields("res.users") if f in visible]
+            self.accepted(
+                "%s reads the addon's %d fields of its user" % (role, len(names)),
+                session,
+                "res.users",
+                "read",
+                [self.users[role][0]],
+                names or ["display_name"],
+            )
+            if role != "portal" and general:
+                self.accepted(
+                    "%s reads a Discuss channel whole" % role,
+                    session,
+                    "discuss.channel",
+                    "read",
+                    general,
+                )
+        # a Messaging User sees the conversations of their teams (a
+        # Manager, all of their companies)
+        self.admin(
+            "messaging.team",
+            "write",
+            [self.team],
+            {"user_ids": [(4, self.users["user"][0])]},
+        )
+        for role in ("user", "manager"):
+            self.accepted(
+                "%s reads a Zalo conversation whole" % role,
+                self.sessions[role],
+                "discuss.channel",
+                "read",
+                [self.conversation],
+            )
+
     def matrix_records(self):
-        conversation = self.create(
+        conversation = getattr(self, "conversation", None) or self.create(
             "discuss.channel",
             {
                 "name": "Trust conversation %s" % self.run,
@@ -767,6 +902,7 @@ class TrustCheck:
             self.check_f_companies,
             self.check_whole_reads,
             self.check_matrix,
+            self.check_other_reads,
             self.check_secret,
         ):
             try:

@@ -13,8 +13,8 @@ signature headers, odd token paths and methods, and signed events whose
 fields have odd types. Each call must get the documented answer (never a
 5xx); the channel's stored events must grow only by the signed odd-field
 events. Run it against a server started with ``--workers`` (prefork) to
-exercise the WSGI fast path, and without to exercise the route alone; calls
-without Content-Length go through Odoo's route in both cases.
+exercise the WSGI fast path; calls without Content-Length (chunked) go
+through Odoo's route, and ``--route`` sends every POST chunked.
 
 Prints one line per call and exits 1 when one fails. The channel (and its
 events) is deleted at the end unless ``--keep``.
@@ -85,6 +85,7 @@ class Hostile:
         )
         all_headers = {"Content-Type": "application/json"}
         all_headers.update(headers or {})
+        chunked = chunked or (self.args.route and method == "POST")
         try:
             if chunked:
                 connection.putrequest(method, path or self.path)
@@ -408,6 +409,12 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the channel")
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="wait for the processing cron"
+    )
+    parser.add_argument(
+        "--route",
+        action="store_true",
+        help="send every POST chunked (no Content-Length): Odoo's route "
+        "answers them all instead of the fast path",
     )
     args = parser.parse_args()
     check = Hostile(args)
