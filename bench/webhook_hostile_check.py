@@ -113,6 +113,25 @@ class Hostile:
         finally:
             connection.close()
 
+    def send_raw_chunks(self, chunks, content_type):
+        """A chunked body written as given (sizes included)."""
+        connection = http.client.HTTPConnection(
+            self.target.hostname, self.target.port or 80, timeout=60
+        )
+        try:
+            connection.putrequest("POST", self.path)
+            connection.putheader("Content-Type", content_type)
+            connection.putheader("Transfer-Encoding", "chunked")
+            connection.putheader("Connection", "close")
+            connection.endheaders()
+            connection.send(chunks)
+            response = connection.getresponse()
+            return response.status, response.read()[:200]
+        except (OSError, http.client.HTTPException) as error:
+            return None, repr(error).encode()
+        finally:
+            connection.close()
+
     def expect(self, label, status, expected, detail=b""):
         ok = status is not None and status < 500 and status in expected
         if status is None and 413 in expected:
@@ -192,6 +211,18 @@ class Hostile:
         self.expect("chunked nesting 60000", status, (400,), answer)
         status, answer = self.send(b'{"a":"' + b"x" * (10 * MIB) + b'"}', chunked=True)
         self.expect("chunked 10 MiB", status, (413,), answer)
+        for label, chunks, content_type in (
+            ("malformed chunk size", b"zz\r\n{}\r\n0\r\n\r\n", "application/json"),
+            ("negative chunk size", b"-5\r\n{}\r\n0\r\n\r\n", "application/json"),
+            ("missing chunk size", b"\r\n\r\n", "application/json"),
+            (
+                "malformed chunk, form body",
+                b"zz\r\na=1\r\n0\r\n\r\n",
+                "application/x-www-form-urlencoded",
+            ),
+        ):
+            status, answer = self.send_raw_chunks(chunks, content_type)
+            self.expect(label, status, (400, 415), answer)
         status, answer = self.send(
             b"timestamp=1&event_name=follow",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
