@@ -48,7 +48,7 @@ from odoo.tools import config
 
 from ..models.messaging_event import wake_cron
 from ..sql_pool import pool
-from .main import MAX_BODY_BYTES, answer_zalo, cron_id
+from .main import MAX_BODY_BYTES, UNREADABLE, answer_zalo, cron_id
 
 _logger = logging.getLogger(__name__)
 
@@ -231,6 +231,35 @@ def install_access_log():
     handler.log_request = log_request
 
 
+def buffer_chunked_body(environ):
+    """Read here a webhook body sent chunked (no Content-Length), at most the
+    limit, and hand it on to Odoo's stack as a plain one. Odoo parses a form
+    body before any route, and werkzeug raises OSError on a malformed chunk:
+    without this, a 500. (status, JSON body) to answer at once, or None."""
+    if (
+        environ.get("CONTENT_LENGTH")
+        or "chunked" not in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+    ):
+        return None
+    try:
+        raw = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    except OSError:
+        return 400, json.dumps({"error": 400, "message": UNREADABLE}).encode()
+    if len(raw) > MAX_BODY_BYTES:
+        return 413, json.dumps({"error": 413, "message": "Body too large"}).encode()
+    environ["wsgi.input"] = io.BytesIO(raw)
+    environ["CONTENT_LENGTH"] = str(len(raw))
+    return None
+
+
+def _respond(start_response, status, body):
+    start_response(
+        "%d %s" % (status, HTTPStatus(status).phrase),
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
 def install():
     """Wrap ``odoo.http.Application.__call__`` (once per process)."""
     install_access_log()
@@ -247,15 +276,13 @@ def install():
             current.perf_t0 = time.time()
             answer = serve(environ)
             if answer is not None:
-                status, body = answer
-                start_response(
-                    "%d %s" % (status, HTTPStatus(status).phrase),
-                    [
-                        ("Content-Type", "application/json"),
-                        ("Content-Length", str(len(body))),
-                    ],
-                )
-                return [body]
+                return _respond(start_response, *answer)
+        if (environ.get("PATH_INFO") or "").startswith(WEBHOOK_PREFIX):
+            # every provider's route: after serve(), which leaves chunked
+            # bodies to the route (and keeps reading them there)
+            answer = buffer_chunked_body(environ)
+            if answer is not None:
+                return _respond(start_response, *answer)
         return odoo_call(self, environ, start_response)
 
     __call__._messaging_fast_path = True

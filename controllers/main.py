@@ -59,6 +59,7 @@ CHANNEL_COLUMNS = (
 )
 STORED = {"error": 0, "message": "Success"}
 DUPLICATE = {"error": 0, "message": "Duplicate: already received"}
+UNREADABLE = "Unreadable body (malformed chunked encoding)"
 # Zalo's URL check (an unsigned ``{}`` when the URL is saved in its console)
 URL_CHECK = {"error": 0, "message": "OK: nothing to store"}
 MAX_JSON_DEPTH = 32  # Zalo events nest 3 or 4 levels
@@ -271,8 +272,9 @@ def zalo_event_name(data):
 
 def answer_zalo(cr, token, raw, headers, cron=None):
     """Check and store one Zalo call: (HTTP status, JSON body, new event id
-    or None). ``raw`` is None when the body was larger than allowed;
-    ``cron``: id of the processing cron (read when not given).
+    or None). ``raw`` is None when the body was larger than allowed, False
+    when it could not be read (a malformed chunked encoding); ``cron``: id
+    of the processing cron (read when not given).
 
     Whatever the caller sends, the answer is a 2xx or a 4xx: an empty body
     or ``{}`` (Zalo's check of a new webhook URL) gets 200 and stores
@@ -285,6 +287,8 @@ def answer_zalo(cr, token, raw, headers, cron=None):
         return (*refusal(404, "Unknown channel"), None)
     if raw is None:
         return (*refusal(413, "Body too large", channel), None)
+    if raw is False:
+        return (*refusal(400, UNREADABLE, channel), None)
     # before the body: Odoo's stack parses a form body (the route gets none)
     unsupported = content_type_reason(headers)
     if unsupported:
@@ -333,7 +337,8 @@ class MessagingWebhookController(http.Controller):
     # ------------------------------------------------------------------
 
     def _read_body(self):
-        """Raw body, or None when larger than allowed (read at most the limit)."""
+        """Raw body, None when larger than allowed (read at most the limit),
+        False when it cannot be read (a malformed chunked encoding)."""
         httprequest = request.httprequest
         length = httprequest.content_length
         if length is not None and length > MAX_BODY_BYTES:
@@ -344,6 +349,9 @@ class MessagingWebhookController(http.Controller):
             body = httprequest.get_data(cache=True)
         except RequestEntityTooLarge:
             return None
+        except OSError:
+            # werkzeug: "Invalid chunk header" (the caller's fault, a 400)
+            return False
         if len(body) > MAX_BODY_BYTES:
             return None
         return body
@@ -456,6 +464,8 @@ class MessagingWebhookController(http.Controller):
         raw = self._read_body()
         if raw is None:
             return _refuse(413, "Body too large", channel)
+        if raw is False:
+            return _refuse(400, UNREADABLE, channel)
         data, reason = parse_json_object(raw)
         if reason:
             return _refuse(400, reason, channel)
