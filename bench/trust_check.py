@@ -44,8 +44,7 @@ import random
 import secrets
 import sys
 
-import requests
-from webhook_load import odoo_arguments, out
+from webhook_load import Rpc, odoo_arguments, out
 
 MATRIX = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "tests", "test_access_matrix.py"
@@ -112,43 +111,14 @@ class RpcError(Exception):
         return self.name in CLEAR_ERRORS
 
 
-class Session:
+class Session(Rpc):
     """/jsonrpc execute_kw as one user (raises RpcError on an error)."""
 
-    def __init__(self, url, db, login, password):
-        self.url = url.rstrip("/") + "/jsonrpc"
-        self.db, self.password = db, password
-        self.http = requests.Session()
-        self.uid = self._call("common", "login", db, login, password)
-        if not self.uid:
-            raise SystemExit("login refused for %s on database %s" % (login, db))
+    timeout = 120
 
-    def _call(self, service, method, *args):
-        answer = self.http.post(
-            self.url,
-            json={
-                "jsonrpc": "2.0",
-                "method": "call",
-                "params": {"service": service, "method": method, "args": args},
-            },
-            timeout=120,
-        ).json()
-        if answer.get("error"):
-            raise RpcError(answer["error"])
-        return answer["result"]
-
-    def __call__(self, model, method, *args, **kwargs):
-        return self._call(
-            "object",
-            "execute_kw",
-            self.db,
-            self.uid,
-            self.password,
-            model,
-            method,
-            list(args),
-            kwargs,
-        )
+    @staticmethod
+    def _error(error):
+        raise RpcError(error)
 
 
 def method_access():

@@ -32,7 +32,7 @@ import sys
 import time
 
 import requests
-from webhook_load import Rpc, odoo_arguments, out, sign
+from webhook_load import Rpc, odoo_arguments, out, run_check, sign
 
 
 class Check:
@@ -313,19 +313,7 @@ def main():
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--keep", action="store_true", help="keep what it created")
     args = parser.parse_args()
-    check = Check(args)
-    out("Webhook check on %s (database %s)" % (args.url, args.db))
-    check.setup()
-    try:
-        check.run_checks()
-    finally:
-        if not args.keep:
-            check.cleanup()
-    if check.failures:
-        out("FAILED: %s" % "; ".join(check.failures))
-        return 1
-    out("OK: all 6 checks passed")
-    return 0
+    return run_check(Check(args), args, "Webhook check", "OK: all 6 checks passed")
 
 
 if __name__ == "__main__":

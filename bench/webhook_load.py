@@ -49,7 +49,10 @@ def out(line=""):
 
 
 class Rpc:
-    """Minimal JSON-RPC client for /jsonrpc (object.execute_kw)."""
+    """Minimal JSON-RPC client for /jsonrpc (object.execute_kw); an error
+    ends the script unless a subclass's ``_error`` says otherwise."""
+
+    timeout = 60
 
     def __init__(self, url, db, login, password):
         self.url = url.rstrip("/") + "/jsonrpc"
@@ -67,11 +70,15 @@ class Rpc:
                 "method": "call",
                 "params": {"service": service, "method": method, "args": args},
             },
-            timeout=60,
+            timeout=self.timeout,
         ).json()
         if answer.get("error"):
-            raise SystemExit(json.dumps(answer["error"], indent=1)[:2000])
+            self._error(answer["error"])
         return answer["result"]
+
+    @staticmethod
+    def _error(error):
+        raise SystemExit(json.dumps(error, indent=1)[:2000])
 
     def __call__(self, model, method, *args, **kwargs):
         return self._call(
@@ -85,6 +92,22 @@ class Rpc:
             list(args),
             kwargs,
         )
+
+
+def run_check(check, args, title, ok_line):
+    """Set up ``check``, run it, clean up unless ``--keep``; the exit code."""
+    out("%s on %s (database %s)" % (title, args.url, args.db))
+    check.setup()
+    try:
+        check.run_checks()
+    finally:
+        if not args.keep:
+            check.cleanup()
+    if check.failures:
+        out("FAILED: %s" % "; ".join(check.failures))
+        return 1
+    out(ok_line)
+    return 0
 
 
 def percentile(values, share):
