@@ -389,6 +389,8 @@ class MessagingWebhookController(http.Controller):
         methods=["POST"],
         csrf=False,
         save_session=False,
+        # auth="none" routes start read-only in Odoo 18: a webhook stores
+        readonly=False,
     )
     def zalo_webhook(self, token, **_kwargs):
         """Served here when the fast path (fast_path.py) passed the call on:
@@ -409,6 +411,8 @@ class MessagingWebhookController(http.Controller):
         methods=["GET", "POST"],
         csrf=False,
         save_session=False,
+        # auth="none" routes start read-only in Odoo 18: a webhook stores
+        readonly=False,
     )
     def esms_callback(self, token, **_kwargs):
         """eSMS calls its CallbackUrl with GET and query parameters
@@ -455,6 +459,8 @@ class MessagingWebhookController(http.Controller):
         methods=["POST"],
         csrf=False,
         save_session=False,
+        # auth="none" routes start read-only in Odoo 18: a webhook stores
+        readonly=False,
     )
     def speedsms_callback(self, token, **_kwargs):
         """SpeedSMS posts JSON: {"type": "report", "tranId", "phone", "status"}."""
@@ -489,6 +495,8 @@ class MessagingWebhookController(http.Controller):
         auth="none",
         csrf=False,
         save_session=False,
+        # auth="none" routes start read-only in Odoo 18: a webhook stores
+        readonly=False,
     )
     def unknown_webhook(self, channel_type, token, **_kwargs):
         return _refuse(404, "Unknown channel")

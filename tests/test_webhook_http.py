@@ -463,6 +463,27 @@ class TestWebhookHttp(HttpCase):
         self.assertEqual(len(self._events(self.esms)), 1)
         self.assertEqual(message.delivered_at, delivered_at)
 
+    def test_reports_are_stored_without_a_read_only_try(self):
+        """Odoo 18 starts auth="none" routes on a read-only cursor and, on a
+        write, logs the failed query and runs the call again: the webhook
+        routes are read/write from the start."""
+        message = self._sent_message(channel_id=self.esms.id, pid="esms-smsid-ro")
+        with (
+            self.assertNoLogs("odoo.http", "WARNING"),
+            self.assertNoLogs("odoo.sql_db", "ERROR"),
+        ):
+            self._esms_get(SMSID="esms-smsid-ro", SendStatus="5", SendSuccess="1")
+            self._speedsms_post(
+                {
+                    "type": "report",
+                    "tranId": "ro-1",
+                    "phone": "84912345678",
+                    "status": 0,
+                }
+            )
+        self.assertEqual(message.state, "delivered")
+        self.assertEqual(len(self._events(self.speedsms)), 1)
+
     def test_esms_callback_failed(self):
         message = self._sent_message(channel_id=self.esms.id, pid="esms-smsid-2")
         self._esms_get(
