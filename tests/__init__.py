@@ -25,3 +25,7 @@ from . import test_conversation
 from . import test_tour_conversation
 from . import test_consent
 from . import test_message_protection
+from . import test_access_matrix
+from . import test_odoo_side_effects
+from . import test_webhook_committed
+from . import test_webhook_hostile
