@@ -14,6 +14,7 @@
         "sale_management",
         "phone_validation",
         "sms",
+        "portal",
         "base_automation",
     ],
     "external_dependencies": {
@@ -38,6 +39,7 @@
         "views/sale_order_views.xml",
         "views/ir_actions_server_views.xml",
         "views/messaging_channel_webhook_views.xml",
+        "views/messaging_unsubscribe_templates.xml",
         "wizard/messaging_composer_views.xml",
         "wizard/messaging_bulk_send_views.xml",
         "wizard/messaging_campaign_preview_views.xml",

@@ -1,2 +1,3 @@
 from . import main
 from . import fast_path
+from . import unsubscribe

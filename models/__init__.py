@@ -22,3 +22,4 @@ from . import messaging_message_conversation
 from . import messaging_blacklist_sync
 from . import phone_blacklist
 from . import mail_blacklist
+from . import messaging_message_unsubscribe

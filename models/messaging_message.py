@@ -1779,22 +1779,18 @@ class MessagingMessage(models.Model):
 
     def _send_email(self):
         self.ensure_one()
-        body_html = plaintext2html(self.body or "")
-        mail = (
-            self.env["mail.mail"]
-            .sudo()
-            .create(
-                {
-                    "subject": self.subject or self.template_id.name or "",
-                    "body_html": body_html,
-                    "email_to": self.recipient,
-                    "recipient_ids": [],
-                    "auto_delete": False,
-                    "model": self.res_model,
-                    "res_id": self.res_id,
-                }
-            )
-        )
+        values = {
+            "subject": self.subject or self.template_id.name or "",
+            "body_html": plaintext2html(self.body or ""),
+            "email_to": self.recipient,
+            "recipient_ids": [],
+            "auto_delete": False,
+            "model": self.res_model,
+            "res_id": self.res_id,
+        }
+        if self.category == "marketing":
+            values.update(self._prepare_email_unsubscribe_values(values["body_html"]))
+        mail = self.env["mail.mail"].sudo().create(values)
         self.write(
             {
                 "state": "sent",

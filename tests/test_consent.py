@@ -2,6 +2,7 @@
 marketing messages go; opt-outs of every kind write to them. And each
 company sees only its own messaging records."""
 
+from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
@@ -148,7 +149,7 @@ class TestConsent(MessagingCase):
                 "channel_id": self.zalo.id,
                 "external_id": wh.USER_ID,
                 "partner_id": self.partner_a.id,
-                "last_interaction_at": "2026-12-03 00:00:00",
+                "last_interaction_at": fields.Datetime.now(),
             }
         )
         self.partner_a.messaging_opt_out_channel_ids = self.zalo
