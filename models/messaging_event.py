@@ -229,10 +229,31 @@ class MessagingEvent(models.Model):
     # ------------------------------------------------------------------
 
     def _process(self):
+        """Process the events in their order: runs of delivery and seen
+        receipts set-wise (:meth:`_apply_receipts`), the other events one
+        by one (:meth:`_process_each`). The cron is triggered for the
+        earliest next try of an event that failed."""
+        next_try = None
+        for events, receipts in self._split_receipt_runs():
+            if receipts:
+                events = events._apply_receipts(receipts)
+            retry_at = events._process_each()
+            if retry_at and (next_try is None or retry_at < next_try):
+                next_try = retry_at
+        if next_try:
+            self._retrigger(at=next_try)
+        return True
+
+    def _split_receipt_runs(self):
+        """The events in their order as runs of ``(events, receipts)``:
+        ``receipts`` ({event id: receipt}) for a run applied set-wise, None
+        for a run processed one by one (see messaging_event_receipts.py)."""
+        return [(self, None)] if self else []
+
+    def _process_each(self):
         """Process each event in a savepoint: a failing event does not undo
         the others; it is tried again later, a bounded number of times
-        (:meth:`_record_failure`), the cron being triggered for the earliest
-        next try."""
+        (:meth:`_record_failure`). Returns the earliest next try, or None."""
         next_try = None
         for event in self:
             try:
@@ -244,9 +265,7 @@ class MessagingEvent(models.Model):
                 retry_at = event._record_failure(exc)
                 if retry_at and (next_try is None or retry_at < next_try):
                     next_try = retry_at
-        if next_try:
-            self._retrigger(at=next_try)
-        return True
+        return next_try
 
     def _process_and_record(self):
         state, note = self._process_one()

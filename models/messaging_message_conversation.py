@@ -71,6 +71,17 @@ class MessagingMessage(models.Model):
         self._conversation_receipt(seen=True)
         return res
 
+    @api.model
+    def _set_receipts_many(self, receipts):
+        res = super()._set_receipts_many(receipts)
+        ids = {mid for message_ids, _seen, _when in receipts for mid in message_ids}
+        shown = self.browse(sorted(ids)).filtered(
+            lambda m: m.conversation_id and m.discuss_message_id
+        )
+        for message_ids, seen, _when in receipts if shown else ():
+            (self.browse(message_ids) & shown)._conversation_receipt(seen=seen)
+        return res
+
     def _conversation_receipt(self, seen):
         """Zalo's receipts move the customer's member in Discuss: delivered
         is 'fetched' (✓✓), seen is 'seen' (✓✓ coloured)."""
