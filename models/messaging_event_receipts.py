@@ -106,9 +106,14 @@ class MessagingEvent(models.Model):
             )
         )
         receipts = {}
-        for event_id, channel_id, ctype, name, payload, event_time in (
-            self.env.cr.fetchall()
-        ):
+        for (
+            event_id,
+            channel_id,
+            ctype,
+            name,
+            payload,
+            event_time,
+        ) in self.env.cr.fetchall():
             try:
                 data = json.loads(payload or "{}")
             except ValueError:
@@ -208,7 +213,10 @@ class MessagingEvent(models.Model):
         now = fields.Datetime.now()
         expired = now - UNMATCHED_RETRY
         self.env.cr.execute(
-            SQL("SELECT id, received_at FROM messaging_event WHERE id = ANY(%s)", self.ids)
+            SQL(
+                "SELECT id, received_at FROM messaging_event WHERE id = ANY(%s)",
+                self.ids,
+            )
         )
         received_at = dict(self.env.cr.fetchall())
         to_apply, rows = [], []
@@ -275,7 +283,7 @@ class MessagingEvent(models.Model):
         receipt handlers write. ``rows``: (event id, state, note[, matched
         message id, whether the partner is set, partner id])."""
         rows = [row + (None, False, None)[len(row) - 3 :] for row in rows]
-        columns = list(zip(*rows))
+        columns = list(zip(*rows, strict=True))
         self.env.cr.execute(
             SQL(
                 """

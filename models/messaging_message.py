@@ -904,7 +904,9 @@ class MessagingMessage(models.Model):
         write those that change (extensions add their side effects, e.g.
         the Discuss indicators of conversation messages).
         """
-        ids = sorted({mid for message_ids, _seen, _when in receipts for mid in message_ids})
+        ids = sorted(
+            {mid for message_ids, _seen, _when in receipts for mid in message_ids}
+        )
         if not ids:
             return
         self.env.flush_all()
@@ -915,7 +917,10 @@ class MessagingMessage(models.Model):
                 ids,
             )
         )
-        rows = {row[0]: dict(zip(RECEIPT_COLUMNS, row[1:])) for row in self.env.cr.fetchall()}
+        rows = {
+            row[0]: dict(zip(RECEIPT_COLUMNS, row[1:], strict=True))
+            for row in self.env.cr.fetchall()
+        }
         changed = set()
         for message_ids, seen, when in receipts:
             apply = fold_read if seen else fold_delivered
