@@ -10,6 +10,7 @@ from psycopg2 import errors as pg_errors
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, plaintext2html
+from odoo.tools.sql import create_index
 
 from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
 
@@ -190,6 +191,18 @@ class MessagingEvent(models.Model):
             "This event was already received.",
         ),
     ]
+
+    def init(self):
+        # the cron's claim walks the events to process in id order: without
+        # this index it reads past every processed event first (a campaign's
+        # 200,000 receipts made each claim slower than the last)
+        create_index(
+            self.env.cr,
+            "messaging_event_received_id_index",
+            self._table,
+            ["id"],
+            where="state = 'received'",
+        )
 
     # ------------------------------------------------------------------
     # Storage

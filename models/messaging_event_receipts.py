@@ -43,9 +43,11 @@ ZALO_RECEIPTS = ("user_received_message", "user_seen_message")
 # - seen: a "seen" receipt (read), else a delivery; at ``when``;
 # - note: an intermediate status, kept on the event: the message is matched
 #   (the event's "Matched message") and not changed.
+# - received_at: when it was stored (unmatched, it is retried for an hour).
 Receipt = namedtuple(
     "Receipt",
-    "channel_id provider_ids tracking_ids single seen when note",
+    "channel_id provider_ids tracking_ids single seen when note received_at",
+    defaults=(None,),
 )
 
 
@@ -97,7 +99,8 @@ class MessagingEvent(models.Model):
             SQL(
                 """
                 SELECT e.id, e.channel_id, c.channel_type, e.event_name,
-                       e.payload, COALESCE(e.event_at, e.received_at)
+                       e.payload, COALESCE(e.event_at, e.received_at),
+                       e.received_at
                   FROM messaging_event e
                   JOIN messaging_channel c ON c.id = e.channel_id
                  WHERE e.id = ANY(%s)
@@ -106,14 +109,8 @@ class MessagingEvent(models.Model):
             )
         )
         receipts = {}
-        for (
-            event_id,
-            channel_id,
-            ctype,
-            name,
-            payload,
-            event_time,
-        ) in self.env.cr.fetchall():
+        for row in self.env.cr.fetchall():
+            event_id, channel_id, ctype, name, payload, event_time, received_at = row
             try:
                 data = json.loads(payload or "{}")
             except ValueError:
@@ -122,7 +119,9 @@ class MessagingEvent(models.Model):
                 continue
             receipt = self._parse_receipt(ctype, name or "", data, event_time)
             if receipt:
-                receipts[event_id] = receipt._replace(channel_id=channel_id)
+                receipts[event_id] = receipt._replace(
+                    channel_id=channel_id, received_at=received_at
+                )
         return receipts
 
     @api.model
@@ -212,20 +211,13 @@ class MessagingEvent(models.Model):
         matches = self._match_receipts(receipts)
         now = fields.Datetime.now()
         expired = now - UNMATCHED_RETRY
-        self.env.cr.execute(
-            SQL(
-                "SELECT id, received_at FROM messaging_event WHERE id = ANY(%s)",
-                self.ids,
-            )
-        )
-        received_at = dict(self.env.cr.fetchall())
         to_apply, rows = [], []
         for event_id in self.ids:
             receipt = receipts[event_id]
             matched = matches.get(event_id)
             if not matched:
                 # the send result may not be stored yet: the cron tries again
-                if received_at[event_id] < expired:
+                if receipt.received_at < expired:
                     rows.append((event_id, "ignored", _("No matching message found.")))
                 else:
                     rows.append((event_id, "received", _("No matching message yet.")))
