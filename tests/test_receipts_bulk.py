@@ -441,6 +441,15 @@ class TestReceiptsBulk(MessagingCase):
             "multichannel_messaging.receipts_in_bulk", "1"
         )
         self.assertTrue(self.Event._receipts_in_bulk())
+        # an automation rule on messages sees the ORM's writes only
+        self.env["base.automation"].create(
+            {
+                "name": "Watch messages",
+                "model_id": self.env["ir.model"]._get_id("messaging.message"),
+                "trigger": "on_create_or_write",
+            }
+        )
+        self.assertFalse(self.Event._receipts_in_bulk())
 
     def test_failure_of_the_set_wise_path_falls_back_per_event(self):
         zalo = self._channels("fails")[0]
