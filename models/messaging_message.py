@@ -864,6 +864,7 @@ class MessagingMessage(models.Model):
         return channel.cost_per_message
 
     def _set_delivered(self, when=None):
+        # receipts in bulk replay this in fold_delivered: change both
         when = when or fields.Datetime.now()
         # a receipt settles an unknown outcome: it did reach the recipient
         self.filtered(lambda m: m.state == "unknown").write(
@@ -879,6 +880,7 @@ class MessagingMessage(models.Model):
         )
 
     def _set_read(self, when=None):
+        # receipts in bulk replay this in fold_read: change both
         when = when or fields.Datetime.now()
         for message in self.filtered(
             lambda m: m.state in ("sent", "delivered", "unknown")

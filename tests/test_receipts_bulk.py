@@ -462,3 +462,23 @@ class TestReceiptsBulk(MessagingCase):
             event._process()
         self.assertEqual(event.state, "done")
         self.assertEqual(message.state, "delivered")
+
+    def test_delivery_receipt_cancels_the_timeout_fallback(self):
+        zalo = self._channels("timeout")[0]
+        zalo.delivery_timeout_minutes = 5
+        late = self._message(
+            zalo, "late", pid="D1", fallback_chain=[[self.sandbox.id, self.template.id]]
+        )
+        delivered = self._message(
+            zalo,
+            "on time",
+            pid="D2",
+            fallback_chain=[[self.sandbox.id, self.template.id]],
+        )
+        event = self._store(zalo, "d2", received(60, msg_id="D2"))
+        event._process()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(delivered.state, "delivered")
+        self.Message._process_delivery_timeouts()
+        self.assertTrue(late.fallback_child_ids, "no receipt: handed over")
+        self.assertFalse(delivered.fallback_child_ids, "delivered: nothing to do")
