@@ -17,7 +17,7 @@ from unittest.mock import patch
 from odoo import fields
 from odoo.tests import tagged
 
-from ..models.messaging_event import zalo_time
+from ..models.messaging_event import next_batch_size, zalo_time
 from . import test_webhook_common as wh
 from .common import MessagingCase
 
@@ -482,3 +482,9 @@ class TestReceiptsBulk(MessagingCase):
         self.Message._process_delivery_timeouts()
         self.assertTrue(late.fallback_child_ids, "no receipt: handed over")
         self.assertFalse(delivered.fallback_child_ids, "delivered: nothing to do")
+
+    def test_cron_batches_sized_to_their_time(self):
+        self.assertEqual(next_batch_size(100, 0.05), 1000, "at most 1000")
+        self.assertEqual(next_batch_size(100, 0.25), 200)
+        self.assertEqual(next_batch_size(100, 2.0), 100, "at least 100")
+        self.assertEqual(next_batch_size(3, 0.0), 1000)
