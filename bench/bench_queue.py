@@ -16,7 +16,10 @@ in one run:
    100 ms, several dispatcher processes (``--role worker``) at once;
 5. lost answers (``bench_faults.py``): with a share of answers lost after
    the peer processed the request, how many messages were resent, held as
-   "outcome unknown" or lost, ours and Odoo's SMS queue.
+   "outcome unknown" or lost, ours and Odoo's SMS queue;
+6. receipts (``bench_receipts.py``): N delivery and N seen Zalo receipts
+   stored as the webhook stores them, processed by the event cron one by one
+   and set-wise, receipts/s per cron worker.
 
 This directory has no ``__init__.py``: Odoo never imports it.
 """
@@ -40,6 +43,7 @@ sys.path.insert(0, HERE)
 
 import bench_faults  # noqa: E402
 import bench_peers  # noqa: E402
+import bench_receipts  # noqa: E402
 
 BODY = "Chào {{ object.name }}, đơn hàng của bạn đã được xác nhận. Cảm ơn bạn!"
 REF_PREFIX = "BENCH-"
@@ -943,6 +947,8 @@ def print_report(args, results):
         _report_rate(row, rate, index == 0)
     if results.get("faults"):
         bench_faults.report(row, results["faults"])
+    if results.get("receipts"):
+        bench_receipts.report(row, results["receipts"])
     if not rows:
         return
     width = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -1050,7 +1056,29 @@ def parse_args(argv=None):
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated parts to skip: enqueue,dispatch,odoo,rate,faults",
+        help="comma-separated parts to skip: "
+        "enqueue,dispatch,odoo,rate,faults,receipts",
+    )
+    parser.add_argument(
+        "--receipts",
+        type=int,
+        default=100000,
+        help="sent Zalo messages of the receipts figure, each with a delivery "
+        "and a seen receipt (default 100000; 0: skip it)",
+    )
+    parser.add_argument(
+        "--receipts-per-event-cap",
+        type=float,
+        default=30.0,
+        help="seconds of the one-by-one run of the receipts figure, over the "
+        "first events (default 30; 0: skip the one-by-one run)",
+    )
+    parser.add_argument(
+        "--receipts-batch",
+        type=int,
+        default=0,
+        help="events per transaction of the event cron in the receipts figure "
+        "(default 0: the cron's own default)",
     )
     # internal: the rate figure's dispatcher processes
     parser.add_argument(
@@ -1070,11 +1098,18 @@ def main(argv=None):
     registry = load_registry(args)
     results = {"load_start": os.getloadavg()[0]}
     need = max(
-        args.recipients,
-        args.dispatch,
-        args.odoo_create,
-        args.rate_messages,
-        args.fault_messages,
+        [0]
+        + [
+            count
+            for part, count in (
+                ("enqueue", args.recipients),
+                ("dispatch", args.dispatch),
+                ("odoo", args.odoo_create),
+                ("rate", args.rate_messages),
+                ("faults", args.fault_messages),
+            )
+            if part not in skip
+        ]
     )
     with environment(registry) as env:
         cleanup_previous(env)
@@ -1108,6 +1143,8 @@ def main(argv=None):
         ]
     if "faults" not in skip and args.faults > 0:
         bench_faults.bench_faults(sys.modules[__name__], registry, args, results)
+    if "receipts" not in skip and args.receipts > 0:
+        bench_receipts.bench_receipts(sys.modules[__name__], registry, args, results)
     with open(
         os.path.join(args.log_dir, "results.json"), "w", encoding="utf-8"
     ) as handle:

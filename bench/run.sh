@@ -4,7 +4,7 @@
 #
 #   bash bench/run.sh [driver options, see: bash bench/run.sh --help]
 #
-# Prints four figures with their goals (PASS/MISS):
+# Prints these figures with their goals (PASS/MISS):
 #   1. enqueue   a 100,000-recipient campaign -> messaging.message rows
 #   2. dispatch  messages/s per worker against a zero-latency eSMS peer
 #   3. Odoo SMS  mass composer + sms.sms queue against a loopback IAP peer,
@@ -14,6 +14,11 @@
 #   5. faults    with 2% of answers lost after the peer processed the request
 #                (--faults): messages resent / held as unknown / lost, ours
 #                and Odoo's sms.sms queue (--skip faults to leave it out)
+#   6. receipts  N sent Zalo messages, N delivery + N seen receipts stored as
+#                the webhook stores them, the event cron one by one (30 s) then
+#                set-wise: receipts/s per cron worker (--receipts N,
+#                --receipts-per-event-cap S; --skip receipts to leave it out).
+#                Only this figure: --skip enqueue,dispatch,odoo,rate,faults
 #
 # Environment (see also scripts/common.sh):
 #   MESSAGING_BENCH_DB        database name (default messaging_bench)

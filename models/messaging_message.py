@@ -74,6 +74,16 @@ LATE_SLOT_ATTEMPTS = 5
 # a resend relying on the provider's idempotency key stays this far inside
 # the provider's window (clocks differ, the first attempt took time)
 IDEMPOTENCY_MARGIN = timedelta(hours=1)
+# what a delivery or seen receipt may change on a message
+RECEIPT_COLUMNS = (
+    "state",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "failure_type",
+    "error_message",
+    "outcome_wait_until",
+)
 MANAGER_GROUP = "multichannel_messaging.group_messaging_manager"
 # what a user gives when creating a message by hand (the composer, RPC,
 # a server action run from a menu): who, on which channel, what, when, and
@@ -854,6 +864,7 @@ class MessagingMessage(models.Model):
         return channel.cost_per_message
 
     def _set_delivered(self, when=None):
+        # receipts in bulk replay this in fold_delivered: change both
         when = when or fields.Datetime.now()
         # a receipt settles an unknown outcome: it did reach the recipient
         self.filtered(lambda m: m.state == "unknown").write(
@@ -869,6 +880,7 @@ class MessagingMessage(models.Model):
         )
 
     def _set_read(self, when=None):
+        # receipts in bulk replay this in fold_read: change both
         when = when or fields.Datetime.now()
         for message in self.filtered(
             lambda m: m.state in ("sent", "delivered", "unknown")
@@ -880,6 +892,81 @@ class MessagingMessage(models.Model):
                     "delivered_at": message.delivered_at or when,
                 }
             )
+
+    @api.model
+    def _set_receipts_many(self, receipts):
+        """``_set_delivered`` / ``_set_read`` for many receipts in one UPDATE.
+
+        ``receipts`` lists ``(message_ids, seen, when)`` in the order the
+        receipts are applied: the final rows are those the calls
+        ``browse(message_ids)._set_read(when)`` (``seen``) or
+        ``._set_delivered(when)`` one after the other would leave (states
+        only move forward, a read implies delivered, a receipt settles an
+        unknown outcome), with one statement to read the rows and one to
+        write those that change (extensions add their side effects, e.g.
+        the Discuss indicators of conversation messages).
+        """
+        ids = sorted(
+            {mid for message_ids, _seen, _when in receipts for mid in message_ids}
+        )
+        if not ids:
+            return
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, %s FROM messaging_message WHERE id = ANY(%s)",
+                SQL(", ").join(map(SQL.identifier, RECEIPT_COLUMNS)),
+                ids,
+            )
+        )
+        rows = {
+            row[0]: dict(zip(RECEIPT_COLUMNS, row[1:], strict=True))
+            for row in self.env.cr.fetchall()
+        }
+        changed = set()
+        for message_ids, seen, when in receipts:
+            apply = fold_read if seen else fold_delivered
+            for mid in message_ids:
+                if mid in rows and apply(rows[mid], when):
+                    changed.add(mid)
+        if changed:
+            self._write_receipt_rows({mid: rows[mid] for mid in changed})
+
+    def _write_receipt_rows(self, rows):
+        """One UPDATE of the receipt columns of ``rows`` ({id: values})."""
+        ids = list(rows)
+        columns = [SQL("%s::int[]", ids)]
+        for fname in RECEIPT_COLUMNS:
+            cast = "timestamp" if fname.endswith(("_at", "_until")) else "varchar"
+            if fname == "error_message":
+                cast = "text"
+            columns.append(
+                SQL("%s::%s[]", [rows[mid][fname] for mid in ids], SQL(cast))
+            )
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE messaging_message m
+                   SET %(assign)s, write_date = %(now)s, write_uid = %(uid)s
+                  FROM unnest(%(columns)s) AS v(id, %(names)s)
+                 WHERE m.id = v.id
+                """,
+                assign=SQL(", ").join(
+                    SQL("%s = v.%s", SQL.identifier(f), SQL.identifier(f))
+                    for f in RECEIPT_COLUMNS
+                ),
+                now=now,
+                uid=self.env.uid,
+                columns=SQL(", ").join(columns),
+                names=SQL(", ").join(map(SQL.identifier, RECEIPT_COLUMNS)),
+            )
+        )
+        messages = self.browse(ids)
+        fnames = list(RECEIPT_COLUMNS) + ["write_date", "write_uid"]
+        messages.invalidate_recordset(fnames)
+        # computed fields that depend on these (campaign counters) follow
+        messages.modified(fnames)
 
     def _reschedule(self, when, result=None, count_attempt=True):
         vals = {"state": "queued", "scheduled_at": when, "claim_until": False}
@@ -1843,3 +1930,27 @@ class MessagingMessage(models.Model):
             if final == "read":
                 message._set_read()
             message.receipt_due_at = False
+
+
+def fold_delivered(row, when):
+    """``_set_delivered(when)`` on one message's receipt columns (a dict,
+    changed in place): True when it changed."""
+    state = row["state"]
+    if state not in ("sent", "sending", "unknown"):
+        return False
+    if state == "unknown":
+        # a receipt settles an unknown outcome: it did reach the recipient
+        row.update(
+            sent_at=when, failure_type=None, error_message=None, outcome_wait_until=None
+        )
+    row.update(state="delivered", delivered_at=when)
+    return True
+
+
+def fold_read(row, when):
+    """``_set_read(when)`` on one message's receipt columns: True when it
+    changed."""
+    if row["state"] not in ("sent", "delivered", "unknown"):
+        return False
+    row.update(state="read", read_at=when, delivered_at=row["delivered_at"] or when)
+    return True

@@ -1,4 +1,5 @@
 from odoo import _, api, fields, models
+from odoo.tools import SQL
 
 
 class MessagingMessage(models.Model):
@@ -69,6 +70,23 @@ class MessagingMessage(models.Model):
     def _set_read(self, when=None):
         res = super()._set_read(when=when)
         self._conversation_receipt(seen=True)
+        return res
+
+    @api.model
+    def _set_receipts_many(self, receipts):
+        res = super()._set_receipts_many(receipts)
+        ids = {mid for message_ids, _seen, _when in receipts for mid in message_ids}
+        # one light query (not the ORM's read of every column of every row)
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM messaging_message WHERE id = ANY(%s)"
+                " AND conversation_id IS NOT NULL AND discuss_message_id IS NOT NULL",
+                sorted(ids),
+            )
+        )
+        shown = self.browse(row[0] for row in self.env.cr.fetchall())
+        for message_ids, seen, _when in receipts if shown else ():
+            (self.browse(message_ids) & shown)._conversation_receipt(seen=seen)
         return res
 
     def _conversation_receipt(self, seen):

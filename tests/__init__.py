@@ -14,6 +14,7 @@ from . import test_sandbox_flow
 from . import test_security
 from . import test_template
 from . import test_webhook_events
+from . import test_receipts_bulk
 from . import test_webhook_http
 from . import test_automation
 from . import test_report_campaign
