@@ -22,7 +22,7 @@ CHANNEL_TYPES = [
 ]
 PHONE_CHANNEL_TYPES = ("zalo", "esms", "speedsms")
 QUOTA_WRITE_SECONDS = 5.0
-ESMS_GROUP_SIZE = 100
+DEFAULT_MAX_IN_FLIGHT = 100
 RATE_SLACK = 1.03
 _QUOTA_WRITES = {}  # channel id -> monotonic time of this worker's last write
 
@@ -60,6 +60,14 @@ class MessagingChannel(models.Model):
     )
     daily_cap = fields.Integer(
         help="Maximum messages per day (company time zone), 0 = no cap.",
+    )
+    max_in_flight = fields.Integer(
+        "Requests in flight",
+        default=DEFAULT_MAX_IN_FLIGHT,
+        help="Requests one dispatcher keeps waiting for the provider's answer "
+        "at once. Also the number of messages marked 'Sending' together: a "
+        "crashed dispatcher leaves at most this many for review. 1 sends one "
+        "message after another.",
     )
     resend_window_minutes = fields.Integer(
         "No re-send window (minutes)",
@@ -219,6 +227,11 @@ class MessagingChannel(models.Model):
             "Seconds between messages cannot be negative.",
         ),
         (
+            "max_in_flight_positive",
+            "CHECK(max_in_flight >= 1)",
+            "At least one request must be allowed in flight.",
+        ),
+        (
             "daily_cap_positive",
             "CHECK(daily_cap >= 0)",
             "Daily cap cannot be negative.",
@@ -308,14 +321,18 @@ class MessagingChannel(models.Model):
             "timeout_read": channel.timeout_read,
         }
 
-    def _get_adapter(self, **overrides):
+    def _get_adapter(self, session=None, **overrides):
+        """The provider adapter, on ``session`` (an HTTP session shared by
+        threads) or the calling thread's own; ``overrides``: config values."""
         self.ensure_one()
         if self.channel_type == "email":
             raise UserError(
                 _("E-mail channels send through Odoo's outgoing mail server.")
             )
         return get_adapter(
-            self.channel_type, dict(self._get_provider_config(), **overrides)
+            self.channel_type,
+            dict(self._get_provider_config(), **overrides),
+            session=session,
         )
 
     # ------------------------------------------------------------------
@@ -508,15 +525,17 @@ class MessagingChannel(models.Model):
         return hour >= start or hour < end
 
     def _get_group_size(self):
-        """Messages marked ``sending`` (and their results) per commit.
+        """Messages marked ``sending`` (and their results) per commit: the
+        requests in flight at once (e-mail: 1, sent by Odoo's mail queue).
 
-        1 everywhere, except eSMS: its ``RequestId`` makes a resend of an
-        interrupted group harmless (see messaging.message._is_resend_safe).
+        A crash leaves at most this many rows in ``sending``; the recovery
+        (messaging.message._recover_stale_sending) resends none of them
+        blindly.
         """
         self.ensure_one()
-        if self.channel_type == "esms":
-            return ESMS_GROUP_SIZE
-        return 1
+        if self.channel_type == "email":
+            return 1
+        return max(self.max_in_flight or DEFAULT_MAX_IN_FLIGHT, 1)
 
     def _has_throttle(self):
         self.ensure_one()

@@ -26,6 +26,9 @@ path, see :data:`FAULT_KINDS`)::
     peer.set_faults(["ok", "drop", "http_500", "stall"])   # then "ok"
     peer.set_faults(itertools.cycle(["ok"] * 49 + ["drop"]))
 
+A provider's latency: ``peer.latency = 0.1`` answers every send request
+100 ms after it arrived (requests on different connections overlap).
+
 ``drop``, ``stall`` and ``garbage`` process the request first (the message
 counts as received: it is in ``peer.sent``, the customer got it) and then
 lose the answer; ``http_500``/``http_502`` and ``reset`` do not process it.
@@ -130,6 +133,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # a dispatcher keeps up to 100 requests in flight, each on its own
+    # keep-alive connection: they all connect at once (the default backlog
+    # of 5 drops SYNs, and the client retries them a second later)
+    request_queue_size = 256
 
 
 class LoopbackPeer:
@@ -138,6 +145,9 @@ class LoopbackPeer:
     # paths whose requests send a message (consume the fault schedule)
     send_paths = ()
     stall_seconds = 1.0
+    # seconds a send request waits before its answer (a provider's latency);
+    # each connection has its own thread, so requests in flight overlap
+    latency = 0.0
 
     def __init__(self):
         self.requests = []
@@ -150,6 +160,8 @@ class LoopbackPeer:
         self.connections_opened = 0
         self._faults = iter(())
         self.faults_seen = []  # fault kind applied to each send request
+        self.in_flight = 0  # send requests being answered now
+        self.peak_in_flight = 0  # the most at once since the start or reset()
         self.url = None
         self.init_state()
 
@@ -258,6 +270,7 @@ class LoopbackPeer:
             self._scripts.clear()
             self._faults = iter(())
             self.faults_seen = []
+            self.peak_in_flight = 0
             self.init_state()
 
     def init_state(self):
@@ -296,7 +309,28 @@ class LoopbackPeer:
             if scripted.body is not None or scripted.status != 200:
                 self._write(handler, scripted.status, scripted.body, scripted.headers)
                 return
-        fault = self._next_fault(split.path)
+        if split.path in self.send_paths:
+            with self._in_flight():
+                self._answer(handler, request)
+            return
+        self._answer(handler, request)
+
+    @contextlib.contextmanager
+    def _in_flight(self):
+        """Count the send requests being answered at once (``peak_in_flight``)."""
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler, request):
+        fault = self._next_fault(request.path)
         if fault in ("http_500", "http_502"):
             self._write(handler, int(fault[-3:]), {"error": fault})
             return
