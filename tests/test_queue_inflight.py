@@ -313,6 +313,8 @@ class TestInflightProcesses(QueueProcessesCase):
             {(r["state"], r["attempt_count"]) for r in after_crash.values()},
             {("sending", 1), ("queued", 0)},
         )
+        # requests on the wire when it died are still answered, to nobody
+        self.assertTrue(peer.wait_idle())
         reached = len(peer.send_recipients)
         self.assertLessEqual(reached, len(sending))
 
