@@ -14,6 +14,8 @@
 #   5. faults    with 2% of answers lost after the peer processed the request
 #                (--faults): messages resent / held as unknown / lost, ours
 #                and Odoo's sms.sms queue (--skip faults to leave it out)
+#   6. latency   msg/s of one worker with a 0/50/100 ms provider latency, ours
+#                (requests in flight) and Odoo's sms.sms at 1 per request
 #
 # Environment (see also scripts/common.sh):
 #   MESSAGING_BENCH_DB        database name (default messaging_bench)

@@ -11,9 +11,12 @@ The threads share one HTTP :class:`~..providers.base.Session` whose
 connection pools keep ``size`` keep-alive connections per host, so a busy
 pool reuses its connections instead of opening one per request.
 
-One pool per size per process, made when first needed and kept: cron runs of
-the same worker reuse its threads and connections. A forked process (Odoo's
-prefork workers) makes its own: threads do not survive a fork.
+One pool per size per process, made when first needed and kept for the
+dispatcher's run (``messaging.message._process_queue``), whose batches reuse
+its threads and connections; :func:`close_pools` ends them with the run, so
+that no idle thread nor open connection waits for the next cron run. A
+forked process (Odoo's prefork workers) makes its own: threads do not
+survive a fork.
 """
 
 import os
@@ -21,6 +24,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ..providers.base import new_session
+
+# Stack of a request thread. Python's default (8 MiB, the main thread's) is
+# reserved address space, and Odoo caps a worker's (limit_memory_hard, 2.5
+# GiB by default): 100 threads would take a third of it. An HTTP call needs
+# far less.
+THREAD_STACK_SIZE = 512 * 1024
 
 _POOLS = {}  # (pid, size) -> InflightPool
 _POOLS_LOCK = threading.Lock()
@@ -35,6 +44,23 @@ class InflightPool:
         self._executor = ThreadPoolExecutor(
             max_workers=size, thread_name_prefix="messaging-send"
         )
+        self._start_threads()
+
+    def _start_threads(self):
+        """Start every thread now, with a small stack.
+
+        The stack size is process-wide: it is set only while the threads
+        are created (a few milliseconds), each one held busy until all exist
+        so that every submit below creates one.
+        """
+        ready = threading.Barrier(self.size + 1)
+        previous = threading.stack_size(THREAD_STACK_SIZE)
+        try:
+            for _index in range(self.size):
+                self._executor.submit(ready.wait)
+        finally:
+            threading.stack_size(previous)
+        ready.wait()
 
     def submit(self, adapter, outbound):
         """Start ``adapter.send(outbound)``; returns its future. At most
@@ -44,6 +70,16 @@ class InflightPool:
     def close(self):
         self._executor.shutdown(wait=True)
         self.session.close()
+
+
+def close_pools():
+    """End this process's pools: their threads stop, connections close."""
+    pid = os.getpid()
+    with _POOLS_LOCK:
+        mine = [key for key in _POOLS if key[0] == pid]
+        pools = [_POOLS.pop(key) for key in mine]
+    for pool in pools:
+        pool.close()
 
 
 def get_pool(size):

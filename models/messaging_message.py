@@ -1099,7 +1099,6 @@ class MessagingMessage(models.Model):
         """
         auto_commit = self._auto_commit()
         deadline = time.monotonic() + time_limit if time_limit else None
-        done = 0
         if auto_commit:
             self._begin_read_committed()
         self._recover_stale_sending()
@@ -1107,20 +1106,11 @@ class MessagingMessage(models.Model):
             self.env.cr.commit()  # pylint: disable=invalid-commit
         self._process_delivery_timeouts()
         self._process_unknown_waits()
-        while True:
-            if auto_commit:
-                self._begin_read_committed()
-            batch = self._claim_batch(limit=batch_size)
-            if auto_commit:
-                # the lease must be visible to other workers; sending runs in
-                # READ COMMITTED too (see _send_group)
-                self._begin_read_committed()
-            if not batch:
-                break
-            done += batch._dispatch(auto_commit=auto_commit, deadline=deadline)
-            if deadline is not None and time.monotonic() > deadline:
-                self._retrigger_cron()
-                break
+        try:
+            done = self._dispatch_due(batch_size, auto_commit, deadline)
+        finally:
+            # the run's request threads end, its connections close
+            inflight.close_pools()
         if auto_commit:
             self._begin_read_committed()
         self._process_receipts()
@@ -1130,6 +1120,25 @@ class MessagingMessage(models.Model):
             # settle receipts and campaign states
             self.env.cr.commit()  # pylint: disable=invalid-commit
         return done
+
+    @api.model
+    def _dispatch_due(self, batch_size, auto_commit, deadline):
+        """Claim and send batches until none is due or ``deadline`` passed."""
+        done = 0
+        while True:
+            if auto_commit:
+                self._begin_read_committed()
+            batch = self._claim_batch(limit=batch_size)
+            if auto_commit:
+                # the lease must be visible to other workers; sending runs in
+                # READ COMMITTED too (see _send_group)
+                self._begin_read_committed()
+            if not batch:
+                return done
+            done += batch._dispatch(auto_commit=auto_commit, deadline=deadline)
+            if deadline is not None and time.monotonic() > deadline:
+                self._retrigger_cron()
+                return done
 
     @api.model
     def _cron_process_queue(self):

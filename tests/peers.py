@@ -139,6 +139,16 @@ class _Server(ThreadingHTTPServer):
     # of 5 drops SYNs, and the client retries them a second later)
     request_queue_size = 256
 
+    def process_request(self, request, client_address):
+        # a thread per connection, hundreds at once: a small stack each (a
+        # test process under Odoo's limit_memory_hard has 2.5 GiB of
+        # address space, 8 MiB stacks would take it)
+        previous = threading.stack_size(512 * 1024)
+        try:
+            super().process_request(request, client_address)
+        finally:
+            threading.stack_size(previous)
+
     def handle_error(self, request, client_address):
         # a client that died (a dispatcher killed by a test) resets its
         # connections: not worth a traceback
