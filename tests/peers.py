@@ -145,15 +145,16 @@ class _Server(ThreadingHTTPServer):
         # address space, 8 MiB stacks would take it)
         previous = threading.stack_size(512 * 1024)
         try:
-            super().process_request(request, client_address)
+            return super().process_request(request, client_address)
         finally:
             threading.stack_size(previous)
 
     def handle_error(self, request, client_address):
         # a client that died (a dispatcher killed by a test) resets its
         # connections: not worth a traceback
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return None
+        return super().handle_error(request, client_address)
 
 
 class LoopbackPeer:
