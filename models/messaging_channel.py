@@ -524,18 +524,33 @@ class MessagingChannel(models.Model):
             return start <= hour < end
         return hour >= start or hour < end
 
-    def _get_group_size(self):
-        """Messages marked ``sending`` (and their results) per commit: the
-        requests in flight at once (e-mail: 1, sent by Odoo's mail queue).
+    def _get_max_in_flight(self):
+        self.ensure_one()
+        return max(self.max_in_flight or DEFAULT_MAX_IN_FLIGHT, 1)
 
-        A crash leaves at most this many rows in ``sending``; the recovery
-        (messaging.message._recover_stale_sending) resends none of them
-        blindly.
+    def _overlaps_groups(self):
+        """True when a dispatcher starts a group of this channel while the
+        previous one waits for its answers (messaging.message._send_group):
+        not on a throttled channel, whose next group may wait for its slots
+        while the answers of the previous one wait uncommitted."""
+        self.ensure_one()
+        return self._get_max_in_flight() >= 2 and not self._has_throttle()
+
+    def _get_group_size(self):
+        """Messages marked ``sending`` (and their results) per commit. The
+        requests in flight are those of at most two groups
+        (``_overlaps_groups``), else of one; e-mail: 1 (Odoo's mail queue).
+
+        A crash leaves at most ``max_in_flight`` rows in ``sending``; the
+        recovery (messaging.message._recover_stale_sending) resends none of
+        them blindly.
         """
         self.ensure_one()
         if self.channel_type == "email":
             return 1
-        return max(self.max_in_flight or DEFAULT_MAX_IN_FLIGHT, 1)
+        if self._overlaps_groups():
+            return self._get_max_in_flight() // 2
+        return self._get_max_in_flight()
 
     def _has_throttle(self):
         self.ensure_one()
@@ -605,9 +620,11 @@ class MessagingChannel(models.Model):
         pattern = [60, 300, 900, 3600, 3600 * 3]
         return timedelta(seconds=pattern[min(attempt, len(pattern)) - 1])
 
-    def _refresh_zalo_token(self, force=False):
+    def _refresh_zalo_token(self, force=False, known_token=None):
         """Refresh the OA token pair, one refresh at a time per OA; return the
-        new access token.
+        new access token. ``known_token``: the token refused (default: the
+        one this record holds); a different one in the database was
+        refreshed meanwhile and is returned as is.
 
         The refresh token is single use: the new pair is committed in its own
         transaction (under a row lock that serialises workers) before anyone
@@ -615,7 +632,7 @@ class MessagingChannel(models.Model):
         Tests run in one transaction: there the caller's cursor is used.
         """
         self.ensure_one()
-        known_token = self.sudo().zalo_access_token
+        known_token = known_token or self.sudo().zalo_access_token
         if not self.env["messaging.message"]._auto_commit():
             self.flush_recordset()
             return self._refresh_zalo_token_locked(self.env.cr, known_token, force)

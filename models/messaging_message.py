@@ -1299,13 +1299,15 @@ class MessagingMessage(models.Model):
         """Send a claimed batch, in groups of one channel.
 
         A group is marked ``sending`` in one commit, sent with its requests
-        in flight together, and its results committed. The group size is the
-        channel's requests in flight (``messaging.channel._get_group_size``).
+        in flight together, and its results committed. The group size is
+        that of ``messaging.channel._get_group_size``; on an unthrottled
+        channel the next group is started while the answers of the previous
+        one come in (see ``_send_group``).
         """
         adapters = {}
         done = 0
         self._prepare_lazy_content()
-        group = []
+        group, in_flight = [], None
         for index, message in enumerate(self):
             if deadline is not None and time.monotonic() > deadline:
                 # give the rest back at once rather than at lease expiry
@@ -1324,12 +1326,16 @@ class MessagingMessage(models.Model):
                 group[0].channel_id != channel
                 or len(group) >= channel._get_group_size()
             ):
-                done += self._send_group(group, adapters, auto_commit)
+                in_flight, sent = self._send_group(
+                    group, adapters, auto_commit, in_flight
+                )
+                done += sent
                 group = []
             group.append(message)
         if group:
-            done += self._send_group(group, adapters, auto_commit)
-        return done
+            in_flight, sent = self._send_group(group, adapters, auto_commit, in_flight)
+            done += sent
+        return done + self._finish_group(in_flight, adapters, auto_commit)
 
     def _may_send_now(self):
         """False when the message was held back (and rescheduled) or skipped."""
@@ -1518,13 +1524,18 @@ class MessagingMessage(models.Model):
         return self.filtered(lambda m: m.id in owned)
 
     @api.model
-    def _send_group(self, group, adapters, auto_commit):
-        """Send messages of one channel; see ``_dispatch``.
+    def _send_group(self, group, adapters, auto_commit, in_flight=None):
+        """Start the requests of ``group`` (messages of one channel), then
+        keep the answers of ``in_flight``, the group started before it.
+        Returns ``(the group now in flight or None, messages settled)``.
 
-        The group is marked ``sending`` in one commit, its requests go out
-        together (up to the channel's requests in flight, see
-        ``engine/inflight.py``) and its answers are committed together as
-        soon as the last one is in.
+        A group is marked ``sending`` in one commit before its requests go
+        out (up to the channel's requests in flight, ``engine/inflight.py``);
+        its answers are committed together once the last one is in. On an
+        unthrottled channel a group stays in flight while the next one is
+        started, so that the dispatcher's database work overlaps the
+        provider's latency: two groups, at most ``max_in_flight`` rows in
+        ``sending`` (``messaging.channel._get_group_size``).
 
         Every transaction here runs in READ COMMITTED: the rows are ours by
         their lease, and a second update of a row in one transaction makes
@@ -1534,7 +1545,20 @@ class MessagingMessage(models.Model):
         """
         channel = group[0].channel_id
         if channel.channel_type == "email":
-            return self._send_email_group(group, auto_commit)
+            done = self._finish_group(in_flight, adapters, auto_commit)
+            return None, done + self._send_email_group(group, auto_commit)
+        started = self._start_group(group, adapters, auto_commit)
+        done = self._finish_group(in_flight, adapters, auto_commit)
+        if not channel._overlaps_groups():
+            done += self._finish_group(started, adapters, auto_commit)
+            started = None
+        return started, done
+
+    @api.model
+    def _start_group(self, group, adapters, auto_commit):
+        """Mark the group ``sending`` (committed) and start its requests;
+        returns ``(channel, adapter, [(message, future)])``."""
+        channel = group[0].channel_id
         ids = [m.id for m in group]
         # state "sending" is committed before the call: a crash after this point
         # leaves evidence and the rows will not be resent blindly
@@ -1543,7 +1567,19 @@ class MessagingMessage(models.Model):
             self._begin_read_committed()
         owned_ids = [i for i in ids if i in owned]
         messages = self.browse(owned_ids).with_prefetch(owned_ids)
-        results = messages._call_providers(channel, adapters)
+        pool = inflight.get_pool(channel._get_max_in_flight())
+        adapter = self._get_pooled_adapter(channel, adapters, pool)
+        return channel, adapter, messages._start_calls(channel, adapter, pool)
+
+    @api.model
+    def _finish_group(self, in_flight, adapters, auto_commit):
+        """Wait for the answers of a started group and commit them; returns
+        the number of messages handed to the provider."""
+        if not in_flight:
+            return 0
+        channel, adapter, calls = in_flight
+        results = [(message, future.result()) for message, future in calls]
+        results = self._retry_token_errors(channel, adapter, results, adapters)
         self._apply_results(results)
         if auto_commit:
             # the provider's answers are kept at once; losing this commit to a
@@ -1585,17 +1621,7 @@ class MessagingMessage(models.Model):
             )
         return fields.Datetime.now()
 
-    def _call_providers(self, channel, adapters):
-        """Hand these messages (of ``channel``, committed as ``sending``) to
-        the provider, their requests in flight together. Returns
-        ``(message, SendResult)`` for each message handed over; the others
-        were rescheduled (see ``_start_calls``)."""
-        pool = inflight.get_pool(channel._get_group_size())
-        calls = self._start_calls(channel, adapters, pool)
-        results = [(message, future.result()) for message, future in calls]
-        return self._retry_token_errors(channel, results, adapters, pool)
-
-    def _start_calls(self, channel, adapters, pool):
+    def _start_calls(self, channel, adapter, pool):
         """Start one request per message, each in its throttle slot (booked
         here, in this thread, on the channel row all workers share).
         Returns ``(message, future)`` pairs."""
@@ -1617,7 +1643,6 @@ class MessagingMessage(models.Model):
             if retry_at:
                 message._reschedule(retry_at, count_attempt=False)
                 continue
-            adapter = self._get_pooled_adapter(channel, adapters, pool)
             calls.append((message, pool.submit(adapter, outbound)))
         return calls
 
@@ -1631,9 +1656,11 @@ class MessagingMessage(models.Model):
         return adapters[key]
 
     @api.model
-    def _retry_token_errors(self, channel, results, adapters, pool):
-        """Zalo requests refused for an expired token: the token is
-        refreshed once for all of them, then each is sent once more."""
+    def _retry_token_errors(self, channel, adapter, results, adapters):
+        """Zalo requests refused for an expired token (the one ``adapter``
+        sent): the token is refreshed once for all of them (or taken as an
+        earlier group or another worker refreshed it since), then each is
+        sent once more."""
         expired = [
             index
             for index, (_message, result) in enumerate(results)
@@ -1642,13 +1669,16 @@ class MessagingMessage(models.Model):
         if not expired or channel.channel_type != "zalo":
             return results
         try:
-            token = channel._refresh_zalo_token()
+            token = channel._refresh_zalo_token(
+                known_token=adapter.config.get("zalo_access_token")
+            )
         except ProviderError as exc:
             _logger.warning("Zalo token refresh failed for channel %s", channel.id)
             for index in expired:
                 result = results[index][1]
                 result.message = "%s (%s)" % (result.message, exc)
             return results
+        pool = inflight.get_pool(channel._get_max_in_flight())
         adapter = self._get_pooled_adapter(
             channel, adapters, pool, zalo_access_token=token
         )
