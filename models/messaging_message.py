@@ -1123,8 +1123,10 @@ class MessagingMessage(models.Model):
 
     @api.model
     def _dispatch_due(self, batch_size, auto_commit, deadline):
-        """Claim and send batches until none is due or ``deadline`` passed."""
-        done = 0
+        """Claim and send batches until none is due or ``deadline`` passed.
+        The last group of a batch may stay in flight while the next batch is
+        claimed and prepared (see ``_send_group``)."""
+        done, in_flight = 0, None
         while True:
             if auto_commit:
                 self._begin_read_committed()
@@ -1133,12 +1135,19 @@ class MessagingMessage(models.Model):
                 # the lease must be visible to other workers; sending runs in
                 # READ COMMITTED too (see _send_group)
                 self._begin_read_committed()
+            if not batch and in_flight:
+                # its answers may queue more (fallbacks): claim again after
+                done += self._finish_group(in_flight, {}, auto_commit)
+                in_flight = None
+                continue
             if not batch:
-                return done
-            done += batch._dispatch(auto_commit=auto_commit, deadline=deadline)
+                break
+            in_flight, sent = batch._dispatch_batch(auto_commit, deadline, in_flight)
+            done += sent
             if deadline is not None and time.monotonic() > deadline:
                 self._retrigger_cron()
-                return done
+                break
+        return done + self._finish_group(in_flight, {}, auto_commit)
 
     @api.model
     def _cron_process_queue(self):
@@ -1304,10 +1313,17 @@ class MessagingMessage(models.Model):
         channel the next group is started while the answers of the previous
         one come in (see ``_send_group``).
         """
+        in_flight, done = self._dispatch_batch(auto_commit, deadline)
+        return done + self._finish_group(in_flight, {}, auto_commit)
+
+    def _dispatch_batch(self, auto_commit, deadline, in_flight=None):
+        """``_dispatch``, its last group left in flight: returns ``(group in
+        flight or None, messages settled)``. ``in_flight``: a group of the
+        previous batch, settled on the way."""
         adapters = {}
         done = 0
         self._prepare_lazy_content()
-        group, in_flight = [], None
+        group = []
         for index, message in enumerate(self):
             if deadline is not None and time.monotonic() > deadline:
                 # give the rest back at once rather than at lease expiry
@@ -1335,7 +1351,7 @@ class MessagingMessage(models.Model):
         if group:
             in_flight, sent = self._send_group(group, adapters, auto_commit, in_flight)
             done += sent
-        return done + self._finish_group(in_flight, adapters, auto_commit)
+        return in_flight, done
 
     def _may_send_now(self):
         """False when the message was held back (and rescheduled) or skipped."""
