@@ -21,9 +21,12 @@ survive a fork.
 
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ..providers.base import new_session
+from ..providers.base import RETRY, SendResult, new_session
+
+LATE_REASON = "late_slot"
 
 # Stack of a request thread. Python's default (8 MiB, the main thread's) is
 # reserved address space, and Odoo caps a worker's (limit_memory_hard, 2.5
@@ -62,14 +65,36 @@ class InflightPool:
             threading.stack_size(previous)
         ready.wait()
 
-    def submit(self, adapter, outbound):
+    def submit(self, adapter, outbound, send_by=None):
         """Start ``adapter.send(outbound)``; returns its future. At most
-        ``size`` calls run at once, further ones wait for a free thread."""
-        return self._executor.submit(adapter.send, outbound)
+        ``size`` calls run at once, further ones wait for a free thread.
+
+        ``send_by`` (``time.monotonic()``): a request whose thread starts
+        later is not sent (a booked throttle slot missed: sent late, it
+        would follow the next one too closely); its result is
+        :func:`late_result`.
+        """
+        return self._executor.submit(_send, adapter, outbound, send_by)
 
     def close(self):
         self._executor.shutdown(wait=True)
         self.session.close()
+
+
+def _send(adapter, outbound, send_by):
+    if send_by is not None and time.monotonic() > send_by:
+        return late_result()
+    return adapter.send(outbound)
+
+
+def late_result():
+    """The result of a request not sent because its thread started after
+    its ``send_by``: nothing left, the message may be queued again."""
+    return SendResult(
+        status=RETRY,
+        reason=LATE_REASON,
+        message="Not sent: its throttle slot was missed.",
+    )
 
 
 def close_pools():

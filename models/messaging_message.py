@@ -72,7 +72,8 @@ PREFETCH_ROWS = 20
 # machine) does not send on it: the next slots, booked by other workers, would
 # follow too closely. The rate's 3% slack (RATE_SLACK) leaves 1.5 ms per gap,
 # about 30 ms per second of requests: a late send within 10 ms never puts one
-# request more than the rate into any second at the provider.
+# request more than the rate into any second at the provider. The request's
+# thread gets as much again to start it (engine/inflight.py): 20 ms in all.
 LATE_SEND_SECONDS = 0.010
 LATE_SLOT_ATTEMPTS = 5
 # a resend relying on the provider's idempotency key stays this far inside
@@ -1641,7 +1642,8 @@ class MessagingMessage(models.Model):
         """Start one request per message, each in its throttle slot (booked
         here, in this thread, on the channel row all workers share).
         Returns ``(message, future)`` pairs."""
-        max_wait = self._max_slot_wait() if channel._has_throttle() else 0.0
+        throttled = channel._has_throttle() and self._auto_commit()
+        max_wait = self._max_slot_wait() if throttled else 0.0
         started = time.monotonic()
         calls = []
         for message in self:
@@ -1659,7 +1661,9 @@ class MessagingMessage(models.Model):
             if retry_at:
                 message._reschedule(retry_at, count_attempt=False)
                 continue
-            calls.append((message, pool.submit(adapter, outbound)))
+            # on time now; its thread must not start much later (see submit)
+            send_by = time.monotonic() + LATE_SEND_SECONDS if throttled else None
+            calls.append((message, pool.submit(adapter, outbound, send_by)))
         return calls
 
     @api.model
@@ -1712,7 +1716,10 @@ class MessagingMessage(models.Model):
         """Keep a group's answers: the accepted ones in one UPDATE."""
         accepted = [(m, r) for m, r in results if r.status == ACCEPTED]
         for message, result in results:
-            if result.status == ACCEPTED:
+            if result.reason == inflight.LATE_REASON:
+                # never sent: back to the queue for another slot
+                message._reschedule(fields.Datetime.now(), count_attempt=False)
+            elif result.status == ACCEPTED:
                 # a quota down to zero pauses the channel for the next group
                 message._note_result_quota(result)
             else:
