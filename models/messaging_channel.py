@@ -22,7 +22,7 @@ CHANNEL_TYPES = [
 ]
 PHONE_CHANNEL_TYPES = ("zalo", "esms", "speedsms")
 QUOTA_WRITE_SECONDS = 5.0
-DEFAULT_MAX_IN_FLIGHT = 100
+DEFAULT_MAX_IN_FLIGHT = 200
 RATE_SLACK = 1.03
 _QUOTA_WRITES = {}  # channel id -> monotonic time of this worker's last write
 

@@ -134,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    # a dispatcher keeps up to 100 requests in flight, each on its own
+    # a dispatcher keeps up to 200 requests in flight, each on its own
     # keep-alive connection: they all connect at once (the default backlog
     # of 5 drops SYNs, and the client retries them a second later)
     request_queue_size = 256
