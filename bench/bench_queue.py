@@ -20,6 +20,9 @@ in one run:
 6. receipts (``bench_receipts.py``): N delivery and N seen Zalo receipts
    stored as the webhook stores them, processed by the event cron one by one
    and set-wise, receipts/s per cron worker.
+7. sending against a provider's latency (``--latencies``, 0/50/100 ms): one
+   worker's msg/s, ours (requests in flight) next to Odoo's ``sms.sms``
+   queue at one message per request.
 
 This directory has no ``__init__.py``: Odoo never imports it.
 """
@@ -476,7 +479,7 @@ def odoo_compose(registry, partner_count, body):
     return {"partners": len(ids), "outgoing": outgoing, "seconds": elapsed}
 
 
-def odoo_dispatch(registry, url, batch_size, time_cap=0):
+def odoo_dispatch(registry, url, batch_size, time_cap=0, chunk=0):
     """``sms.sms._process_queue(ids=chunk)`` until done or ``time_cap`` s.
 
     Odoo's cron calls ``_process_queue()`` (at most 10,000 rows); the ids are
@@ -497,7 +500,7 @@ def odoo_dispatch(registry, url, batch_size, time_cap=0):
         )
         ids = [row[0] for row in env.cr.fetchall()]
     todo = len(ids)
-    chunk = 10000 if batch_size >= 100 else 1000
+    chunk = chunk or (10000 if batch_size >= 100 else 1000)
     bench_peers.peer_reset(url)
     log(
         "odoo sms queue: %d outgoing, batch size %d, chunks of %d ids%s"
@@ -576,6 +579,47 @@ def bench_odoo(registry, args, results):
             commit(env)
     res["cron_interval"], res["cron_limit"] = odoo_cron_facts(registry)
     results["odoo"] = res
+
+
+# ----------------------------------------------------------------------
+# 6. Sending against a provider's latency
+# ----------------------------------------------------------------------
+def bench_latency(registry, args, results, skip):
+    """msg/s of one worker against peers answering after 0, 50, 100 ms:
+    ours (the channel's default requests in flight) and Odoo's sms.sms queue
+    at ``sms.session.batch.size`` = 1 (one request per message, in turn)."""
+    figures = []
+    for latency in _latencies(args):
+        label = "%g ms latency" % (latency * 1000)
+        with bench_peers.PeerProcess("esms", delay=latency) as peer:
+            ours = bench_dispatch(
+                registry, peer.url, args.latency_messages, label, args.latency_cap
+            )
+        odoo = None
+        if "latency_odoo" not in skip:
+            with bench_peers.PeerProcess("iap", delay=latency) as peer:
+                odoo_sms_configure(registry, peer.url)
+                odoo_compose(registry, _odoo_latency_messages(args, latency), BODY)
+                odoo = odoo_dispatch(
+                    registry, peer.url, 1, args.latency_cap, chunk=LATENCY_ODOO_CHUNK
+                )
+        figures.append({"latency": latency, "ours": ours, "odoo": odoo})
+    results["latency"] = figures
+
+
+LATENCY_ODOO_CHUNK = 50
+
+
+def _latencies(args):
+    return [float(v) / 1000 for v in args.latencies.split(",") if v.strip()]
+
+
+def _odoo_latency_messages(args, latency):
+    """Enough of Odoo's one-at-a-time sends to last a few seconds, not
+    minutes: 300 at 100 ms take ~30 s."""
+    if not latency:
+        return args.latency_messages
+    return min(args.latency_messages, max(50, int(30 / latency)))
 
 
 # ----------------------------------------------------------------------
@@ -931,6 +975,34 @@ def _report_rate(row, rate, first):
         row("  worker crashed (logs: %s)" % rate["worker_logs"], crash[:100])
 
 
+def _report_latency(row, figure, first):
+    ours, odoo = figure["ours"], figure["odoo"]
+    latency_ms = figure["latency"] * 1000
+    sent = ours["states"].get("sent", 0)
+    goal = ">= 400/s" if latency_ms == 100 else ""
+    row(
+        "%s Send, 1 worker, %g ms provider latency"
+        % ("6" if first else " ", latency_ms),
+        "ours %s in %.1f s = %s msg/s%s"
+        % (
+            _n(sent),
+            ours["seconds"],
+            _n(ours["rate"]),
+            ""
+            if odoo is None
+            else "; Odoo sms.sms 1/request: %s in %.1f s = %s msg/s (%.0fx)"
+            % (
+                _n(odoo["numbers"]),
+                odoo["seconds"],
+                _n(odoo["rate"]),
+                ours["rate"] / odoo["rate"] if odoo["rate"] else float("inf"),
+            ),
+        ),
+        goal,
+        verdict(ours["rate"] >= 400) if goal else "",
+    )
+
+
 def print_report(args, results):
     rows = []
 
@@ -949,6 +1021,8 @@ def print_report(args, results):
         bench_faults.report(row, results["faults"])
     if results.get("receipts"):
         bench_receipts.report(row, results["receipts"])
+    for index, figure in enumerate(results.get("latency") or []):
+        _report_latency(row, figure, index == 0)
     if not rows:
         return
     width = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -1034,6 +1108,25 @@ def parse_args(argv=None):
         help="one rate run per value: batch_size given to the workers' "
         "_process_queue, 0 = the model's default (default: 0,10)",
     )
+    parser.add_argument(
+        "--latencies",
+        default="0,50,100",
+        help="provider latencies (ms) of the sending figure: one worker, ours "
+        "and Odoo's sms.sms queue at 1 message per request (default 0,50,100)",
+    )
+    parser.add_argument(
+        "--latency-messages",
+        type=int,
+        default=5000,
+        help="messages per latency in the sending figure (default 5000; "
+        "Odoo's queue gets fewer at a latency: ~30 s of its sends)",
+    )
+    parser.add_argument(
+        "--latency-cap",
+        type=float,
+        default=40.0,
+        help="time cap (s) of each run of the sending figure (default 40)",
+    )
     parser.add_argument("--batch-size", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument(
         "--tracemalloc",
@@ -1057,7 +1150,8 @@ def parse_args(argv=None):
         "--skip",
         default="",
         help="comma-separated parts to skip: "
-        "enqueue,dispatch,odoo,rate,faults,receipts",
+        "enqueue,dispatch,odoo,rate,faults,receipts,latency,latency_odoo "
+        "(latency_odoo: Odoo's queue in the latency figure)",
     )
     parser.add_argument(
         "--receipts",
@@ -1102,6 +1196,7 @@ def main(argv=None):
         + [
             count
             for part, count in (
+                ("latency", args.latency_messages),
                 ("enqueue", args.recipients),
                 ("dispatch", args.dispatch),
                 ("odoo", args.odoo_create),
@@ -1145,6 +1240,8 @@ def main(argv=None):
         bench_faults.bench_faults(sys.modules[__name__], registry, args, results)
     if "receipts" not in skip and args.receipts > 0:
         bench_receipts.bench_receipts(sys.modules[__name__], registry, args, results)
+    if "latency" not in skip:
+        bench_latency(registry, args, results, skip)
     with open(
         os.path.join(args.log_dir, "results.json"), "w", encoding="utf-8"
     ) as handle:

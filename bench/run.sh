@@ -19,6 +19,8 @@
 #                set-wise: receipts/s per cron worker (--receipts N,
 #                --receipts-per-event-cap S; --skip receipts to leave it out).
 #                Only this figure: --skip enqueue,dispatch,odoo,rate,faults
+#   7. latency   msg/s of one worker with a 0/50/100 ms provider latency, ours
+#                (requests in flight) and Odoo's sms.sms at 1 per request
 #
 # Environment (see also scripts/common.sh):
 #   MESSAGING_BENCH_DB        database name (default messaging_bench)

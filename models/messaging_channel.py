@@ -22,7 +22,7 @@ CHANNEL_TYPES = [
 ]
 PHONE_CHANNEL_TYPES = ("zalo", "esms", "speedsms")
 QUOTA_WRITE_SECONDS = 5.0
-ESMS_GROUP_SIZE = 100
+DEFAULT_MAX_IN_FLIGHT = 200
 RATE_SLACK = 1.03
 _QUOTA_WRITES = {}  # channel id -> monotonic time of this worker's last write
 
@@ -60,6 +60,14 @@ class MessagingChannel(models.Model):
     )
     daily_cap = fields.Integer(
         help="Maximum messages per day (company time zone), 0 = no cap.",
+    )
+    max_in_flight = fields.Integer(
+        "Requests in flight",
+        default=DEFAULT_MAX_IN_FLIGHT,
+        help="Requests one dispatcher keeps waiting for the provider's answer "
+        "at once. Also the number of messages marked 'Sending' together: a "
+        "crashed dispatcher leaves at most this many for review. 1 sends one "
+        "message after another.",
     )
     resend_window_minutes = fields.Integer(
         "No re-send window (minutes)",
@@ -219,6 +227,11 @@ class MessagingChannel(models.Model):
             "Seconds between messages cannot be negative.",
         ),
         (
+            "max_in_flight_positive",
+            "CHECK(max_in_flight >= 1)",
+            "At least one request must be allowed in flight.",
+        ),
+        (
             "daily_cap_positive",
             "CHECK(daily_cap >= 0)",
             "Daily cap cannot be negative.",
@@ -308,14 +321,18 @@ class MessagingChannel(models.Model):
             "timeout_read": channel.timeout_read,
         }
 
-    def _get_adapter(self, **overrides):
+    def _get_adapter(self, session=None, **overrides):
+        """The provider adapter, on ``session`` (an HTTP session shared by
+        threads) or the calling thread's own; ``overrides``: config values."""
         self.ensure_one()
         if self.channel_type == "email":
             raise UserError(
                 _("E-mail channels send through Odoo's outgoing mail server.")
             )
         return get_adapter(
-            self.channel_type, dict(self._get_provider_config(), **overrides)
+            self.channel_type,
+            dict(self._get_provider_config(), **overrides),
+            session=session,
         )
 
     # ------------------------------------------------------------------
@@ -507,16 +524,33 @@ class MessagingChannel(models.Model):
             return start <= hour < end
         return hour >= start or hour < end
 
-    def _get_group_size(self):
-        """Messages marked ``sending`` (and their results) per commit.
+    def _get_max_in_flight(self):
+        self.ensure_one()
+        return max(self.max_in_flight or DEFAULT_MAX_IN_FLIGHT, 1)
 
-        1 everywhere, except eSMS: its ``RequestId`` makes a resend of an
-        interrupted group harmless (see messaging.message._is_resend_safe).
+    def _overlaps_groups(self):
+        """True when a dispatcher starts a group of this channel while the
+        previous one waits for its answers (messaging.message._send_group):
+        not on a throttled channel, whose next group may wait for its slots
+        while the answers of the previous one wait uncommitted."""
+        self.ensure_one()
+        return self._get_max_in_flight() >= 2 and not self._has_throttle()
+
+    def _get_group_size(self):
+        """Messages marked ``sending`` (and their results) per commit. The
+        requests in flight are those of at most two groups
+        (``_overlaps_groups``), else of one; e-mail: 1 (Odoo's mail queue).
+
+        A crash leaves at most ``max_in_flight`` rows in ``sending``; the
+        recovery (messaging.message._recover_stale_sending) resends none of
+        them blindly.
         """
         self.ensure_one()
-        if self.channel_type == "esms":
-            return ESMS_GROUP_SIZE
-        return 1
+        if self.channel_type == "email":
+            return 1
+        if self._overlaps_groups():
+            return self._get_max_in_flight() // 2
+        return self._get_max_in_flight()
 
     def _has_throttle(self):
         self.ensure_one()
@@ -586,9 +620,11 @@ class MessagingChannel(models.Model):
         pattern = [60, 300, 900, 3600, 3600 * 3]
         return timedelta(seconds=pattern[min(attempt, len(pattern)) - 1])
 
-    def _refresh_zalo_token(self, force=False):
+    def _refresh_zalo_token(self, force=False, known_token=None):
         """Refresh the OA token pair, one refresh at a time per OA; return the
-        new access token.
+        new access token. ``known_token``: the token refused (default: the
+        one this record holds); a different one in the database was
+        refreshed meanwhile and is returned as is.
 
         The refresh token is single use: the new pair is committed in its own
         transaction (under a row lock that serialises workers) before anyone
@@ -596,7 +632,7 @@ class MessagingChannel(models.Model):
         Tests run in one transaction: there the caller's cursor is used.
         """
         self.ensure_one()
-        known_token = self.sudo().zalo_access_token
+        known_token = known_token or self.sudo().zalo_access_token
         if not self.env["messaging.message"]._auto_commit():
             self.flush_recordset()
             return self._refresh_zalo_token_locked(self.env.cr, known_token, force)

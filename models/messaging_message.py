@@ -11,6 +11,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, html2plaintext, plaintext2html
 
+from ..engine import inflight
 from ..providers import (
     ACCEPTED,
     ADAPTERS,
@@ -61,14 +62,18 @@ CLAIM_SECONDS = 120
 # a group marked "sending" stops calling its provider after this long
 GROUP_SECONDS = CLAIM_SECONDS / 4
 BATCH_SIZE = 200
-# a throttled channel's claim: the rows its rate lets out in this time
-CLAIM_HORIZON_SECONDS = 0.25
+# a throttled channel's claim: the rows its rate lets out in this time. A
+# group waits for its last answer before the next claim: the slots of that
+# wait (one provider latency) are left to other workers; over 2 s of slots
+# a worker alone still uses ~95% of the rate at 100 ms of latency
+CLAIM_HORIZON_SECONDS = 2.0
 PREFETCH_ROWS = 20
 # a worker that wakes up later than this after its booked slot (a busy
 # machine) does not send on it: the next slots, booked by other workers, would
 # follow too closely. The rate's 3% slack (RATE_SLACK) leaves 1.5 ms per gap,
 # about 30 ms per second of requests: a late send within 10 ms never puts one
-# request more than the rate into any second at the provider.
+# request more than the rate into any second at the provider. The request's
+# thread gets as much again to start it (engine/inflight.py): 20 ms in all.
 LATE_SEND_SECONDS = 0.010
 LATE_SLOT_ATTEMPTS = 5
 # a resend relying on the provider's idempotency key stays this far inside
@@ -1182,7 +1187,6 @@ class MessagingMessage(models.Model):
         """
         auto_commit = self._auto_commit()
         deadline = time.monotonic() + time_limit if time_limit else None
-        done = 0
         if auto_commit:
             self._begin_read_committed()
         self._recover_stale_sending()
@@ -1190,20 +1194,11 @@ class MessagingMessage(models.Model):
             self.env.cr.commit()  # pylint: disable=invalid-commit
         self._process_delivery_timeouts()
         self._process_unknown_waits()
-        while True:
-            if auto_commit:
-                self._begin_read_committed()
-            batch = self._claim_batch(limit=batch_size)
-            if auto_commit:
-                # the lease must be visible to other workers; sending runs in
-                # READ COMMITTED too (see _send_group)
-                self._begin_read_committed()
-            if not batch:
-                break
-            done += batch._dispatch(auto_commit=auto_commit, deadline=deadline)
-            if deadline is not None and time.monotonic() > deadline:
-                self._retrigger_cron()
-                break
+        try:
+            done = self._dispatch_due(batch_size, auto_commit, deadline)
+        finally:
+            # the run's request threads end, its connections close
+            inflight.close_pools()
         if auto_commit:
             self._begin_read_committed()
         self._process_receipts()
@@ -1213,6 +1208,34 @@ class MessagingMessage(models.Model):
             # settle receipts and campaign states
             self.env.cr.commit()  # pylint: disable=invalid-commit
         return done
+
+    @api.model
+    def _dispatch_due(self, batch_size, auto_commit, deadline):
+        """Claim and send batches until none is due or ``deadline`` passed.
+        The last group of a batch may stay in flight while the next batch is
+        claimed and prepared (see ``_send_group``)."""
+        done, in_flight = 0, None
+        while True:
+            if auto_commit:
+                self._begin_read_committed()
+            batch = self._claim_batch(limit=batch_size)
+            if auto_commit:
+                # the lease must be visible to other workers; sending runs in
+                # READ COMMITTED too (see _send_group)
+                self._begin_read_committed()
+            if not batch and in_flight:
+                # its answers may queue more (fallbacks): claim again after
+                done += self._finish_group(in_flight, {}, auto_commit)
+                in_flight = None
+                continue
+            if not batch:
+                break
+            in_flight, sent = batch._dispatch_batch(auto_commit, deadline, in_flight)
+            done += sent
+            if deadline is not None and time.monotonic() > deadline:
+                self._retrigger_cron()
+                break
+        return done + self._finish_group(in_flight, {}, auto_commit)
 
     @api.model
     def _cron_process_queue(self):
@@ -1372,11 +1395,19 @@ class MessagingMessage(models.Model):
     def _dispatch(self, auto_commit=True, deadline=None):
         """Send a claimed batch, in groups of one channel.
 
-        A group is marked ``sending`` in one commit, sent, and its results
-        committed. The group size is 1 (every message committed on its own)
-        except where the provider's idempotency key makes a resend harmless
-        (eSMS ``RequestId``): see ``messaging.channel._get_group_size``.
+        A group is marked ``sending`` in one commit, sent with its requests
+        in flight together, and its results committed. The group size is
+        that of ``messaging.channel._get_group_size``; on an unthrottled
+        channel the next group is started while the answers of the previous
+        one come in (see ``_send_group``).
         """
+        in_flight, done = self._dispatch_batch(auto_commit, deadline)
+        return done + self._finish_group(in_flight, {}, auto_commit)
+
+    def _dispatch_batch(self, auto_commit, deadline, in_flight=None):
+        """``_dispatch``, its last group left in flight: returns ``(group in
+        flight or None, messages settled)``. ``in_flight``: a group of the
+        previous batch, settled on the way."""
         adapters = {}
         done = 0
         self._prepare_lazy_content()
@@ -1399,12 +1430,16 @@ class MessagingMessage(models.Model):
                 group[0].channel_id != channel
                 or len(group) >= channel._get_group_size()
             ):
-                done += self._send_group(group, adapters, auto_commit)
+                in_flight, sent = self._send_group(
+                    group, adapters, auto_commit, in_flight
+                )
+                done += sent
                 group = []
             group.append(message)
         if group:
-            done += self._send_group(group, adapters, auto_commit)
-        return done
+            in_flight, sent = self._send_group(group, adapters, auto_commit, in_flight)
+            done += sent
+        return in_flight, done
 
     def _may_send_now(self):
         """False when the message was held back (and rescheduled) or skipped."""
@@ -1593,8 +1628,18 @@ class MessagingMessage(models.Model):
         return self.filtered(lambda m: m.id in owned)
 
     @api.model
-    def _send_group(self, group, adapters, auto_commit):
-        """Send messages of one channel; see ``_dispatch``.
+    def _send_group(self, group, adapters, auto_commit, in_flight=None):
+        """Start the requests of ``group`` (messages of one channel), then
+        keep the answers of ``in_flight``, the group started before it.
+        Returns ``(the group now in flight or None, messages settled)``.
+
+        A group is marked ``sending`` in one commit before its requests go
+        out (up to the channel's requests in flight, ``engine/inflight.py``);
+        its answers are committed together once the last one is in. On an
+        unthrottled channel a group stays in flight while the next one is
+        started, so that the dispatcher's database work overlaps the
+        provider's latency: two groups, at most ``max_in_flight`` rows in
+        ``sending`` (``messaging.channel._get_group_size``).
 
         Every transaction here runs in READ COMMITTED: the rows are ours by
         their lease, and a second update of a row in one transaction makes
@@ -1604,54 +1649,57 @@ class MessagingMessage(models.Model):
         """
         channel = group[0].channel_id
         if channel.channel_type == "email":
-            for message in group:
-                message._send_email()
-                if auto_commit:
-                    # result of this message is final
-                    self._begin_read_committed()
-            return len(group)
+            done = self._finish_group(in_flight, adapters, auto_commit)
+            return None, done + self._send_email_group(group, auto_commit)
+        started = self._start_group(group, adapters, auto_commit)
+        done = self._finish_group(in_flight, adapters, auto_commit)
+        if not channel._overlaps_groups():
+            done += self._finish_group(started, adapters, auto_commit)
+            started = None
+        return started, done
+
+    @api.model
+    def _start_group(self, group, adapters, auto_commit):
+        """Mark the group ``sending`` (committed) and start its requests;
+        returns ``(channel, adapter, [(message, future)])``."""
+        channel = group[0].channel_id
         ids = [m.id for m in group]
         # state "sending" is committed before the call: a crash after this point
         # leaves evidence and the rows will not be resent blindly
         owned = set(self.browse(ids)._mark_sending().ids)
         if auto_commit:
             self._begin_read_committed()
-        sent = 0
-        accepted = []  # (message, result): written in one UPDATE below
         owned_ids = [i for i in ids if i in owned]
-        max_wait = self._max_slot_wait() if channel._has_throttle() else 0.0
-        started = time.monotonic()
-        for message in self.browse(owned_ids).with_prefetch(owned_ids):
-            if sent and time.monotonic() - started > GROUP_SECONDS:
-                # slow provider: the rest goes back to the queue, never
-                # called, long before its lease could run out unanswered
-                message._reschedule(fields.Datetime.now(), count_attempt=False)
-                continue
-            if channel._is_paused():
-                # quota reached by an earlier message of this batch
-                message._reschedule(channel.paused_until, count_attempt=False)
-                continue
-            retry_at = self._wait_for_slot(channel, max_wait)
-            if retry_at:
-                message._reschedule(retry_at, count_attempt=False)
-                continue
-            result = message._call_provider(adapters)
-            sent += 1
-            if result.status == ACCEPTED:
-                # a quota down to zero pauses the channel for the next ones
-                message._note_result_quota(result)
-                accepted.append((message, result))
-            else:
-                message._apply_result(result)
-        self._set_sent_many(accepted)
-        for message, _result in accepted:
-            message._post_on_document()
+        messages = self.browse(owned_ids).with_prefetch(owned_ids)
+        pool = inflight.get_pool(channel._get_max_in_flight())
+        adapter = self._get_pooled_adapter(channel, adapters, pool)
+        return channel, adapter, messages._start_calls(channel, adapter, pool)
+
+    @api.model
+    def _finish_group(self, in_flight, adapters, auto_commit):
+        """Wait for the answers of a started group and commit them; returns
+        the number of messages handed to the provider."""
+        if not in_flight:
+            return 0
+        channel, adapter, calls = in_flight
+        results = [(message, future.result()) for message, future in calls]
+        results = self._retry_token_errors(channel, adapter, results, adapters)
+        self._apply_results(results)
         if auto_commit:
             # the provider's answers are kept at once; losing this commit to a
             # server crash leaves rows in "sending", never a duplicate
             self.env.cr.execute("SET LOCAL synchronous_commit TO OFF")
             self._begin_read_committed()
-        return sent
+        return len(results)
+
+    @api.model
+    def _send_email_group(self, group, auto_commit):
+        for message in group:
+            message._send_email()
+            if auto_commit:
+                # result of this message is final
+                self._begin_read_committed()
+        return len(group)
 
     @api.model
     def _wait_for_slot(self, channel, max_wait):
@@ -1677,34 +1725,95 @@ class MessagingMessage(models.Model):
             )
         return fields.Datetime.now()
 
-    def _send_claimed(self, adapters):
-        """One provider call for a message already committed as sending."""
-        self.ensure_one()
-        self._apply_result(self._call_provider(adapters))
+    def _start_calls(self, channel, adapter, pool):
+        """Start one request per message, each in its throttle slot (booked
+        here, in this thread, on the channel row all workers share).
+        Returns ``(message, future)`` pairs."""
+        throttled = channel._has_throttle() and self._auto_commit()
+        max_wait = self._max_slot_wait() if throttled else 0.0
+        started = time.monotonic()
+        calls = []
+        for message in self:
+            if calls and time.monotonic() - started > GROUP_SECONDS:
+                # slow throttle: the rest goes back to the queue, never
+                # called, long before its lease could run out unanswered
+                message._reschedule(fields.Datetime.now(), count_attempt=False)
+                continue
+            if channel._is_paused():
+                # quota reached by an earlier group
+                message._reschedule(channel.paused_until, count_attempt=False)
+                continue
+            outbound = message._prepare_outbound()
+            retry_at = self._wait_for_slot(channel, max_wait)
+            if retry_at:
+                message._reschedule(retry_at, count_attempt=False)
+                continue
+            # on time now; its thread must not start much later (see submit)
+            send_by = time.monotonic() + LATE_SEND_SECONDS if throttled else None
+            calls.append((message, pool.submit(adapter, outbound, send_by)))
+        return calls
 
-    def _call_provider(self, adapters):
-        """The provider's answer (a ``SendResult``) for this message."""
-        self.ensure_one()
-        channel = self.channel_id
-        if channel.id not in adapters:
-            adapters[channel.id] = channel._get_adapter()
-        outbound = self._prepare_outbound()
-        result = adapters[channel.id].send(outbound)
-        if (
-            result.status == AUTH
-            and result.reason == "token"
-            and channel.channel_type == "zalo"
-        ):
-            # token expired: refresh once, retry once
-            try:
-                token = channel._refresh_zalo_token()
-            except ProviderError as exc:
-                _logger.warning("Zalo token refresh failed for channel %s", channel.id)
+    @api.model
+    def _get_pooled_adapter(self, channel, adapters, pool, **overrides):
+        """The channel's adapter on the pool's HTTP session, kept in
+        ``adapters`` for the batch; ``overrides`` make a new one."""
+        key = (channel.id, pool.size)
+        if overrides or key not in adapters:
+            adapters[key] = channel._get_adapter(session=pool.session, **overrides)
+        return adapters[key]
+
+    @api.model
+    def _retry_token_errors(self, channel, adapter, results, adapters):
+        """Zalo requests refused for an expired token (the one ``adapter``
+        sent): the token is refreshed once for all of them (or taken as an
+        earlier group or another worker refreshed it since), then each is
+        sent once more."""
+        expired = [
+            index
+            for index, (_message, result) in enumerate(results)
+            if result.status == AUTH and result.reason == "token"
+        ]
+        if not expired or channel.channel_type != "zalo":
+            return results
+        try:
+            token = channel._refresh_zalo_token(
+                known_token=adapter.config.get("zalo_access_token")
+            )
+        except ProviderError as exc:
+            _logger.warning("Zalo token refresh failed for channel %s", channel.id)
+            for index in expired:
+                result = results[index][1]
                 result.message = "%s (%s)" % (result.message, exc)
+            return results
+        pool = inflight.get_pool(channel._get_max_in_flight())
+        adapter = self._get_pooled_adapter(
+            channel, adapters, pool, zalo_access_token=token
+        )
+        retries = [
+            (index, pool.submit(adapter, results[index][0]._prepare_outbound()))
+            for index in expired
+        ]
+        results = list(results)
+        for index, future in retries:
+            results[index] = (results[index][0], future.result())
+        return results
+
+    @api.model
+    def _apply_results(self, results):
+        """Keep a group's answers: the accepted ones in one UPDATE."""
+        accepted = [(m, r) for m, r in results if r.status == ACCEPTED]
+        for message, result in results:
+            if result.reason == inflight.LATE_REASON:
+                # never sent: back to the queue for another slot
+                message._reschedule(fields.Datetime.now(), count_attempt=False)
+            elif result.status == ACCEPTED:
+                # a quota down to zero pauses the channel for the next group
+                message._note_result_quota(result)
             else:
-                adapters[channel.id] = channel._get_adapter(zalo_access_token=token)
-                result = adapters[channel.id].send(outbound)
-        return result
+                message._apply_result(result)
+        self._set_sent_many(accepted)
+        for message, _result in accepted:
+            message._post_on_document()
 
     @api.model
     def _max_slot_wait(self):

@@ -6,9 +6,11 @@ channel fields, asks :func:`~.get_adapter` for an adapter and hands it an
 
 HTTP rules kept by every adapter:
 
-* one :class:`Session` per thread (:func:`get_session`): urllib3 connection
-  pools, keep-alive, no hidden retries (the queue decides when to retry, not
-  urllib3), the environment's proxy settings looked up once per host;
+* one :class:`Session` per thread (:func:`get_session`), or one shared by
+  the threads of an in-flight pool (``engine/inflight.py``, its connection
+  pools as large as the pool): urllib3 connection pools, keep-alive, no
+  hidden retries (the queue decides when to retry, not urllib3), the
+  environment's proxy settings looked up once per host;
 * connect/read timeouts from the config, TLS verification always on;
 * ``send()`` never raises for network or provider errors, it returns a result;
 * every transport failure is classified here, once for every adapter
@@ -296,12 +298,19 @@ class Session:
 
     A worker's environment does not change while it runs: proxies and CA
     bundle are read once, when first needed.
+
+    Several threads may share one session (urllib3's pools are thread-safe):
+    ``pool_maxsize`` is then at least their number, so that each keeps its
+    keep-alive connection to a host instead of opening one per request.
     """
 
     num_pools = 16
     pool_maxsize = 4
 
-    def __init__(self):
+    def __init__(self, pool_maxsize=None):
+        if pool_maxsize:
+            self.pool_maxsize = max(int(pool_maxsize), 1)
+        self._lock = threading.Lock()  # pools and proxy managers, made once
         self._pools = {}  # (scheme, netloc) -> connection pool (direct hosts)
         self._proxies = {}  # (scheme, netloc) -> proxy URL or None
         self._proxy_managers = {}  # proxy URL -> ProxyManager
@@ -336,9 +345,13 @@ class Session:
         return proxy
 
     def _proxy_manager(self, proxy):
-        manager = self._proxy_managers.get(proxy)
-        if manager is not None:
-            return manager
+        with self._lock:
+            manager = self._proxy_managers.get(proxy)
+            if manager is None:
+                manager = self._proxy_managers[proxy] = self._new_proxy_manager(proxy)
+        return manager
+
+    def _new_proxy_manager(self, proxy):
         username, password = get_auth_from_url(proxy)
         kwargs = dict(
             num_pools=self.num_pools,
@@ -364,26 +377,25 @@ class Session:
                 headers["Proxy-Authorization"] = _basic_auth(username, password)
             manager = urllib3.ProxyManager(proxy, proxy_headers=headers, **kwargs)
             manager.pool_classes_by_scheme = dict(_POOL_CLASSES)
-        self._proxy_managers[proxy] = manager
         return manager
 
     def _pool(self, scheme, netloc):
         key = (scheme, netloc)
-        pool = self._pools.get(key)
-        if pool is None:
-            if scheme not in ("http", "https"):
-                raise TransportError(
-                    "connection", f"No connection adapters for {scheme!r}"
-                )
-            kwargs = {"maxsize": self.pool_maxsize, "block": False, "retries": False}
-            if scheme == "https":
-                kwargs.update(self.tls_settings())
-            parts = parse_url(f"{scheme}://{netloc}")
-            port = parts.port or (443 if scheme == "https" else 80)
-            pool = self._pools[key] = _POOL_CLASSES[scheme](
-                parts.host, port=port, **kwargs
-            )
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = self._new_pool(scheme, netloc)
         return pool
+
+    def _new_pool(self, scheme, netloc):
+        if scheme not in ("http", "https"):
+            raise TransportError("connection", f"No connection adapters for {scheme!r}")
+        kwargs = {"maxsize": self.pool_maxsize, "block": False, "retries": False}
+        if scheme == "https":
+            kwargs.update(self.tls_settings())
+        parts = parse_url(f"{scheme}://{netloc}")
+        port = parts.port or (443 if scheme == "https" else 80)
+        return _POOL_CLASSES[scheme](parts.host, port=port, **kwargs)
 
     # -- requests ----------------------------------------------------------
     def urlopen(self, method, url, body=None, headers=None, timeout=None):
@@ -455,9 +467,10 @@ def _charset(content_type):
     return None
 
 
-def new_session():
-    """A new :class:`Session` (keep-alive pools, no retries, no redirects)."""
-    return Session()
+def new_session(pool_maxsize=None):
+    """A new :class:`Session` (keep-alive pools, no retries, no redirects);
+    ``pool_maxsize``: keep-alive connections kept per host."""
+    return Session(pool_maxsize=pool_maxsize)
 
 
 def get_session():

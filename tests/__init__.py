@@ -10,6 +10,7 @@ from . import test_providers_speedsms
 from . import test_providers_text
 from . import test_providers_zalo
 from . import test_queue_processes
+from . import test_queue_inflight
 from . import test_sandbox_flow
 from . import test_security
 from . import test_template

@@ -26,6 +26,9 @@ path, see :data:`FAULT_KINDS`)::
     peer.set_faults(["ok", "drop", "http_500", "stall"])   # then "ok"
     peer.set_faults(itertools.cycle(["ok"] * 49 + ["drop"]))
 
+A provider's latency: ``peer.latency = 0.1`` answers every send request
+100 ms after it arrived (requests on different connections overlap).
+
 ``drop``, ``stall`` and ``garbage`` process the request first (the message
 counts as received: it is in ``peer.sent``, the customer got it) and then
 lose the answer; ``http_500``/``http_502`` and ``reset`` do not process it.
@@ -49,6 +52,7 @@ import contextlib
 import json
 import secrets
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -130,6 +134,27 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # a dispatcher keeps up to 200 requests in flight, each on its own
+    # keep-alive connection: they all connect at once (the default backlog
+    # of 5 drops SYNs, and the client retries them a second later)
+    request_queue_size = 256
+
+    def process_request(self, request, client_address):
+        # a thread per connection, hundreds at once: a small stack each (a
+        # test process under Odoo's limit_memory_hard has 2.5 GiB of
+        # address space, 8 MiB stacks would take it)
+        previous = threading.stack_size(512 * 1024)
+        try:
+            return super().process_request(request, client_address)
+        finally:
+            threading.stack_size(previous)
+
+    def handle_error(self, request, client_address):
+        # a client that died (a dispatcher killed by a test) resets its
+        # connections: not worth a traceback
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return None
+        return super().handle_error(request, client_address)
 
 
 class LoopbackPeer:
@@ -138,6 +163,9 @@ class LoopbackPeer:
     # paths whose requests send a message (consume the fault schedule)
     send_paths = ()
     stall_seconds = 1.0
+    # seconds a send request waits before its answer (a provider's latency);
+    # each connection has its own thread, so requests in flight overlap
+    latency = 0.0
 
     def __init__(self):
         self.requests = []
@@ -150,6 +178,8 @@ class LoopbackPeer:
         self.connections_opened = 0
         self._faults = iter(())
         self.faults_seen = []  # fault kind applied to each send request
+        self.in_flight = 0  # send requests being answered now
+        self.peak_in_flight = 0  # the most at once since the start or reset()
         self.url = None
         self.init_state()
 
@@ -258,6 +288,7 @@ class LoopbackPeer:
             self._scripts.clear()
             self._faults = iter(())
             self.faults_seen = []
+            self.peak_in_flight = 0
             self.init_state()
 
     def init_state(self):
@@ -296,7 +327,39 @@ class LoopbackPeer:
             if scripted.body is not None or scripted.status != 200:
                 self._write(handler, scripted.status, scripted.body, scripted.headers)
                 return
-        fault = self._next_fault(split.path)
+        if split.path in self.send_paths:
+            with self._in_flight():
+                self._answer(handler, request)
+            return
+        self._answer(handler, request)
+
+    @contextlib.contextmanager
+    def _in_flight(self):
+        """Count the send requests being answered at once (``peak_in_flight``)."""
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def wait_idle(self, timeout=10.0):
+        """Wait until no send request is being answered (those of a killed
+        client are still processed); True when idle."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self.in_flight:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def _answer(self, handler, request):
+        fault = self._next_fault(request.path)
         if fault in ("http_500", "http_502"):
             self._write(handler, int(fault[-3:]), {"error": fault})
             return

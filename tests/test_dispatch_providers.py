@@ -258,6 +258,8 @@ class TestDispatchProviders(MessagingCase):
         self.assertGreater(message.scheduled_at, datetime.now())
 
     def test_daily_quota_pauses_channel(self):
+        # one request at a time: the first message meets the quota
+        self.zalo.max_in_flight = 1
         self.zalo_peer.queue_response(
             "/message/template", {"error": -144, "message": "OA exceeded daily quota"}
         )
@@ -498,6 +500,8 @@ class TestDispatchProviders(MessagingCase):
         self.assertEqual(mail.email_to, "dung@example.vn")
 
     def test_quota_down_to_zero_pauses_until_midnight(self):
+        # one request at a time: the answer to the first pauses the second
+        self.zalo.max_in_flight = 1
         self.zalo_peer.remaining_quota = 1
         first = self._zbs()
         second = self._zbs(self.partner_b)

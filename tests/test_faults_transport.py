@@ -237,6 +237,9 @@ class TestFaultsQueue(MessagingCase):
             max_attempts=4,
             timeout_connect=1,
             timeout_read=READ_TIMEOUT,
+            # one request at a time: the schedule's n-th fault hits the n-th
+            # message (a group in flight: test_queue_inflight)
+            max_in_flight=1,
         )
         for peer in (cls.zalo_peer, cls.esms_peer, cls.speedsms_peer):
             peer.stall_seconds = 1.0

@@ -234,9 +234,10 @@ class _Worker:
             self.server.send("KILL %s" % self.wid)
 
 
-@tagged("post_install", "-at_install")
-class TestQueueProcesses(TransactionCase):
-    """Several real dispatcher processes, and dispatchers killed mid-send."""
+class QueueProcessesCase(TransactionCase):
+    """Real transactions, loopback peers and dispatcher processes forked by
+    one fork server per class: the helpers of the tests below and of
+    test_queue_inflight.py."""
 
     @classmethod
     def setUpClass(cls):
@@ -519,6 +520,15 @@ class TestQueueProcesses(TransactionCase):
     def _channel_fields(self):
         return self.env["messaging.channel"]._fields
 
+
+@tagged("post_install", "-at_install")
+class TestQueueProcesses(QueueProcessesCase):
+    """Several real dispatcher processes, and dispatchers killed mid-send.
+
+    The crash tests send one request at a time (``max_in_flight`` 1): one
+    row in ``sending`` per crash. Groups in flight: test_queue_inflight.py.
+    """
+
     # ------------------------------------------------------------------
     # Several dispatchers at once
     # ------------------------------------------------------------------
@@ -743,7 +753,9 @@ class TestQueueProcesses(TransactionCase):
         several rows ``sending`` in one commit (eSMS); otherwise the crashed
         row must be the only one in ``sending``."""
         crashing, recovering = self._spawn("--crash", point), self._spawn()
-        fixture = self._make_fixture(channel_vals, count, label or point)
+        fixture = self._make_fixture(
+            dict(channel_vals, max_in_flight=1), count, label or point
+        )
 
         (crashed,) = self._run(crashing)
 
@@ -819,7 +831,9 @@ class TestQueueProcesses(TransactionCase):
         too_early, recovering = self._spawn(), self._spawn()
         peer = self._start(RecordingSpeedSmsPeer())
         count = 12
-        fixture = self._make_fixture(self._speedsms_channel_vals(peer), count, "lease")
+        fixture = self._make_fixture(
+            self._speedsms_channel_vals(peer, max_in_flight=1), count, "lease"
+        )
         (crashed,) = self._run(crashing)
         self.assertEqual(crashed["rc"], CRASH_EXIT_CODE, crashed["stderr"][-5000:])
         tracking_id = crashed["crash"]["tracking_id"]
@@ -861,7 +875,7 @@ class TestQueueProcesses(TransactionCase):
         peer = self._start(RecordingSpeedSmsPeer())
         count = 6
         fixture = self._make_fixture(
-            self._speedsms_channel_vals(peer), count, "recovery"
+            self._speedsms_channel_vals(peer, max_in_flight=1), count, "recovery"
         )
         (crashed,) = self._run(crashing)
         self.assertEqual(crashed["rc"], CRASH_EXIT_CODE, crashed["stderr"])
@@ -947,7 +961,7 @@ class TestQueueProcesses(TransactionCase):
         PostgreSQL ends its connection; the worker must fail (never report
         a result it could not commit). Leases expire; one normal worker."""
         cut, recovering = self._spawn("--crash", "db_lost"), self._spawn()
-        fixture = self._make_fixture(channel_vals, count, label)
+        fixture = self._make_fixture(dict(channel_vals, max_in_flight=1), count, label)
         (lost,) = self._run(cut)
         self.assertIn("db_lost", lost, lost["stderr"][-5000:])
         self.assertNotEqual(lost["rc"], 0, "the worker went on without PostgreSQL")
@@ -1020,7 +1034,9 @@ class TestQueueProcesses(TransactionCase):
         peer.set_faults(itertools.cycle(pattern))
         count = 40
         fixture = self._make_fixture(
-            self._speedsms_channel_vals(peer, timeout_read=0.3, max_attempts=5),
+            self._speedsms_channel_vals(
+                peer, timeout_read=0.3, max_attempts=5, max_in_flight=1
+            ),
             count,
             "faults",
             campaign=True,

@@ -1,0 +1,1 @@
+"""The outbound queue's plain-Python machinery (no fields, no models)."""
