@@ -438,9 +438,7 @@ class MessagingCampaign(models.Model):
             if not self.segment_ids:
                 return [], cursor, 0, True
             partners = self.env["res.partner"].search(
-                expression.AND(
-                    [self._get_recipient_domain(), [("id", ">", cursor)]]
-                ),
+                expression.AND([self._get_recipient_domain(), [("id", ">", cursor)]]),
                 order="id",
                 limit=limit,
             )

@@ -610,15 +610,20 @@ class MessagingMessage(models.Model):
             else "TRUE"
         )
         if route == "email":
-            address = SQL("COALESCE(NULLIF(p.email_normalized, ''), NULLIF(p.email, ''))")
+            address = SQL(
+                "COALESCE(NULLIF(p.email_normalized, ''), NULLIF(p.email, ''))"
+            )
             free = email_free
         elif route == "sandbox":
             address = SQL(
-                "COALESCE(%s, CASE WHEN %s AND strpos(p.email, '@') > 0 THEN p.email END)",
+                "COALESCE(%s, CASE WHEN %s AND strpos(p.email, '@') > 0"
+                " THEN p.email END)",
                 phone,
                 no_number,
             )
-            free = SQL("CASE WHEN %s THEN %s ELSE %s END", no_number, email_free, phone_free)
+            free = SQL(
+                "CASE WHEN %s THEN %s ELSE %s END", no_number, email_free, phone_free
+            )
         else:
             address, free = phone, phone_free
         for model in ("res.partner", "phone.blacklist", "mail.blacklist"):

@@ -25,3 +25,4 @@ from . import test_conversation
 from . import test_tour_conversation
 from . import test_consent
 from . import test_message_protection
+from . import test_campaign_enqueue
