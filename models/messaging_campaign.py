@@ -607,7 +607,9 @@ class MessagingCampaign(models.Model):
         self.env.cr.execute(
             """
             SELECT m.channel_id, m.template_id, m.route, m.state, m.failure_type,
-                   count(*), array_agg(m.partner_id)
+                   count(*),
+                   CASE WHEN m.route = 'consultation' AND m.state = 'queued'
+                        THEN array_agg(m.partner_id) END
               FROM messaging_message m
              WHERE m.campaign_id = %s
                AND NOT EXISTS (SELECT 1 FROM messaging_message c
@@ -1091,7 +1093,11 @@ class MessagingCampaign(models.Model):
                     Message._retrigger_cron()
                     dispatch_triggered = True
                 if auto_commit:
+                    # the chunk is queued for good, with the cursor past it
                     self.env.cr.commit()  # pylint: disable=invalid-commit
+                # flat memory: nothing of the chunk stays in the cache
+                self.env.flush_all()
+                self.env.invalidate_all()
                 if finished:
                     break
         remaining = self._get_enqueue_remaining()
