@@ -156,7 +156,8 @@ def cleanup_previous(env):
 
 
 def ensure_partners(env, count):
-    """``count`` partners with valid Vietnamese mobiles, refs BENCH-000001...
+    """``count`` partners with valid Vietnamese mobiles, refs BENCH-0000001...
+    (7 digits: a million partners sort in order)
 
     One partner is created through the ORM; the others are copies of its row
     made by one INSERT ... SELECT (every column, computed ones included).
@@ -186,7 +187,7 @@ def ensure_partners(env, count):
         )
     )
     columns = [row[0] for row in env.cr.fetchall() if row[0] != "id"]
-    name = SQL("'Bench customer ' || lpad(i::text, 6, '0')")
+    name = SQL("'Bench customer ' || lpad(i::text, 7, '0')")
     mobile = SQL(
         "(%s::varchar[])[mod(i, %s) + 1] || lpad(i::text, 7, '0')",
         MOBILE_PREFIXES,
@@ -195,7 +196,7 @@ def ensure_partners(env, count):
     overrides = {
         "name": name,
         "complete_name": name,
-        "ref": SQL("%s || lpad(i::text, 6, '0')", REF_PREFIX),
+        "ref": SQL("%s || lpad(i::text, 7, '0')", REF_PREFIX),
         "mobile": mobile,
         "phone_sanitized": SQL("'+84' || substr(%s, 2)", mobile),
         "commercial_partner_id": SQL("NULL"),
@@ -234,8 +235,8 @@ def ensure_partners(env, count):
 
 def first_partners_domain(count):
     return [
-        ("ref", ">=", REF_PREFIX + "000001"),
-        ("ref", "<=", "%s%06d" % (REF_PREFIX, count)),
+        ("ref", ">=", REF_PREFIX + "0000001"),
+        ("ref", "<=", "%s%07d" % (REF_PREFIX, count)),
     ]
 
 
@@ -345,8 +346,8 @@ def _blacklist_bench_numbers(env, n, add):
                AND mod(substr(ref, %s)::int, %s) = 0
             ON CONFLICT (number) DO NOTHING
             """,
-            REF_PREFIX + "000001",
-            "%s%06d" % (REF_PREFIX, n),
+            REF_PREFIX + "0000001",
+            "%s%07d" % (REF_PREFIX, n),
             len(REF_PREFIX) + 1,
             BLACKLIST_EVERY,
         )
