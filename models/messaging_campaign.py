@@ -214,6 +214,7 @@ class MessagingCampaign(models.Model):
         copy=False,
         help="Who activated the campaign: recipients are searched as this user.",
     )
+    enqueue_started_at = fields.Datetime(readonly=True, copy=False)
     enqueue_spread_start = fields.Datetime(readonly=True, copy=False)
     enqueue_spread_rank = fields.Integer(readonly=True, copy=False)
 
@@ -412,8 +413,15 @@ class MessagingCampaign(models.Model):
     def _has_recipients(self):
         """Whether the campaign has a recipient, without loading them all."""
         self.ensure_one()
-        if self.source_res_ids or not self.segment_ids:
-            return bool(self._get_recipients())
+        if self.source_res_ids:
+            Model = self.env[self.res_model]
+            for start in range(0, len(self.source_res_ids), 1000):
+                records = Model.browse(self.source_res_ids[start : start + 1000])
+                if any(r._messaging_get_partner() for r in records.exists()):
+                    return True
+            return False
+        if not self.segment_ids:
+            return False
         return bool(
             self.env["res.partner"].search(self._get_recipient_domain(), limit=1)
         )
@@ -458,8 +466,8 @@ class MessagingCampaign(models.Model):
             self.env.cr.execute(
                 "SELECT DISTINCT partner_id FROM messaging_message"
                 " WHERE campaign_id = %s AND partner_id = ANY(%s)"
-                " AND fallback_parent_id IS NULL",
-                [self.id, list(seen)],
+                " AND fallback_parent_id IS NULL AND create_date >= %s",
+                [self.id, list(seen), self.enqueue_started_at],
             )
             queued = {row[0] for row in self.env.cr.fetchall()}
             recipients = [r for r in recipients if r[0].id not in queued]
@@ -910,6 +918,7 @@ class MessagingCampaign(models.Model):
                     "enqueue_done": 0,
                     "enqueue_total": campaign._count_recipients(),
                     "enqueue_user_id": self.env.uid,
+                    "enqueue_started_at": now,
                     "enqueue_spread_start": max(campaign.scheduled_at or now, now),
                     "enqueue_spread_rank": 0,
                 }

@@ -233,6 +233,34 @@ class TestCampaignEnqueue(SalesMessagingCase):
             self._partners_queued(campaign), dict.fromkeys(partners.ids, 1)
         )
 
+    def test_orders_of_one_customer_in_several_chunks_message_it_once(self):
+        a, b = self.audience[:2]
+        orders = (
+            self._order(a)
+            | self._order(b)
+            | self._order(a)
+            | self._order(b)
+            | self._order(a)
+        )
+        wizard = (
+            self.env["messaging.bulk.send"]
+            .with_context(active_model="sale.order", active_ids=orders.ids, **CHUNK)
+            .create(
+                {"channel_id": self.sandbox.id, "template_id": self.template_order.id}
+            )
+        )
+        campaign = self.env["messaging.campaign"].browse(wizard.action_send()["res_id"])
+        self.assertEqual(campaign.enqueue_state, "enqueuing")
+        self._run_cron()
+        self.assertEqual(campaign.enqueue_done, 5)
+        messages = campaign.message_ids_sent
+        self.assertEqual(self._partners_queued(campaign), {a.id: 1, b.id: 1})
+        # each customer about its first order, as when queued at once
+        self.assertEqual(
+            {m.partner_id.id: m.res_id for m in messages},
+            {a.id: orders[0].id, b.id: orders[1].id},
+        )
+
 
 @tagged("post_install", "-at_install")
 class TestEnqueueResolution(SalesMessagingCase):
