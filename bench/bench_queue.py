@@ -317,6 +317,7 @@ def bench_enqueue(registry, args, results):
     queued, for each campaign size; Odoo's mass SMS composer next to it."""
     sizes = [args.recipients] + ([args.enqueue_large] if args.enqueue_large else [])
     results["enqueue"] = [bench_enqueue_one(registry, args, n) for n in sizes if n]
+    results["enqueue_floor"] = bench_insert_floor(registry, args.recipients)
     if args.enqueue_odoo:
         log("enqueue: Odoo's mass SMS composer over %d partners" % args.enqueue_odoo)
         gc.collect()
@@ -327,6 +328,45 @@ def bench_enqueue(registry, args, results):
             env.cr.execute("DELETE FROM sms_sms")
             commit(env)
         results["enqueue_odoo"] = odoo
+
+
+def bench_insert_floor(registry, n):
+    """PostgreSQL's own cost of ``n`` queued rows: one INSERT ... SELECT of
+    the same partners into messaging_message (its indexes and foreign keys),
+    no Python, rolled back. What a set-wise enqueue can approach."""
+    from odoo.tools import SQL  # pylint: disable=import-outside-toplevel
+
+    with environment(registry) as env:
+        channel = make_channel(env, "sandbox (floor %d)" % n, "sandbox")
+        commit(env)
+        started = time.perf_counter()
+        env.cr.execute(
+            SQL(
+                """
+                INSERT INTO messaging_message (channel_id, channel_type,
+                       company_id, user_id, category, scheduled_at, attempt_count,
+                       create_uid, write_uid, create_date, write_date, partner_id,
+                       res_model, res_id, route, recipient, state, tracking_id)
+                SELECT %(channel)s, 'sandbox', %(company)s, %(uid)s, 'marketing',
+                       now() AT TIME ZONE 'UTC', 0, %(uid)s, %(uid)s,
+                       now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', p.id,
+                       'res.partner', p.id, 'sandbox', substr(p.phone_sanitized, 2),
+                       'queued', replace(gen_random_uuid()::text, '-', '')
+                  FROM res_partner p
+                 WHERE p.ref >= %(first)s AND p.ref <= %(last)s
+                """,
+                channel=channel.id,
+                company=env.company.id,
+                uid=env.uid,
+                first=REF_PREFIX + "0000001",
+                last="%s%07d" % (REF_PREFIX, n),
+            )
+        )
+        rows = env.cr.rowcount
+        elapsed = time.perf_counter() - started
+        env.cr.rollback()
+    log("enqueue: SQL floor %d rows in %.2f s" % (rows, elapsed))
+    return {"rows": rows, "seconds": elapsed}
 
 
 def _blacklist_bench_numbers(env, n, add):
@@ -851,7 +891,7 @@ def _n(value):
     return f"{value:,.0f}"
 
 
-def _report_enqueue(row, runs, odoo=None):
+def _report_enqueue(row, runs, odoo=None, floor=None):
     for enq in runs:
         size = _n(enq["recipients"])
         row(
@@ -887,6 +927,12 @@ def _report_enqueue(row, runs, odoo=None):
         row(
             "  rows by state, %s" % size,
             "%s (%d numbers blacklisted)" % (enq["states"], enq["blacklisted"]),
+        )
+    if floor:
+        row(
+            "  SQL floor: one INSERT ... SELECT, %s rows" % _n(floor["rows"]),
+            "%.1f s = %s rows/s (no Python; its indexes and foreign keys)"
+            % (floor["seconds"], _n(floor["rows"] / floor["seconds"])),
         )
     if odoo:
         row(
@@ -1050,7 +1096,12 @@ def print_report(args, results):
         rows.append((label, value, goal, result))
 
     if results.get("enqueue"):
-        _report_enqueue(row, results["enqueue"], results.get("enqueue_odoo"))
+        _report_enqueue(
+            row,
+            results["enqueue"],
+            results.get("enqueue_odoo"),
+            results.get("enqueue_floor"),
+        )
     if results.get("dispatch"):
         _report_dispatch(row, results["dispatch"], results.get("dispatch_thread"))
     if results.get("odoo"):
