@@ -1,4 +1,3 @@
-import logging
 import math
 import time
 from datetime import timedelta
@@ -10,8 +9,6 @@ from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
 from .models import MANAGER_GROUP, USER_GROUP
-
-_logger = logging.getLogger(__name__)
 
 COUNTED_STATES = [
     "queued",
