@@ -119,6 +119,16 @@ class TestCampaignEnqueue(SalesMessagingCase):
         self.assertEqual(campaign.estimate_data["recipients"], 7)
         self.assertEqual(campaign.reachable_count, 7)
 
+    def test_the_scheduled_action_queues_the_rest(self):
+        campaign = self._campaign()
+        campaign.action_activate()
+        self._run_cron(max_chunks=1)
+        self.enqueue_cron.method_direct_trigger()
+        self.assertEqual(campaign.enqueue_state, "done")
+        self.assertEqual(
+            self._partners_queued(campaign), dict.fromkeys(self.audience.ids, 1)
+        )
+
     def test_first_chunk_is_sent_before_the_last_is_queued(self):
         campaign = self._campaign()
         campaign.action_activate()
