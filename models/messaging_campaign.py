@@ -196,15 +196,13 @@ class MessagingCampaign(models.Model):
         readonly=True,
         copy=False,
     )
-    enqueue_cursor = fields.Integer(
-        readonly=True,
-        copy=False,
-        help="Where the enqueue resumes: the last contact id queued (customer "
-        "groups) or the number of source records done.",
-    )
     enqueue_total = fields.Integer("Recipients to queue", readonly=True, copy=False)
-    enqueue_done = fields.Integer("Recipients queued", readonly=True, copy=False)
-    enqueue_progress = fields.Float(compute="_compute_enqueue_progress")
+    enqueue_done = fields.Integer(
+        "Recipients queued", compute="_compute_enqueue_progress", compute_sudo=True
+    )
+    enqueue_progress = fields.Float(
+        compute="_compute_enqueue_progress", compute_sudo=True
+    )
     enqueue_user_id = fields.Many2one(
         "res.users",
         readonly=True,
@@ -212,8 +210,6 @@ class MessagingCampaign(models.Model):
         help="Who activated the campaign: recipients are searched as this user.",
     )
     enqueue_started_at = fields.Datetime(readonly=True, copy=False)
-    enqueue_spread_start = fields.Datetime(readonly=True, copy=False)
-    enqueue_spread_rank = fields.Integer(readonly=True, copy=False)
 
     _sql_constraints = [
         (
@@ -343,9 +339,17 @@ class MessagingCampaign(models.Model):
                 line["replied"] = len(replied.get(key, ()))
             campaign.report_html = campaign._render_report_html(lines)
 
-    @api.depends("enqueue_done", "enqueue_total")
+    @api.depends("enqueue_state", "enqueue_total")
     def _compute_enqueue_progress(self):
+        progress = {
+            row.campaign_id: row
+            for row in self.env["messaging.campaign.enqueue"].search(
+                [("campaign_id", "in", self._origin.ids)]
+            )
+        }
         for campaign in self:
+            row = progress.get(campaign._origin)
+            campaign.enqueue_done = row.done if row else 0
             total = campaign.enqueue_total
             campaign.enqueue_progress = (
                 min(100.0, 100.0 * campaign.enqueue_done / total) if total else 0.0
@@ -911,13 +915,17 @@ class MessagingCampaign(models.Model):
                 {
                     "state": "running",
                     "enqueue_state": "enqueuing",
-                    "enqueue_cursor": 0,
-                    "enqueue_done": 0,
                     "enqueue_total": campaign._count_recipients(),
                     "enqueue_user_id": self.env.uid,
                     "enqueue_started_at": now,
-                    "enqueue_spread_start": max(campaign.scheduled_at or now, now),
-                    "enqueue_spread_rank": 0,
+                }
+            )
+            Progress = self.env["messaging.campaign.enqueue"].sudo()
+            Progress.search([("campaign_id", "=", campaign.id)]).unlink()
+            Progress.create(
+                {
+                    "campaign_id": campaign.id,
+                    "spread_start": max(campaign.scheduled_at or now, now),
                 }
             )
             if campaign.enqueue_total <= self._get_enqueue_chunk_size():
@@ -946,8 +954,9 @@ class MessagingCampaign(models.Model):
             # what piled up during the pause keeps the campaign's pace; the
             # recipients still to queue follow it
             ranked = campaign._spread_schedule(start=now)
-            campaign.write(
-                {"enqueue_spread_start": now, "enqueue_spread_rank": ranked or 0}
+            # no chunk runs while paused: this row is not being moved
+            campaign._get_enqueue_progress().write(
+                {"spread_start": now, "spread_rank": ranked or 0}
             )
         if paused.filtered(lambda c: c.enqueue_state == "enqueuing"):
             self._retrigger_enqueue_cron()
@@ -960,15 +969,18 @@ class MessagingCampaign(models.Model):
         for campaign in self:
             if campaign.state == "done":
                 raise UserError(_("A finished campaign cannot be cancelled."))
-        # waits for a chunk being queued: none is half queued afterwards
+        # waits for a chunk being queued: no chunk starts after this one
         self._lock_enqueue()
-        self.filtered(lambda c: c.enqueue_state == "enqueuing").write(
-            {"enqueue_state": "stopped"}
-        )
+        enqueuing = self.filtered(lambda c: c.enqueue_state == "enqueuing")
+        enqueuing.write({"enqueue_state": "stopped"})
         self.env["messaging.message"].search(
             [("campaign_id", "in", self.ids), ("state", "=", "queued")]
         ).action_cancel()
         self.write({"state": "cancelled"})
+        if enqueuing:
+            # the chunk waited for was committed after this transaction began
+            # (its rows are not seen here): the cron cancels them
+            self._retrigger_enqueue_cron()
 
     def action_draft(self):
         self._check_messaging_group(MANAGER_GROUP)
@@ -1052,6 +1064,14 @@ class MessagingCampaign(models.Model):
         if cron:
             cron.sudo()._trigger()
 
+    def _get_enqueue_progress(self):
+        self.ensure_one()
+        return (
+            self.env["messaging.campaign.enqueue"]
+            .sudo()
+            .search([("campaign_id", "=", self.id)], limit=1)
+        )
+
     def _lock_enqueue(self):
         """Wait for a chunk being queued by the cron to be committed."""
         if not self.ids:
@@ -1079,6 +1099,7 @@ class MessagingCampaign(models.Model):
         auto_commit = Message._auto_commit()
         deadline = time.monotonic() + time_limit if time_limit else None
         done = chunks = 0
+        self._cancel_stopped_leftovers()
         dispatch_triggered = False
         campaign_ids = self.search(
             [("state", "=", "running"), ("enqueue_state", "=", "enqueuing")],
@@ -1113,12 +1134,33 @@ class MessagingCampaign(models.Model):
         return done
 
     @api.model
+    def _cancel_stopped_leftovers(self):
+        """Cancel what the last chunk of a campaign cancelled while queuing
+        left queued (committed while the cancel waited for it)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT m.id FROM messaging_message m
+              JOIN messaging_campaign c ON c.id = m.campaign_id
+             WHERE c.state = 'cancelled' AND c.enqueue_state = 'stopped'
+               AND m.state = 'queued'
+            """
+        )
+        leftovers = self.env["messaging.message"].browse(
+            row[0] for row in self.env.cr.fetchall()
+        )
+        leftovers.sudo().write(
+            {"state": "cancelled", "failure_type": "cancelled", "claim_until": False}
+        )
+
+    @api.model
     def _get_enqueue_remaining(self):
         self.env.flush_all()
         self.env.cr.execute(
-            "SELECT COALESCE(SUM(GREATEST(enqueue_total - enqueue_done, 1)), 0)"
-            " FROM messaging_campaign"
-            " WHERE state = 'running' AND enqueue_state = 'enqueuing'"
+            "SELECT COALESCE(SUM(GREATEST(c.enqueue_total - e.done, 1)), 0)"
+            " FROM messaging_campaign c"
+            " JOIN messaging_campaign_enqueue e ON e.campaign_id = c.id"
+            " WHERE c.state = 'running' AND c.enqueue_state = 'enqueuing'"
         )
         return self.env.cr.fetchone()[0]
 
@@ -1131,14 +1173,24 @@ class MessagingCampaign(models.Model):
             # READ COMMITTED: the lock sees a pause or cancel committed since
             self.env["messaging.message"]._begin_read_committed()
         self.env.flush_all()
+        # one enqueuer per campaign: its progress row, locked
         self.env.cr.execute(
-            "SELECT id FROM messaging_campaign WHERE id = %s AND state = 'running'"
-            " AND enqueue_state = 'enqueuing' FOR NO KEY UPDATE SKIP LOCKED",
+            "SELECT id FROM messaging_campaign_enqueue WHERE campaign_id = %s"
+            " FOR NO KEY UPDATE SKIP LOCKED",
             [self.id],
         )
         if not self.env.cr.fetchone():
             return None
-        self.invalidate_recordset()
+        # the campaign share-locked, not updated: a pause or cancel waits for
+        # this chunk, then finds the campaign's row unchanged
+        self.env.cr.execute(
+            "SELECT id FROM messaging_campaign WHERE id = %s AND state = 'running'"
+            " AND enqueue_state = 'enqueuing' FOR SHARE SKIP LOCKED",
+            [self.id],
+        )
+        if not self.env.cr.fetchone():
+            return None
+        self.env.invalidate_all()
         return self._enqueue_chunk(self._get_enqueue_chunk_size())
 
     def _enqueue_chunk(self, limit):
@@ -1149,8 +1201,9 @@ class MessagingCampaign(models.Model):
         self.ensure_one()
         user = self.enqueue_user_id or self.env.user
         campaign = self.with_user(user).with_company(self.company_id)
+        progress = self._get_enqueue_progress()
         recipients, cursor, processed, finished = campaign._get_recipient_chunk(
-            self.enqueue_cursor, limit
+            progress.cursor, limit
         )
         ranked = 0
         if recipients:
@@ -1159,20 +1212,24 @@ class MessagingCampaign(models.Model):
             self._hold_until_start(ids)
             self._skip_recently_messaged(ids)
             ranked = self._spread_schedule(
-                start=self.enqueue_spread_start,
+                start=progress.spread_start,
                 message_ids=ids,
-                rank_offset=self.enqueue_spread_rank,
+                rank_offset=progress.spread_rank,
             )
-        vals = {
-            "enqueue_cursor": cursor,
-            "enqueue_done": self.enqueue_done + processed,
-            "enqueue_spread_rank": self.enqueue_spread_rank + (ranked or 0),
-        }
+        progress.write(
+            {
+                "cursor": cursor,
+                "done": progress.done + processed,
+                "spread_rank": progress.spread_rank + (ranked or 0),
+            }
+        )
         if finished:
-            vals["enqueue_state"] = "done"
-        self.write(vals)
-        if finished:
-            self.estimate_data = self._get_enqueued_estimate()
+            self.write(
+                {
+                    "enqueue_state": "done",
+                    "estimate_data": self._get_enqueued_estimate(),
+                }
+            )
         return processed, finished
 
     def _enqueue(self):

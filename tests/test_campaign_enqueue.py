@@ -103,7 +103,7 @@ class TestCampaignEnqueue(SalesMessagingCase):
             set(self._partners_queued(campaign)), set(self.audience[:2].ids)
         )
         self.assertEqual(campaign.enqueue_done, 2)
-        self.assertEqual(campaign.enqueue_cursor, self.audience[1].id)
+        self.assertEqual(campaign._get_enqueue_progress().cursor, self.audience[1].id)
         self.assertAlmostEqual(campaign.enqueue_progress, 100.0 * 2 / 7)
         self.assertEqual((progress.done, progress.remaining), (2, 5))
         self.assertEqual(cron_env._cron_enqueue(max_chunks=2), 4)
@@ -182,6 +182,19 @@ class TestCampaignEnqueue(SalesMessagingCase):
         self.assertEqual(self._run_cron(), 0)
         self.assertEqual(len(campaign.message_ids_sent), 2)
         self.assertEqual(self.Campaign._get_enqueue_remaining(), 0)
+
+    def test_chunk_committed_during_a_cancel_is_cancelled_by_the_cron(self):
+        campaign = self._campaign()
+        campaign.action_activate()
+        self._run_cron(max_chunks=1)
+        campaign.action_cancel()
+        # rows of a chunk committed while the cancel waited for its lock:
+        # the cancel's snapshot did not see them
+        late = self._queue(self.audience[5], campaign_id=campaign.id)
+        self.assertEqual(late.state, "queued")
+        self._run_cron()
+        self.assertEqual(late.state, "cancelled")
+        self.assertEqual(set(campaign.message_ids_sent.mapped("state")), {"cancelled"})
 
     def test_pause_stops_enqueue_and_resume_continues_it(self):
         campaign = self._campaign()
