@@ -1190,6 +1190,12 @@ class MessagingCampaign(models.Model):
         )
         if not self.env.cr.fetchone():
             return None
+        if auto_commit:
+            # the chunk's rows and its cursor are committed together: a commit
+            # lost in a crash is queued again, never twice. And it is durable
+            # before any of its rows is sent (a dispatcher's commit, later in
+            # the WAL, is synchronous): no need to wait for the disk here
+            self.env.cr.execute("SET LOCAL synchronous_commit TO off")
         self.env.invalidate_all()
         return self._enqueue_chunk(self._get_enqueue_chunk_size())
 
