@@ -1,9 +1,11 @@
 import math
+import time
 from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
+from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
 from .models import MANAGER_GROUP, USER_GROUP
@@ -25,6 +27,11 @@ EXCLUSION_REASONS = ("opt_out", "no_address", "invalid_address", "duplicate")
 PREVIEW_SAMPLE_SIZE = 2000
 # rows of the recipient preview (excluded recipients first)
 PREVIEW_LINE_LIMIT = 2000
+# recipients queued per transaction by the enqueue cron; a campaign with at
+# most this many recipients is queued inline when it is activated
+ENQUEUE_CHUNK_SIZE = 5000
+# seconds one run of the enqueue cron works before it re-triggers itself
+ENQUEUE_TIME_LIMIT = 30
 
 
 class MessagingCampaign(models.Model):
@@ -178,6 +185,31 @@ class MessagingCampaign(models.Model):
     report_html = fields.Html(
         "Report per channel", compute="_compute_report_html", sanitize=False
     )
+    # background enqueue (activation returns at once, a cron queues the
+    # recipients chunk by chunk)
+    enqueue_state = fields.Selection(
+        [
+            ("enqueuing", "Queuing recipients"),
+            ("done", "All recipients queued"),
+            ("stopped", "Stopped"),
+        ],
+        readonly=True,
+        copy=False,
+    )
+    enqueue_total = fields.Integer("Recipients to queue", readonly=True, copy=False)
+    enqueue_done = fields.Integer(
+        "Recipients queued", compute="_compute_enqueue_progress", compute_sudo=True
+    )
+    enqueue_progress = fields.Float(
+        compute="_compute_enqueue_progress", compute_sudo=True
+    )
+    enqueue_user_id = fields.Many2one(
+        "res.users",
+        readonly=True,
+        copy=False,
+        help="Who activated the campaign: recipients are searched as this user.",
+    )
+    enqueue_started_at = fields.Datetime(readonly=True, copy=False)
 
     _sql_constraints = [
         (
@@ -307,6 +339,22 @@ class MessagingCampaign(models.Model):
                 line["replied"] = len(replied.get(key, ()))
             campaign.report_html = campaign._render_report_html(lines)
 
+    @api.depends("enqueue_state", "enqueue_total")
+    def _compute_enqueue_progress(self):
+        progress = {
+            row.campaign_id: row
+            for row in self.env["messaging.campaign.enqueue"].search(
+                [("campaign_id", "in", self._origin.ids)]
+            )
+        }
+        for campaign in self:
+            row = progress.get(campaign._origin)
+            campaign.enqueue_done = row.done if row else 0
+            total = campaign.enqueue_total
+            campaign.enqueue_progress = (
+                min(100.0, 100.0 * campaign.enqueue_done / total) if total else 0.0
+            )
+
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)
         return [
@@ -347,14 +395,86 @@ class MessagingCampaign(models.Model):
             return result
         if not self.segment_ids:
             return []
+        partners = self.env["res.partner"].search(
+            self._get_recipient_domain(), order="id"
+        )
+        return [(p, "res.partner", p.id) for p in partners]
+
+    def _get_recipient_domain(self):
+        """The contacts of the customer groups (and the extra conditions)."""
+        self.ensure_one()
         domain = expression.OR(
             [segment._get_partner_domain() for segment in self.segment_ids]
         )
         extra = self._get_extra_domain()
         if extra:
             domain = expression.AND([domain, extra])
-        partners = self.env["res.partner"].search(domain, order="id")
-        return [(p, "res.partner", p.id) for p in partners]
+        return domain
+
+    def _has_recipients(self):
+        """Whether the campaign has a recipient, without loading them all."""
+        self.ensure_one()
+        if self.source_res_ids:
+            Model = self.env[self.res_model]
+            for start in range(0, len(self.source_res_ids), 1000):
+                records = Model.browse(self.source_res_ids[start : start + 1000])
+                if any(r._messaging_get_partner() for r in records.exists()):
+                    return True
+            return False
+        if not self.segment_ids:
+            return False
+        return bool(
+            self.env["res.partner"].search(self._get_recipient_domain(), limit=1)
+        )
+
+    def _count_recipients(self):
+        """Recipients to queue (source records picked by hand: the records,
+        several of which may share a customer)."""
+        self.ensure_one()
+        if self.source_res_ids:
+            return len(self.source_res_ids)
+        if not self.segment_ids:
+            return 0
+        return self.env["res.partner"].search_count(self._get_recipient_domain())
+
+    def _get_recipient_chunk(self, cursor, limit):
+        """(recipients, next cursor, processed, finished): the next ``limit``
+        recipients after ``cursor`` as [(partner, res_model, res_id)], in the
+        order of ``_get_recipients`` (contacts by id: keyset pagination;
+        source records by position), none already queued by this campaign."""
+        self.ensure_one()
+        if not self.source_res_ids:
+            if not self.segment_ids:
+                return [], cursor, 0, True
+            partners = self.env["res.partner"].search(
+                expression.AND([self._get_recipient_domain(), [("id", ">", cursor)]]),
+                order="id",
+                limit=limit,
+            )
+            recipients = [(p, "res.partner", p.id) for p in partners]
+            next_cursor = partners[-1].id if partners else cursor
+            return recipients, next_cursor, len(partners), len(partners) < limit
+        res_ids = self.source_res_ids[cursor : cursor + limit]
+        records = self.env[self.res_model].browse(res_ids).exists()
+        recipients, seen = [], set()
+        for record in records:
+            partner = record._messaging_get_partner()
+            if partner and partner.id not in seen:
+                seen.add(partner.id)
+                recipients.append((partner, record._name, record.id))
+        if seen and cursor:  # a customer of an earlier chunk is not queued twice
+            self.env.flush_all()
+            self.env.cr.execute(
+                "SELECT DISTINCT partner_id FROM messaging_message"
+                " WHERE campaign_id = %s AND partner_id = ANY(%s)"
+                " AND fallback_parent_id IS NULL AND create_date >= %s",
+                [self.id, list(seen), self.enqueue_started_at],
+            )
+            queued = {row[0] for row in self.env.cr.fetchall()}
+            recipients = [r for r in recipients if r[0].id not in queued]
+        next_cursor = cursor + len(res_ids)
+        finished = next_cursor >= len(self.source_res_ids)
+        return recipients, next_cursor, len(res_ids), finished
 
     def _get_recent_partner_ids(self, partner_ids):
         """Contacts who got one of this campaign's templates within the
@@ -460,6 +580,10 @@ class MessagingCampaign(models.Model):
         self.ensure_one()
         if self.state not in ("draft", "waiting") and self.estimate_data:
             return self.estimate_data
+        if self.enqueue_state == "enqueuing":
+            # the figures come when all recipients are queued (not recomputed
+            # on a large audience at each reading meanwhile)
+            return self._summarize_estimate([], self.enqueue_total)
         try:
             return self._get_live_estimate()
         except (UserError, ValidationError):
@@ -492,7 +616,9 @@ class MessagingCampaign(models.Model):
         self.env.cr.execute(
             """
             SELECT m.channel_id, m.template_id, m.route, m.state, m.failure_type,
-                   count(*), array_agg(m.partner_id)
+                   count(*),
+                   CASE WHEN m.route = 'consultation' AND m.state = 'queued'
+                        THEN array_agg(m.partner_id) END
               FROM messaging_message m
              WHERE m.campaign_id = %s
                AND NOT EXISTS (SELECT 1 FROM messaging_message c
@@ -735,7 +861,7 @@ class MessagingCampaign(models.Model):
                 )
             for _channel, template in campaign._get_steps():
                 campaign._check_step_template(template)
-            if not campaign._get_recipients():
+            if not campaign._has_recipients():
                 raise UserError(
                     _(
                         "Campaign %s has no recipient: add a customer group (or "
@@ -769,7 +895,12 @@ class MessagingCampaign(models.Model):
         return True
 
     def action_activate(self):
-        """Waiting -> running: recipients become queued messages."""
+        """Waiting -> running: the recipients become queued messages.
+
+        The click only starts it: a cron queues the recipients chunk by chunk
+        (``_cron_enqueue``), so a campaign of any size activates at once. A
+        campaign that fits in one chunk is queued inline.
+        """
         self._check_messaging_group(MANAGER_GROUP)
         for campaign in self:
             if campaign.state != "waiting":
@@ -777,37 +908,79 @@ class MessagingCampaign(models.Model):
                     _("Campaign %s must be waiting for activation.") % campaign.name
                 )
         self._check_ready()
+        background = self.browse()
         for campaign in self:
-            campaign.state = "running"
-            campaign._enqueue()
-            campaign._hold_until_start()
-            campaign._skip_recently_messaged()
-            campaign.estimate_data = campaign._get_enqueued_estimate()
-            campaign._spread_schedule()
+            now = fields.Datetime.now()
+            campaign.write(
+                {
+                    "state": "running",
+                    "enqueue_state": "enqueuing",
+                    "enqueue_total": campaign._count_recipients(),
+                    "enqueue_user_id": self.env.uid,
+                    "enqueue_started_at": now,
+                }
+            )
+            Progress = self.env["messaging.campaign.enqueue"].sudo()
+            Progress.search([("campaign_id", "=", campaign.id)]).unlink()
+            Progress.create(
+                {
+                    "campaign_id": campaign.id,
+                    "spread_start": max(campaign.scheduled_at or now, now),
+                }
+            )
+            if campaign.enqueue_total <= self._get_enqueue_chunk_size():
+                campaign._enqueue_all()
+            else:
+                background |= campaign
+        if background:
+            self._retrigger_enqueue_cron()
         self.env["messaging.message"]._retrigger_cron()
         return True
 
     def action_pause(self):
+        """Sending stops; so does the queuing of recipients, until resumed."""
         self._check_messaging_group(MANAGER_GROUP)
-        self.filtered(lambda c: c.state == "running").write({"state": "paused"})
+        running = self.filtered(lambda c: c.state == "running")
+        running._lock_enqueue()
+        running.write({"state": "paused"})
 
     def action_resume(self):
         self._check_messaging_group(MANAGER_GROUP)
         paused = self.filtered(lambda c: c.state == "paused")
+        paused._lock_enqueue()
         paused.write({"state": "running"})
+        now = fields.Datetime.now()
         for campaign in paused:
-            # what piled up during the pause keeps the campaign's pace
-            campaign._spread_schedule(start=fields.Datetime.now())
+            # what piled up during the pause keeps the campaign's pace; the
+            # recipients still to queue follow it
+            ranked = campaign._spread_schedule(start=now)
+            # no chunk runs while paused: this row is not being moved
+            campaign._get_enqueue_progress().write(
+                {"spread_start": now, "spread_rank": ranked or 0}
+            )
+        if paused.filtered(lambda c: c.enqueue_state == "enqueuing"):
+            self._retrigger_enqueue_cron()
         if paused:
             self.env["messaging.message"]._retrigger_cron()
 
     def action_cancel(self):
+        """Cancel: what is queued is cancelled and the queuing stops."""
         self._check_messaging_group(MANAGER_GROUP)
         for campaign in self:
             if campaign.state == "done":
                 raise UserError(_("A finished campaign cannot be cancelled."))
-        self.message_ids_sent.filtered(lambda m: m.state == "queued").action_cancel()
+        # waits for a chunk being queued: no chunk starts after this one
+        self._lock_enqueue()
+        enqueuing = self.filtered(lambda c: c.enqueue_state == "enqueuing")
+        enqueuing.write({"enqueue_state": "stopped"})
+        self.env["messaging.message"].search(
+            [("campaign_id", "in", self.ids), ("state", "=", "queued")]
+        ).action_cancel()
         self.write({"state": "cancelled"})
+        if enqueuing:
+            # the chunk waited for was committed after this transaction began
+            # (its rows are not seen here): the cron cancels them
+            self._retrigger_enqueue_cron()
 
     def action_draft(self):
         self._check_messaging_group(MANAGER_GROUP)
@@ -868,8 +1041,211 @@ class MessagingCampaign(models.Model):
         self.ensure_one()
         return [[s.channel_id.id, s.template_id.id] for s in self.fallback_ids]
 
+    # ------------------------------------------------------------------
+    # Enqueue: recipients -> queued messages, chunk by chunk
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _get_enqueue_chunk_size(self):
+        return self.env.context.get("messaging_enqueue_chunk_size") or (
+            ENQUEUE_CHUNK_SIZE
+        )
+
+    @api.model
+    def _get_enqueue_cron(self):
+        return self.env.ref(
+            "multichannel_messaging.ir_cron_messaging_campaign_enqueue",
+            raise_if_not_found=False,
+        )
+
+    @api.model
+    def _retrigger_enqueue_cron(self):
+        cron = self._get_enqueue_cron()
+        if cron:
+            cron.sudo()._trigger()
+
+    def _get_enqueue_progress(self):
+        self.ensure_one()
+        return (
+            self.env["messaging.campaign.enqueue"]
+            .sudo()
+            .search([("campaign_id", "=", self.id)], limit=1)
+        )
+
+    def _lock_enqueue(self):
+        """Wait for a chunk being queued by the cron to be committed."""
+        if not self.ids:
+            return
+        self.flush_recordset()
+        self.env.cr.execute(
+            "SELECT id FROM messaging_campaign WHERE id IN %s FOR NO KEY UPDATE",
+            [tuple(self.ids)],
+        )
+
+    def _enqueue_all(self):
+        """Queue every recipient left, in this transaction (small campaigns,
+        tests)."""
+        for campaign in self:
+            while campaign.enqueue_state == "enqueuing":
+                campaign._enqueue_chunk(self._get_enqueue_chunk_size())
+
+    @api.model
+    def _cron_enqueue(self, time_limit=ENQUEUE_TIME_LIMIT, max_chunks=None):
+        """Queue the recipients of the running campaigns, one committed chunk
+        at a time, for ``time_limit`` seconds (or ``max_chunks`` chunks);
+        re-triggers itself while recipients remain. Returns the number of
+        recipients queued."""
+        Message = self.env["messaging.message"]
+        auto_commit = Message._auto_commit()
+        deadline = time.monotonic() + time_limit if time_limit else None
+        done = chunks = 0
+        self._cancel_stopped_leftovers()
+        dispatch_triggered = False
+        campaign_ids = self.search(
+            [("state", "=", "running"), ("enqueue_state", "=", "enqueuing")],
+            order="id",
+        ).ids
+        for campaign in self.browse(campaign_ids):
+            while (deadline is None or time.monotonic() < deadline) and (
+                max_chunks is None or chunks < max_chunks
+            ):
+                step = campaign._enqueue_step(auto_commit)
+                if step is None:
+                    break
+                processed, finished = step
+                done += processed
+                chunks += 1
+                if not dispatch_triggered or finished:
+                    # the first chunk is sent while the next ones are queued
+                    Message._retrigger_cron()
+                    dispatch_triggered = True
+                if auto_commit:
+                    # the chunk is queued for good, with the cursor past it
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                # flat memory: nothing of the chunk stays in the cache
+                self.env.flush_all()
+                self.env.invalidate_all()
+                if finished:
+                    break
+        remaining = self._get_enqueue_remaining()
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        if remaining:
+            self._retrigger_enqueue_cron()
+        return done
+
+    @api.model
+    def _cancel_stopped_leftovers(self):
+        """Cancel what the last chunk of a campaign cancelled while queuing
+        left queued (committed while the cancel waited for it)."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT m.id FROM messaging_message m
+              JOIN messaging_campaign c ON c.id = m.campaign_id
+             WHERE c.state = 'cancelled' AND c.enqueue_state = 'stopped'
+               AND m.state = 'queued'
+            """
+        )
+        leftovers = self.env["messaging.message"].browse(
+            row[0] for row in self.env.cr.fetchall()
+        )
+        leftovers.sudo().write(
+            {"state": "cancelled", "failure_type": "cancelled", "claim_until": False}
+        )
+
+    @api.model
+    def _get_enqueue_remaining(self):
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT COALESCE(SUM(GREATEST(c.enqueue_total - e.done, 1)), 0)"
+            " FROM messaging_campaign c"
+            " JOIN messaging_campaign_enqueue e ON e.campaign_id = c.id"
+            " WHERE c.state = 'running' AND c.enqueue_state = 'enqueuing'"
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _enqueue_step(self, auto_commit):
+        """One chunk of this campaign in its own transaction: (processed,
+        finished), or None when it is not queuing (paused, cancelled,
+        finished) or another worker is queuing it."""
+        self.ensure_one()
+        if auto_commit:
+            # READ COMMITTED: the lock sees a pause or cancel committed since
+            self.env["messaging.message"]._begin_read_committed()
+        self.env.flush_all()
+        # one enqueuer per campaign: its progress row, locked
+        self.env.cr.execute(
+            "SELECT id FROM messaging_campaign_enqueue WHERE campaign_id = %s"
+            " FOR NO KEY UPDATE SKIP LOCKED",
+            [self.id],
+        )
+        if not self.env.cr.fetchone():
+            return None
+        # the campaign share-locked, not updated: a pause or cancel waits for
+        # this chunk, then finds the campaign's row unchanged
+        self.env.cr.execute(
+            "SELECT id FROM messaging_campaign WHERE id = %s AND state = 'running'"
+            " AND enqueue_state = 'enqueuing' FOR SHARE SKIP LOCKED",
+            [self.id],
+        )
+        if not self.env.cr.fetchone():
+            return None
+        if auto_commit:
+            # the chunk's rows and its cursor are committed together: a commit
+            # lost in a crash is queued again, never twice. And it is durable
+            # before any of its rows is sent (a dispatcher's commit, later in
+            # the WAL, is synchronous): no need to wait for the disk here
+            self.env.cr.execute("SET LOCAL synchronous_commit TO off")
+        self.env.invalidate_all()
+        return self._enqueue_chunk(self._get_enqueue_chunk_size())
+
+    def _enqueue_chunk(self, limit):
+        """Queue the next ``limit`` recipients after the stored cursor, and
+        move the cursor in the same transaction (a chunk is queued whole or
+        not at all, never twice). Returns (recipients processed, finished).
+        """
+        self.ensure_one()
+        user = self.enqueue_user_id or self.env.user
+        campaign = self.with_user(user).with_company(self.company_id)
+        progress = self._get_enqueue_progress()
+        recipients, cursor, processed, finished = campaign._get_recipient_chunk(
+            progress.cursor, limit
+        )
+        ranked = 0
+        if recipients:
+            ids = campaign._enqueue_recipients(recipients)
+            ids = self._with_fallback_children(ids)
+            self._hold_until_start(ids)
+            self._skip_recently_messaged(ids)
+            ranked = self._spread_schedule(
+                start=progress.spread_start,
+                message_ids=ids,
+                rank_offset=progress.spread_rank,
+            )
+        progress.write(
+            {
+                "cursor": cursor,
+                "done": progress.done + processed,
+                "spread_rank": progress.spread_rank + (ranked or 0),
+            }
+        )
+        if finished:
+            self.write(
+                {
+                    "enqueue_state": "done",
+                    "estimate_data": self._get_enqueued_estimate(),
+                }
+            )
+        return processed, finished
+
     def _enqueue(self):
-        """One queued message per distinct recipient."""
+        """Queue every recipient at once (one queued message per distinct
+        recipient); the campaign's enqueue does it chunk by chunk."""
+        self.ensure_one()
+        return self._enqueue_recipients(self._get_recipients())
+
+    def _enqueue_recipients(self, recipients):
+        """One queued message per recipient of ``recipients``."""
         self.ensure_one()
         Message = self.env["messaging.message"]
         common = {
@@ -882,81 +1258,120 @@ class MessagingCampaign(models.Model):
             return Message._bulk_enqueue(
                 self.channel_id,
                 self.template_id,
-                self._get_recipients(),
+                recipients,
                 fallback_chain=self._get_fallback_chain(),
                 **common,
             )
         ids = []
-        for (channel, template), recipients in self._route_recipients().items():
-            ids += Message._bulk_enqueue(channel, template, recipients, **common)
+        for (channel, template), group in self._route_recipients(recipients).items():
+            ids += Message._bulk_enqueue(channel, template, group, **common)
         return ids
 
-    def _skip_recently_messaged(self):
-        """The campaign's no re-send window, applied when it is activated."""
+    def _with_fallback_children(self, ids):
+        """``ids`` and the fallback messages created for them while queuing."""
+        if not ids:
+            return []
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT id FROM messaging_message WHERE fallback_parent_id = ANY(%s)",
+            [ids],
+        )
+        return ids + [row[0] for row in self.env.cr.fetchall()]
+
+    def _skip_recently_messaged(self, message_ids=None):
+        """The campaign's no re-send window, applied when it is activated
+        (to ``message_ids`` only: the chunk just queued)."""
         self.ensure_one()
         if not self.resend_window_minutes:
             return
-        queued = self.env["messaging.message"].search(
-            [("campaign_id", "=", self.id), ("state", "=", "queued")]
-        )
+        domain = [("campaign_id", "=", self.id), ("state", "=", "queued")]
+        if message_ids is not None:
+            domain.append(("id", "in", message_ids))
+        queued = self.env["messaging.message"].search(domain)
         recent = self._get_recent_partner_ids(set(queued.partner_id.ids))
         queued.filtered(lambda m: m.partner_id.id in recent)._set_failed(
             "duplicate", self._get_recent_reason(), state="skipped"
         )
 
-    def _hold_until_start(self):
+    def _hold_until_start(self, message_ids=None):
         """Fallback messages created while queuing (the primary channel
-        refused the address at once) wait for the campaign's send date too."""
+        refused the address at once) wait for the campaign's send date too
+        (``message_ids`` only: the chunk just queued)."""
         self.ensure_one()
         if not self.scheduled_at or self.scheduled_at <= fields.Datetime.now():
             return
         self.env.flush_all()
         self.env.cr.execute(
-            """
-            UPDATE messaging_message SET scheduled_at = %(start)s
-             WHERE campaign_id = %(id)s AND state = 'queued'
-               AND scheduled_at < %(start)s
-            """,
-            {"start": self.scheduled_at, "id": self.id},
+            SQL(
+                """
+                UPDATE messaging_message SET scheduled_at = %(start)s
+                 WHERE campaign_id = %(id)s AND state = 'queued'
+                   AND scheduled_at < %(start)s AND %(only)s
+                """,
+                start=self.scheduled_at,
+                id=self.id,
+                only=self._only_ids_sql(message_ids),
+            )
         )
         self.env["messaging.message"].invalidate_model(["scheduled_at"])
 
-    def _spread_schedule(self, start=None):
+    @api.model
+    def _only_ids_sql(self, message_ids):
+        if message_ids is None:
+            return SQL("TRUE")
+        return SQL("id = ANY(%s)", list(message_ids))
+
+    def _spread_schedule(self, start=None, message_ids=None, rank_offset=0):
         """The campaign's own spacing and daily cap: its queued messages (not
         yet tried) get send times ``min_interval_seconds`` apart and at most
         ``daily_cap`` per 24 hours from ``start``. The channels' own throttles
-        still apply on top when the messages are sent."""
+        still apply on top when the messages are sent.
+
+        ``message_ids`` (a chunk just queued) are ranked after the
+        ``rank_offset`` messages spread before them. Returns how many
+        messages were spread (None: the campaign has no spacing nor cap).
+        """
         self.ensure_one()
         interval = self.min_interval_seconds or 0.0
         cap = self.daily_cap or 0
         if not interval and not cap:
-            return
+            return None
         now = fields.Datetime.now()
         start = start or max(self.scheduled_at or now, now)
         self.env.flush_all()
         self.env.cr.execute(
-            """
-            UPDATE messaging_message m
-               SET scheduled_at = %(start)s + make_interval(secs => r.delay)
-              FROM (SELECT n.id,
-                           GREATEST(
-                               CASE WHEN %(cap)s > 0
-                                    THEN (n.rank / %(cap)s) * 86400.0
-                                         + (n.rank %% %(cap)s) * %(interval)s
-                                    ELSE 0 END,
-                               n.rank * %(interval)s) AS delay
-                      FROM (SELECT id,
-                                   row_number() OVER (ORDER BY scheduled_at, id) - 1
-                                       AS rank
-                              FROM messaging_message
-                             WHERE campaign_id = %(id)s
-                               AND state = 'queued'
-                               AND attempt_count = 0) n) r
-             WHERE m.id = r.id
-            """,
-            {"start": start, "cap": cap, "interval": float(interval), "id": self.id},
+            SQL(
+                """
+                UPDATE messaging_message m
+                   SET scheduled_at = %(start)s + make_interval(secs => r.delay)
+                  FROM (SELECT n.id,
+                               GREATEST(
+                                   CASE WHEN %(cap)s > 0
+                                        THEN (n.rank / %(cap)s) * 86400.0
+                                             + mod(n.rank, %(cap)s) * %(interval)s
+                                        ELSE 0 END,
+                                   n.rank * %(interval)s) AS delay
+                          FROM (SELECT id,
+                                       row_number() OVER (ORDER BY scheduled_at, id)
+                                           - 1 + %(offset)s AS rank
+                                  FROM messaging_message
+                                 WHERE campaign_id = %(id)s
+                                   AND state = 'queued'
+                                   AND attempt_count = 0
+                                   AND %(only)s) n) r
+                 WHERE m.id = r.id
+                """,
+                start=start,
+                cap=cap,
+                interval=float(interval),
+                id=self.id,
+                offset=rank_offset,
+                only=self._only_ids_sql(message_ids),
+            )
         )
+        ranked = self.env.cr.rowcount
         self.env["messaging.message"].invalidate_model(["scheduled_at"])
+        return ranked
 
     def _get_steps(self):
         self.ensure_one()
@@ -964,13 +1379,16 @@ class MessagingCampaign(models.Model):
         steps += [(s.channel_id, s.template_id) for s in self.fallback_ids]
         return steps
 
-    def _route_recipients(self):
-        """{(channel, template): [(partner, model, id, chain)]}, cheapest first."""
+    def _route_recipients(self, recipients=None):
+        """{(channel, template): [(partner, model, id, chain)]}, cheapest first
+        (``recipients``: a chunk of them, else all)."""
         Message = self.env["messaging.message"]
         steps = self._get_steps()
         category = self.template_id.category
         groups = {}
-        for partner, res_model, res_id in self._get_recipients():
+        if recipients is None:
+            recipients = self._get_recipients()
+        for partner, res_model, res_id in recipients:
             options = []
             for channel, template in steps:
                 route, _addr, failure, _text = Message._resolve_recipient(
@@ -991,7 +1409,10 @@ class MessagingCampaign(models.Model):
 
     @api.model
     def _check_campaigns_done(self):
-        running = self.search([("state", "=", "running")])
+        # a campaign whose recipients are still being queued is not done
+        running = self.search(
+            [("state", "=", "running"), ("enqueue_state", "!=", "enqueuing")]
+        )
         for campaign in running:
             pending = self.env["messaging.message"].search_count(
                 [
@@ -1014,6 +1435,7 @@ class MessagingCampaign(models.Model):
         self.flush_recordset(["state"])
         self.env.cr.execute(
             "SELECT id FROM messaging_campaign WHERE id = %s AND state = 'running'"
+            " AND enqueue_state IS DISTINCT FROM 'enqueuing'"
             " FOR NO KEY UPDATE SKIP LOCKED",
             [self.id],
         )

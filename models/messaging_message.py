@@ -403,11 +403,13 @@ class MessagingMessage(models.Model):
 
     @api.model
     def _bulk_enqueue(self, channel, template, recipients, **common):
-        """Queue many messages fast (campaigns): one INSERT per chunk.
+        """Queue many messages fast (campaigns): set-wise INSERTs.
 
-        ``recipients`` is a list of (partner, res_model, res_id). Addresses
-        are resolved and early refusals recorded now; content is rendered by
-        the dispatcher, one template pass per claimed batch. Returns the ids.
+        ``recipients`` is a list of (partner, res_model, res_id[, chain]).
+        Addresses are resolved and early refusals recorded now: the plain
+        cases in SQL (``_insert_resolved_sql``), the rest one by one with
+        ``_resolve_recipient``. Content is rendered by the dispatcher, one
+        template pass per claimed batch. Returns the ids.
         """
         now = fields.Datetime.now()
         category = common.get("category") or template.category or "transactional"
@@ -428,6 +430,80 @@ class MessagingMessage(models.Model):
             "create_date": now,
             "write_date": now,
         }
+        self.env.flush_all()
+        ids, done = self._insert_resolved_sql(channel, template, recipients, base)
+        rest = [r for r in recipients if not r[0] or r[0].id not in done]
+        if rest:
+            ids += self._insert_resolved_python(channel, template, rest, base)
+        self.invalidate_model()
+        return ids
+
+    @api.model
+    def _get_recipient_chain(self, recipient, base):
+        """The fallback chain of ``recipient`` as JSON: its own (automatic
+        routing gives each recipient one), else the common one."""
+        if len(recipient) > 3:
+            return json.dumps(recipient[3]) if recipient[3] else None
+        return base["fallback_chain"]
+
+    @api.model
+    def _insert_resolved_sql(self, channel, template, recipients, base):
+        """Queue the recipients ``_resolve_recipients_sql`` answers for, in
+        one INSERT ... SELECT. Returns (ids, the partner ids queued)."""
+        route = self._get_sql_route(channel, template)
+        recipients = [r for r in recipients if r[0]]
+        if not route or not recipients:
+            return [], set()
+        address, free = self._get_sql_address(route, base["category"])
+        columns = list(base) + [
+            "partner_id",
+            "res_model",
+            "res_id",
+            "route",
+            "recipient",
+            "state",
+            "tracking_id",
+        ]
+        values = [SQL("%s", value) for key, value in base.items()]
+        values[list(base).index("fallback_chain")] = SQL("r.chain")
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO messaging_message (%(columns)s)
+                SELECT %(values)s, p.id, r.res_model, r.res_id, %(route)s,
+                       a.address, 'queued', replace(gen_random_uuid()::text, '-', '')
+                  FROM unnest(%(partners)s::int[], %(models)s::varchar[],
+                              %(res_ids)s::int[], %(chains)s::jsonb[])
+                           WITH ORDINALITY AS r(partner_id, res_model, res_id,
+                                                chain, position)
+                  JOIN res_partner p ON p.id = r.partner_id
+                 CROSS JOIN LATERAL (SELECT %(address)s AS address,
+                                            %(free)s AS free) a
+                 WHERE a.address IS NOT NULL AND a.free
+                 ORDER BY r.position
+                RETURNING id, partner_id
+                """,
+                columns=SQL(", ").join(SQL.identifier(c) for c in columns),
+                values=SQL(", ").join(values),
+                route=route,
+                partners=[r[0].id for r in recipients],
+                models=[r[1] for r in recipients],
+                res_ids=[r[2] for r in recipients],
+                chains=[self._get_recipient_chain(r, base) for r in recipients],
+                address=address,
+                free=free,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        return [row[0] for row in rows], {row[1] for row in rows}
+
+    @api.model
+    def _insert_resolved_python(self, channel, template, recipients, base):
+        """Queue ``recipients`` resolved one by one (``_resolve_recipient``):
+        refusals are recorded with their reason and fall back as the queue
+        does. Returns the ids."""
+        now = base["create_date"]
+        category = base["category"]
         columns = list(base) + [
             "partner_id",
             "res_model",
@@ -440,23 +516,23 @@ class MessagingMessage(models.Model):
             "failed_at",
             "tracking_id",
         ]
-        rows = []
         chain_index = columns.index("fallback_chain")
+        # computed values (display name, blacklist) for these contacts only
+        prefetch = tuple(r[0].id for r in recipients if r[0])
+        rows = []
         for recipient in recipients:
-            partner, res_model, res_id = recipient[:3]
+            partner = recipient[0].with_prefetch(prefetch)
             route, address, failure, text = self._resolve_recipient(
                 channel, template, partner, category
             )
-            values = tuple(base.values())
-            if len(recipient) > 3:  # a chain of its own (automatic routing)
-                own_chain = json.dumps(recipient[3]) if recipient[3] else None
-                values = values[:chain_index] + (own_chain,) + values[chain_index + 1 :]
+            values = list(base.values())
+            values[chain_index] = self._get_recipient_chain(recipient, base)
             rows.append(
-                values
-                + (
+                (
+                    *values,
                     partner.id,
-                    res_model,
-                    res_id,
+                    recipient[1],
+                    recipient[2],
                     route or None,
                     address or None,
                     "skipped" if failure else "queued",
@@ -467,26 +543,21 @@ class MessagingMessage(models.Model):
                 )
             )
         self.env.flush_all()
-        ids = []
-        query = "INSERT INTO messaging_message (%s) VALUES %%s RETURNING id" % (
-            ", ".join(columns)
+        query = (
+            "INSERT INTO messaging_message (%s) VALUES %%s"
+            " RETURNING id, state, failure_type" % ", ".join(columns)
         )
+        ids, refused = [], []
+        fallback_types = self._get_fallback_failure_types()
         for start in range(0, len(rows), 5000):
-            ids += [
-                row[0]
-                for row in execute_values(
-                    self.env.cr._obj, query, rows[start : start + 5000], fetch=True
-                )
-            ]
+            for row in execute_values(
+                self.env.cr._obj, query, rows[start : start + 5000], fetch=True
+            ):
+                ids.append(row[0])
+                if row[1] == "skipped" and row[2] in fallback_types:
+                    refused.append(row[0])
         self.invalidate_model()
-        messages = self.browse(ids)
-        refused = messages.filtered(
-            lambda m: (
-                m.state == "skipped"
-                and m.failure_type in self._get_fallback_failure_types()
-            )
-        )
-        refused._create_fallback()
+        self.browse(refused)._create_fallback()
         return ids
 
     def unlink(self):
@@ -562,6 +633,110 @@ class MessagingMessage(models.Model):
                 },
             )
         return route, address, None, None
+
+    @api.model
+    def _get_sql_route(self, channel, template):
+        """The route ``_resolve_recipients_sql`` resolves on ``channel``,
+        else None (Zalo by user id or consultation: one by one)."""
+        ctype = channel.channel_type
+        if ctype in ("esms", "speedsms"):
+            return "sms"
+        if ctype in ("email", "sandbox"):
+            return ctype
+        if (
+            ctype == "zalo"
+            and template.zalo_template_id
+            and template.zalo_route == "phone"
+        ):
+            return "phone"
+        return None
+
+    @api.model
+    def _get_sql_address(self, route, category):
+        """(address, consent) SQL expressions on ``res_partner p`` for
+        ``route``: the address ``_resolve_recipient`` would use when it is
+        certain (else NULL), and whether a ``category`` message may go to it.
+        See ``_resolve_recipients_sql``."""
+        marketing = category == "marketing"
+        no_number = SQL("COALESCE(p.mobile, '') = '' AND COALESCE(p.phone, '') = ''")
+        phone = SQL(
+            """CASE WHEN p.country_id IS NOT NULL AND left(p.phone_sanitized, 1) = '+'
+                     AND (COALESCE(p.mobile, '') = '') <> (COALESCE(p.phone, '') = '')
+                    THEN substr(p.phone_sanitized, 2) END"""
+        )
+        phone_free = SQL(
+            "NOT EXISTS (SELECT 1 FROM phone_blacklist b"
+            " WHERE b.active AND b.number = p.phone_sanitized)"
+            if marketing
+            else "TRUE"
+        )
+        email_free = SQL(
+            "NOT EXISTS (SELECT 1 FROM mail_blacklist b"
+            " WHERE b.active AND b.email = p.email_normalized)"
+            if marketing
+            else "TRUE"
+        )
+        if route == "email":
+            return (
+                SQL("COALESCE(NULLIF(p.email_normalized, ''), NULLIF(p.email, ''))"),
+                email_free,
+            )
+        if route == "sandbox":
+            return (
+                SQL(
+                    "COALESCE(%s, CASE WHEN %s AND strpos(p.email, '@') > 0"
+                    " THEN p.email END)",
+                    phone,
+                    no_number,
+                ),
+                SQL(
+                    "CASE WHEN %s THEN %s ELSE %s END",
+                    no_number,
+                    email_free,
+                    phone_free,
+                ),
+            )
+        return phone, phone_free
+
+    @api.model
+    def _resolve_recipients_sql(self, channel, template, partner_ids, category):
+        """{partner id: (route, address, None, None)} for the contacts that
+        ``_resolve_recipient`` would queue, found in one query.
+
+        Only what is certain is answered here, the rest (refusals with their
+        texts, and whatever the stored data cannot settle) is left to
+        ``_resolve_recipient``. A number is taken from Odoo's stored
+        ``phone_sanitized`` only when it is the one ``_messaging_phone``
+        formats the same way: the contact has a country (both use it) and
+        exactly one of mobile and phone (Odoo falls back to the phone when
+        the mobile is invalid, we refuse it). Consent: ``phone.blacklist`` on
+        that number, ``mail.blacklist`` on the normalized e-mail, as
+        ``messaging_phone_blacklisted`` and ``is_blacklisted`` do.
+        """
+        route = self._get_sql_route(channel, template)
+        if not route or not partner_ids:
+            return {}
+        address, free = self._get_sql_address(route, category)
+        for model in ("res.partner", "phone.blacklist", "mail.blacklist"):
+            self.env[model].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT a.id, a.address
+                  FROM (SELECT p.id, %(address)s AS address, %(free)s AS free
+                          FROM res_partner p
+                         WHERE p.id = ANY(%(ids)s)) a
+                 WHERE a.address IS NOT NULL AND a.free
+                """,
+                address=address,
+                free=free,
+                ids=list(partner_ids),
+            )
+        )
+        return {
+            partner_id: (route, address, None, None)
+            for partner_id, address in self.env.cr.fetchall()
+        }
 
     @api.model
     def _get_consent_refusal(self, channel, partner, route, address):

@@ -48,6 +48,7 @@ MODEL_ACCESS = {
     "messaging.segment": ("user", "manager", "manager", "manager"),
     "messaging.campaign": ("user", "manager", "manager", "manager"),
     "messaging.campaign.fallback": ("user", "manager", "manager", "manager"),
+    "messaging.campaign.enqueue": ("user", None, None, None),
     "messaging.message": ("user", "user", "user", "manager"),
     "messaging.identity": ("user", "manager", "manager", "manager"),
     "messaging.event": ("manager", "admin", "admin", "admin"),
