@@ -17,6 +17,10 @@ class MessagingUnsubscribeController(http.Controller):
         return message
 
     def _render(self, message, done):
+        # the page speaks the customer's language, not the visitor session's
+        lang = message.partner_id.lang or message.company_id.partner_id.lang
+        if lang:
+            request.update_context(lang=lang)
         kind, address = message._get_unsubscribe_address()
         return request.render(
             "multichannel_messaging.messaging_unsubscribe_page",
