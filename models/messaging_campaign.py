@@ -8,6 +8,7 @@ from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
+from ..engine import throttle, transaction
 from .models import MANAGER_GROUP, USER_GROUP
 
 COUNTED_STATES = [
@@ -1171,7 +1172,7 @@ class MessagingCampaign(models.Model):
         self.ensure_one()
         if auto_commit:
             # READ COMMITTED: the lock sees a pause or cancel committed since
-            self.env["messaging.message"]._begin_read_committed()
+            transaction.commit(self.env)
         self.env.flush_all()
         # one enqueuer per campaign: its progress row, locked
         self.env.cr.execute(
@@ -1451,7 +1452,7 @@ class MessagingCampaign(models.Model):
         interval = self.min_interval_seconds or 0.0
         caps = [self.daily_cap] if self.daily_cap else []
         if channel:
-            interval = max(interval, channel._slot_interval())
+            interval = max(interval, throttle.slot_interval(channel))
             if channel.daily_cap:
                 caps.append(channel.daily_cap)
         seconds = count * interval

@@ -1,6 +1,5 @@
 import logging
 import secrets
-import time
 from datetime import datetime, timedelta
 
 import pytz
@@ -8,6 +7,7 @@ import pytz
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..engine import throttle
 from ..providers import ProviderError, get_adapter
 from .models import ADMIN_GROUP, USER_GROUP
 
@@ -21,10 +21,7 @@ CHANNEL_TYPES = [
     ("sandbox", "Sandbox (no account needed)"),
 ]
 PHONE_CHANNEL_TYPES = ("zalo", "esms", "speedsms")
-QUOTA_WRITE_SECONDS = 5.0
 DEFAULT_MAX_IN_FLIGHT = 200
-RATE_SLACK = 1.03
-_QUOTA_WRITES = {}  # channel id -> monotonic time of this worker's last write
 
 
 class MessagingChannel(models.Model):
@@ -438,55 +435,6 @@ class MessagingChannel(models.Model):
         now = now or fields.Datetime.now()
         return bool(self.paused_until and self.paused_until > now)
 
-    def _pause_until(self, until):
-        self._write_shared({"paused_until": until})
-        _logger.info("Messaging channel %s paused until %s", self.id, until)
-
-    def _update_quota(self, daily=None, remaining=None):
-        vals = {"quota_updated_at": fields.Datetime.now()}
-        if daily is not None:
-            vals["quota_daily"] = daily
-        if remaining is not None:
-            vals["quota_remaining"] = remaining
-        self._write_shared(vals)
-
-    def _note_quota(self, daily, remaining):
-        """Keep the provider's quota figures, without a write per message.
-
-        Written at most every few seconds per worker; a quota down to zero
-        pauses the channel until the next local midnight (the providers'
-        daily reset) instead of burning failures.
-        """
-        self.ensure_one()
-        last = _QUOTA_WRITES.get(self.id, 0.0)
-        if remaining == 0:
-            self._update_quota(daily, remaining)
-            self._pause_until(self._next_local_time(0.0))
-        elif time.monotonic() - last > QUOTA_WRITE_SECONDS or not (
-            self.env["messaging.message"]._auto_commit()
-        ):
-            self._update_quota(daily, remaining)
-        else:
-            return
-        _QUOTA_WRITES[self.id] = time.monotonic()
-
-    def _write_shared(self, vals):
-        """Write state that every dispatcher updates (quota, pause).
-
-        Several workers write the same channel row; inside a dispatcher's
-        REPEATABLE READ transaction that would end in serialization failures,
-        so the write goes through its own short READ COMMITTED transaction.
-        """
-        if not self.env["messaging.message"]._auto_commit():
-            self.sudo().write(vals)
-            return
-        with self.env.registry.cursor() as cr:
-            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            self.with_env(self.env(cr=cr)).sudo().write(vals)
-            # a short transaction of its own (see docstring)
-            cr.commit()  # pylint: disable=invalid-commit
-        self.invalidate_recordset(list(vals))
-
     def _tz(self):
         """The company's time zone (daily caps, quiet hours), Vietnam by default."""
         return pytz.timezone(self.company_id.partner_id.tz or "Asia/Ho_Chi_Minh")
@@ -530,11 +478,11 @@ class MessagingChannel(models.Model):
 
     def _overlaps_groups(self):
         """True when a dispatcher starts a group of this channel while the
-        previous one waits for its answers (messaging.message._send_group):
+        previous one waits for its answers (engine/dispatch.py send_group):
         not on a throttled channel, whose next group may wait for its slots
         while the answers of the previous one wait uncommitted."""
         self.ensure_one()
-        return self._get_max_in_flight() >= 2 and not self._has_throttle()
+        return self._get_max_in_flight() >= 2 and not throttle.has_throttle(self)
 
     def _get_group_size(self):
         """Messages marked ``sending`` (and their results) per commit. The
@@ -542,7 +490,7 @@ class MessagingChannel(models.Model):
         (``_overlaps_groups``), else of one; e-mail: 1 (Odoo's mail queue).
 
         A crash leaves at most ``max_in_flight`` rows in ``sending``; the
-        recovery (messaging.message._recover_stale_sending) resends none of
+        recovery (engine/claim.py recover_stale_sending) resends none of
         them blindly.
         """
         self.ensure_one()
@@ -551,69 +499,6 @@ class MessagingChannel(models.Model):
         if self._overlaps_groups():
             return self._get_max_in_flight() // 2
         return self._get_max_in_flight()
-
-    def _has_throttle(self):
-        self.ensure_one()
-        return bool(self.rate_per_second or self.min_interval_seconds or self.daily_cap)
-
-    def _slot_interval(self):
-        self.ensure_one()
-        # a little slack: a send that starts a few ms late must not put one
-        # request more than the rate into a second at the provider
-        by_rate = RATE_SLACK / self.rate_per_second if self.rate_per_second else 0.0
-        return max(by_rate, self.min_interval_seconds or 0.0)
-
-    def _reserve_slot(self, max_wait):
-        """Book the next send slot of this channel for one message.
-
-        Returns ``(wait_seconds, None)`` when booked (sleep that long, then
-        send) or ``(None, retry_at)`` when the slot is further than
-        ``max_wait`` or the daily cap is reached (nothing booked).
-        The channel row is locked in a short READ COMMITTED transaction so
-        that any number of workers share one rate, spacing and daily count.
-        """
-        self.ensure_one()
-        if not self._has_throttle():
-            return 0.0, None
-        if not self.env["messaging.message"]._auto_commit():
-            self.flush_recordset()
-            return self._reserve_slot_locked(self.env.cr, max_wait)
-        with self.env.registry.cursor() as cr:
-            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            result = self._reserve_slot_locked(cr, max_wait)
-            # the booking is shared with the other workers at once
-            cr.commit()  # pylint: disable=invalid-commit
-        return result
-
-    def _reserve_slot_locked(self, cr, max_wait):
-        # NO KEY UPDATE, not UPDATE: the foreign key checks (FOR KEY SHARE)
-        # of the channel's messages written meanwhile neither wait for the
-        # booking nor, under REPEATABLE READ, fail to serialize after it
-        cr.execute(
-            "SELECT throttle_next_ts, throttle_day, throttle_day_count"
-            "  FROM messaging_channel WHERE id = %s FOR NO KEY UPDATE",
-            [self.id],
-        )
-        next_ts, day, day_count = cr.fetchone()
-        now = time.time()
-        slot = max(now, next_ts or 0.0)
-        slot_utc = datetime.utcfromtimestamp(slot)
-        local_day = self._local_now(slot_utc).strftime("%Y-%m-%d")
-        if local_day != day:
-            day_count = 0
-        if self.daily_cap and day_count >= self.daily_cap:
-            return None, self._next_local_time(0.0, slot_utc)
-        if slot - now > max_wait:
-            return None, slot_utc
-        cr.execute(
-            "UPDATE messaging_channel SET throttle_next_ts = %s, throttle_day = %s,"
-            " throttle_day_count = %s WHERE id = %s",
-            [slot + self._slot_interval(), local_day, day_count + 1, self.id],
-        )
-        self.invalidate_recordset(
-            ["throttle_next_ts", "throttle_day", "throttle_day_count"]
-        )
-        return slot - now, None
 
     def _default_retry_delay(self, attempt):
         """Backoff pattern for transient errors: 1 min, 5 min, 15 min, 1 h..."""
@@ -758,7 +643,6 @@ class MessagingChannel(models.Model):
             count += 1
         quota = adapter.get_quota()
         if quota:
-            self._update_quota(
-                int(quota.get("dailyQuota") or 0), int(quota.get("remainingQuota") or 0)
-            )
+            daily, remaining = quota.get("dailyQuota"), quota.get("remainingQuota")
+            throttle.update_quota(self, int(daily or 0), int(remaining or 0))
         return count

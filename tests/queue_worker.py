@@ -39,7 +39,8 @@ that the test starts several at the same moment.
 
 ``--pause-before step``: just before the first time ``_process_queue``
 reaches ``step`` (``recovery`` of rows left in ``sending``, ``claim`` of a
-batch, ``mark_sending`` of a group, ``campaigns_done`` check), run a first
+batch, ``mark_sending`` of a group: functions of ``engine/claim.py``;
+``campaigns_done`` check), run a first
 query in the current transaction (under REPEATABLE READ that takes its
 snapshot), print
 ``PAUSED`` and wait for one ``GO``: meanwhile the test lets another
@@ -76,10 +77,11 @@ import traceback
 CRASH_EXIT_CODE = 17
 MODULE = "multichannel_messaging"
 CRASH_POINTS = ("before_call", "after_call", "after_commit", "db_lost")
+# step -> (a model, or a module of the addon's engine/, and its function)
 PAUSE_STEPS = {
-    "recovery": ("messaging.message", "_recover_stale_sending"),
-    "claim": ("messaging.message", "_claim_batch"),
-    "mark_sending": ("messaging.message", "_mark_sending"),
+    "recovery": ("engine.claim", "recover_stale_sending"),
+    "claim": ("engine.claim", "claim_batch"),
+    "mark_sending": ("engine.claim", "mark_sending"),
     "campaigns_done": ("messaging.campaign", "_check_campaigns_done"),
 }
 
@@ -169,22 +171,29 @@ class Dispatcher:
         cr.commit = commit
 
     def install_pause(self, registry):
+        from odoo import api  # noqa: PLC0415
+
         step = self.args.pause_before
-        model_name, method_name = PAUSE_STEPS[step]
-        model_class = registry[model_name]
-        original = getattr(model_class, method_name)
+        owner_name, function_name = PAUSE_STEPS[step]
+        if owner_name.startswith("engine."):
+            owner = importlib.import_module("odoo.addons.%s.%s" % (MODULE, owner_name))
+        else:
+            owner = registry[owner_name]
+        original = getattr(owner, function_name)
         paused = []
 
-        def method(records, *args, **kwargs):
+        def function(first, *args, **kwargs):
+            # ``first``: an environment or records (engine), or records (model)
             if not paused:
                 paused.append(step)
+                env = first if isinstance(first, api.Environment) else first.env
                 # REPEATABLE READ: the snapshot is taken by the first query
-                records.env.cr.execute("SELECT 1")
+                env.cr.execute("SELECT 1")
                 self.emit("PAUSED", before=step)
                 self.wait_go()
-            return original(records, *args, **kwargs)
+            return original(first, *args, **kwargs)
 
-        setattr(model_class, method_name, method)
+        setattr(owner, function_name, function)
 
     def run(self, registry):
         from odoo import SUPERUSER_ID, api  # noqa: PLC0415

@@ -9,7 +9,7 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from odoo.addons.multichannel_messaging.models import messaging_message
+from odoo.addons.multichannel_messaging.engine import claim, dispatch
 
 from .common import MessagingCase
 from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer
@@ -428,10 +428,10 @@ class TestDispatchProviders(MessagingCase):
             messages |= self._queue(
                 partner, channel=self.esms, template=self.sms_template
             )
-        batch = self.Message._claim_batch()
+        batch = claim.claim_batch(self.env)
         self.assertEqual(batch, messages)
-        with patch.object(messaging_message, "GROUP_SECONDS", 0.0):
-            self.assertEqual(batch._dispatch(auto_commit=False), 1)
+        with patch.object(dispatch, "GROUP_SECONDS", 0.0):
+            self.assertEqual(dispatch.dispatch(batch, auto_commit=False), 1)
         self.assertEqual(len(self.esms_peer.sent), 1)
         sent = messages.filtered(lambda m: m.state == "sent")
         self.assertEqual(len(sent), 1)

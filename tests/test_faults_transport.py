@@ -19,6 +19,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import BaseCase, tagged
 
+from odoo.addons.multichannel_messaging.engine import claim
 from odoo.addons.multichannel_messaging.models.messaging_event import zalo_time
 from odoo.addons.multichannel_messaging.providers import (
     ACCEPTED,
@@ -533,7 +534,7 @@ class TestFaultsQueue(MessagingCase):
         for message in rows.values():
             message.write({"state": "sending", "attempt_count": 1})
             message.claim_until = fields.Datetime.now() - timedelta(seconds=5)
-        self.Message._recover_stale_sending()
+        claim.recover_stale_sending(self.env)
         self.assertEqual(rows["esms"].state, "queued")
         self.assertTrue(rows["esms"].unknown_since)
         for key in ("speedsms", "zbs_phone"):

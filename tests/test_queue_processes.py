@@ -44,6 +44,7 @@ from odoo.sql_db import Cursor
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
+from ..engine import throttle
 from . import common
 from .peers import PROCESSED_FAULTS, EsmsPeer, SpeedSmsPeer
 
@@ -629,7 +630,7 @@ class TestQueueProcesses(QueueProcessesCase):
             env = api.Environment(cr, SUPERUSER_ID, CTX)
             channel = env["messaging.channel"].browse(fixture["channel_id"])
             before = channel.throttle_day_count
-            self.assertEqual(channel._reserve_slot(0)[1], None)
+            self.assertEqual(throttle.reserve_slot(channel, 0)[1], None)
             cr.commit()  # pylint: disable=invalid-commit
             channel.invalidate_recordset()
             self.assertEqual(channel.throttle_day_count, before + 1)

@@ -10,6 +10,7 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.tests import tagged
 
+from ..engine import claim, dispatch, throttle, transaction
 from .common import MessagingCase
 
 VN = pytz.timezone("Asia/Ho_Chi_Minh")
@@ -28,19 +29,17 @@ class TestQueueRules(MessagingCase):
 
     def test_rate_books_consecutive_slots(self):
         self.sandbox.rate_per_second = 2
-        wait, retry = self.sandbox._reserve_slot(max_wait=5)
+        wait, retry = throttle.reserve_slot(self.sandbox, max_wait=5)
         self.assertEqual((wait, retry), (0.0, None))
-        wait, retry = self.sandbox._reserve_slot(max_wait=5)
+        wait, retry = throttle.reserve_slot(self.sandbox, max_wait=5)
         self.assertIsNone(retry)
         self.assertAlmostEqual(wait, 0.5, delta=0.05)
-        wait, retry = self.sandbox._reserve_slot(max_wait=5)
+        wait, retry = throttle.reserve_slot(self.sandbox, max_wait=5)
         self.assertAlmostEqual(wait, 1.0, delta=0.05)
 
     def test_late_wake_up_books_a_new_slot(self):
         """A worker that oversleeps its slot (busy machine) does not send on
         it: it books the next one, so sends never bunch up at the provider."""
-        from ..models import messaging_message as queue_module
-
         self.sandbox.rate_per_second = 20
         real_sleep = time.sleep
         late = [0.05]  # the first wake-up is 50 ms late, the next on time
@@ -48,33 +47,57 @@ class TestQueueRules(MessagingCase):
         def sleep(seconds):
             real_sleep(seconds + (late.pop() if late else 0.0))
 
-        self.sandbox._reserve_slot(max_wait=5)  # the next slot is 51.5 ms away
-        with patch.object(queue_module, "_sleep", sleep):
-            retry_at = self.Message._wait_for_slot(self.sandbox, max_wait=5)
+        throttle.reserve_slot(self.sandbox, max_wait=5)  # the next slot is 51.5 ms away
+        with patch.object(throttle, "_sleep", sleep):
+            retry_at = throttle.wait_for_slot(self.sandbox, max_wait=5)
         self.assertIsNone(retry_at)
         # the missed slot and the one used: two bookings after the first
         self.assertEqual(self.sandbox.throttle_day_count, 3)
 
     def test_always_late_defers_the_message(self):
-        from ..models import messaging_message as queue_module
-
         self.sandbox.rate_per_second = 20
         real_sleep = time.sleep
-        self.sandbox._reserve_slot(max_wait=5)
+        throttle.reserve_slot(self.sandbox, max_wait=5)
         with patch.object(
-            queue_module, "_sleep", lambda seconds: real_sleep(seconds + 0.02)
+            throttle, "_sleep", lambda seconds: real_sleep(seconds + 0.02)
         ):
-            retry_at = self.Message._wait_for_slot(self.sandbox, max_wait=5)
+            retry_at = throttle.wait_for_slot(self.sandbox, max_wait=5)
         self.assertTrue(retry_at)
         self.assertEqual(
-            self.sandbox.throttle_day_count, 1 + queue_module.LATE_SLOT_ATTEMPTS
+            self.sandbox.throttle_day_count, 1 + throttle.LATE_SLOT_ATTEMPTS
         )
+
+    def test_quota_notes_are_kept_per_database(self):
+        """A worker writes a channel's quota figures at most every few
+        seconds, counted per database: one process may serve several
+        databases, where the same channel id is another channel."""
+        key = (self.env.registry.db_name, self.sandbox.id)
+        other = ("another_database", self.sandbox.id)
+        throttle._QUOTA_WRITES.pop(key, None)
+        # the same channel id in another database was written a moment ago
+        throttle._QUOTA_WRITES[other] = time.monotonic()
+        self.addCleanup(throttle._QUOTA_WRITES.pop, other, None)
+        self.addCleanup(throttle._QUOTA_WRITES.pop, key, None)
+        written = []
+
+        def update_quota(channel, daily=None, remaining=None):
+            written.append((channel, remaining))
+
+        with (
+            patch.object(transaction, "auto_commit", return_value=True),
+            patch.object(throttle, "update_quota", update_quota),
+        ):
+            throttle.note_quota(self.sandbox, 1000, 500)
+            # ours was written a moment ago: this one waits
+            throttle.note_quota(self.sandbox, 1000, 499)
+        self.assertEqual(written, [(self.sandbox, 500)])
+        self.assertIn(key, throttle._QUOTA_WRITES)
 
     def test_slot_too_far_is_deferred_not_booked(self):
         self.sandbox.min_interval_seconds = 5
-        self.sandbox._reserve_slot(max_wait=0)
+        throttle.reserve_slot(self.sandbox, max_wait=0)
         before = self.sandbox.throttle_next_ts
-        wait, retry = self.sandbox._reserve_slot(max_wait=0)
+        wait, retry = throttle.reserve_slot(self.sandbox, max_wait=0)
         self.assertIsNone(wait)
         self.assertGreater(retry, fields.Datetime.now() + timedelta(seconds=3))
         self.assertEqual(self.sandbox.throttle_next_ts, before)
@@ -82,16 +105,16 @@ class TestQueueRules(MessagingCase):
     def test_spacing_of_five_seconds(self):
         self.sandbox.min_interval_seconds = 5
         self.sandbox.rate_per_second = 10
-        self.sandbox._reserve_slot(max_wait=10)
-        wait, _retry = self.sandbox._reserve_slot(max_wait=10)
+        throttle.reserve_slot(self.sandbox, max_wait=10)
+        wait, _retry = throttle.reserve_slot(self.sandbox, max_wait=10)
         self.assertAlmostEqual(wait, 5.0, delta=0.05)
 
     def test_daily_cap_defers_to_next_local_midnight(self):
         self.sandbox.daily_cap = 2
-        self.sandbox._reserve_slot(max_wait=0)
-        self.sandbox._reserve_slot(max_wait=0)
+        throttle.reserve_slot(self.sandbox, max_wait=0)
+        throttle.reserve_slot(self.sandbox, max_wait=0)
         self.assertEqual(self.sandbox.throttle_day_count, 2)
-        wait, retry = self.sandbox._reserve_slot(max_wait=0)
+        wait, retry = throttle.reserve_slot(self.sandbox, max_wait=0)
         self.assertIsNone(wait)
         local = self._local(retry)
         self.assertEqual((local.hour, local.minute), (0, 0))
@@ -240,7 +263,7 @@ class TestQueueRules(MessagingCase):
         )
         message = self._queue(self.partner_a, channel=esms, template=template)
         self._stale(message)
-        self.Message._recover_stale_sending()
+        claim.recover_stale_sending(self.env)
         self.assertEqual(message.state, "queued")
 
     def test_stale_zalo_is_unknown(self):
@@ -252,17 +275,17 @@ class TestQueueRules(MessagingCase):
         )
         message = self._queue(self.partner_a, channel=zalo, template=template)
         self._stale(message)
-        self.Message._recover_stale_sending()
+        claim.recover_stale_sending(self.env)
         self.assertEqual(message.state, "unknown")
 
     def test_lost_lease_is_not_sent(self):
         message = self._queue(self.partner_a)
-        mine = self.Message._claim_batch()
+        mine = claim.claim_batch(self.env)
         self.assertEqual(mine, message)
         # lease expired and taken by another worker
         message.claim_token = "another-worker"
-        self.assertFalse(mine._mark_sending())
-        self.assertFalse(message._mark_sending())
+        self.assertFalse(claim.mark_sending(mine))
+        self.assertFalse(claim.mark_sending(message))
         self.assertEqual(message.state, "queued")
         self.assertEqual(message.attempt_count, 0)
 
@@ -274,10 +297,10 @@ class TestQueueRules(MessagingCase):
             for partner in partners:
                 self._queue(partner, template=self.template_tx)
         self.sandbox.rate_per_second = 2.5
-        first = self.Message._claim_batch()
+        first = claim.claim_batch(self.env)
         self.assertEqual(len(first), 5)
         # the oldest rows first; the next claim gets the next ones
-        second = self.Message._claim_batch()
+        second = claim.claim_batch(self.env)
         self.assertEqual(len(second), 4)
         self.assertFalse(first & second)
         self.assertLess(max(first.ids), min(second.ids))
@@ -289,24 +312,24 @@ class TestQueueRules(MessagingCase):
         # 5 s between messages: one row per claim (never none)
         self.sandbox.min_interval_seconds = 5
         self.sandbox.rate_per_second = 100
-        batch = self.Message._claim_batch()
+        batch = claim.claim_batch(self.env)
         # sandbox_b has no throttle: all three of its rows, up to the limit
         self.assertEqual(
             sorted(m.channel_id.name for m in batch),
             sorted([self.sandbox.name] + [self.sandbox_b.name] * 3),
         )
-        self.assertEqual(len(self.Message._claim_batch(limit=1)), 1)
+        self.assertEqual(len(claim.claim_batch(self.env, limit=1)), 1)
 
     def test_time_limit_gives_batch_back(self):
         for partner in (self.partner_a, self.partner_b):
             self._queue(partner)
-        batch = self.Message._claim_batch()
+        batch = claim.claim_batch(self.env)
         self.assertEqual(len(batch), 2)
-        done = batch._dispatch(auto_commit=False, deadline=0)
+        done = dispatch.dispatch(batch, auto_commit=False, deadline=0)
         self.assertEqual(done, 0)
         self.assertEqual(set(batch.mapped("state")), {"queued"})
         self.assertFalse(any(batch.mapped("claim_until")))
-        self.assertEqual(len(self.Message._claim_batch()), 2)
+        self.assertEqual(len(claim.claim_batch(self.env)), 2)
 
     # -- routing -------------------------------------------------------------------
 

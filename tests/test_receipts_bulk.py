@@ -17,6 +17,7 @@ from unittest.mock import patch
 from odoo import fields
 from odoo.tests import tagged
 
+from ..engine import results
 from ..models.messaging_event import next_batch_size, zalo_time
 from . import test_webhook_common as wh
 from .common import MessagingCase
@@ -479,7 +480,7 @@ class TestReceiptsBulk(MessagingCase):
         event._process()
         self.assertEqual(event.state, "done")
         self.assertEqual(delivered.state, "delivered")
-        self.Message._process_delivery_timeouts()
+        results.process_delivery_timeouts(self.env)
         self.assertTrue(late.fallback_child_ids, "no receipt: handed over")
         self.assertFalse(delivered.fallback_child_ids, "delivered: nothing to do")
 

@@ -1,0 +1,327 @@
+"""Dispatch of the outbound queue: one run of a dispatcher.
+
+A run (``messaging.message._process_queue``, the cron's) recovers rows left
+in ``sending``, settles timeouts, then claims batches (``engine/claim.py``)
+and sends each in groups of one channel: a group is marked ``sending`` and
+committed, its requests go out in throttle slots (``engine/throttle.py``)
+with up to the channel's requests in flight (``engine/inflight.py``), and
+its answers are kept together (``engine/results.py``) and committed
+(``engine/transaction.py``). E-mails go through Odoo's mail queue. Then
+the sandbox's receipts, campaign ends, and the cron's next wake-up.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tools import plaintext2html
+
+from ..providers import AUTH, ProviderError
+from . import claim, inflight, outbound, receipts, results, throttle, transaction
+
+_logger = logging.getLogger(__name__)
+
+# a group marked "sending" stops calling its provider after this long
+GROUP_SECONDS = claim.CLAIM_SECONDS / 4
+PREFETCH_ROWS = 20
+CRON_XMLID = "multichannel_messaging.ir_cron_messaging_process_queue"
+
+
+def process_queue(env, time_limit=None, batch_size=claim.BATCH_SIZE):
+    """Send every due queued message; returns the number of messages
+    handed to a provider or settled (``_process_queue``).
+
+    Works in batches until nothing is due or ``time_limit`` seconds passed;
+    then re-triggers the cron if work remains.
+    """
+    auto_commit = transaction.auto_commit()
+    deadline = time.monotonic() + time_limit if time_limit else None
+    if auto_commit:
+        transaction.commit(env)
+    claim.recover_stale_sending(env)
+    if auto_commit:
+        transaction.commit(env, read_committed=False)
+    results.process_delivery_timeouts(env)
+    results.process_unknown_waits(env)
+    try:
+        done = dispatch_due(env, batch_size, auto_commit, deadline)
+    finally:
+        # the run's request threads end, its connections close
+        inflight.close_pools()
+    if auto_commit:
+        transaction.commit(env)
+    receipts.process_receipts(env)
+    env["messaging.campaign"]._check_campaigns_done()
+    trigger_next_due(env)
+    if auto_commit:
+        # settle receipts and campaign states
+        transaction.commit(env, read_committed=False)
+    return done
+
+
+def dispatch_due(env, batch_size, auto_commit, deadline):
+    """Claim and send batches until none is due or ``deadline`` passed.
+    The last group of a batch may stay in flight while the next batch is
+    claimed and prepared (see ``send_group``)."""
+    done, in_flight = 0, None
+    while True:
+        if auto_commit:
+            transaction.commit(env)
+        batch = claim.claim_batch(env, limit=batch_size)
+        if auto_commit:
+            # the lease must be visible to other workers; sending runs in
+            # READ COMMITTED too (see send_group)
+            transaction.commit(env)
+        if not batch and in_flight:
+            # its answers may queue more (fallbacks): claim again after
+            done += finish_group(env, in_flight, {}, auto_commit)
+            in_flight = None
+            continue
+        if not batch:
+            break
+        in_flight, sent = dispatch_batch(batch, auto_commit, deadline, in_flight)
+        done += sent
+        if deadline is not None and time.monotonic() > deadline:
+            retrigger_cron(env)
+            break
+    return done + finish_group(env, in_flight, {}, auto_commit)
+
+
+def dispatch(messages, auto_commit=True, deadline=None):
+    """Send a claimed batch, in groups of one channel.
+
+    A group is marked ``sending`` in one commit, sent with its requests
+    in flight together, and its results committed. The group size is
+    that of ``messaging.channel._get_group_size``; on an unthrottled
+    channel the next group is started while the answers of the previous
+    one come in (see ``send_group``).
+    """
+    in_flight, done = dispatch_batch(messages, auto_commit, deadline)
+    return done + finish_group(messages.env, in_flight, {}, auto_commit)
+
+
+def dispatch_batch(messages, auto_commit, deadline, in_flight=None):
+    """``dispatch``, its last group left in flight: returns ``(group in
+    flight or None, messages settled)``. ``in_flight``: a group of the
+    previous batch, settled on the way."""
+    env = messages.env
+    adapters = {}
+    done = 0
+    messages._prepare_lazy_content()
+    group = []
+    for index, message in enumerate(messages):
+        if deadline is not None and time.monotonic() > deadline:
+            claim.release(messages.browse(messages.ids[index:]))
+            break
+        # fetch a few rows at a time: commits clear the cache, and
+        # refetching the whole batch after each one would dominate
+        message = message.with_prefetch(messages.ids[index : index + PREFETCH_ROWS])
+        if message.state != "queued" or not throttle.may_send_now(message):
+            continue
+        channel = message.channel_id
+        if group and (
+            group[0].channel_id != channel or len(group) >= channel._get_group_size()
+        ):
+            in_flight, sent = send_group(env, group, adapters, auto_commit, in_flight)
+            done += sent
+            group = []
+        group.append(message)
+    if group:
+        in_flight, sent = send_group(env, group, adapters, auto_commit, in_flight)
+        done += sent
+    return in_flight, done
+
+
+def send_group(env, group, adapters, auto_commit, in_flight=None):
+    """Start the requests of ``group`` (messages of one channel), then
+    keep the answers of ``in_flight``, the group started before it.
+    Returns ``(the group now in flight or None, messages settled)``.
+
+    A group is marked ``sending`` in one commit before its requests go
+    out (up to the channel's requests in flight, ``engine/inflight.py``);
+    its answers are committed together once the last one is in. On an
+    unthrottled channel a group stays in flight while the next one is
+    started, so that the dispatcher's database work overlaps the
+    provider's latency: two groups, at most ``max_in_flight`` rows in
+    ``sending`` (``messaging.channel._get_group_size``).
+
+    Every transaction here runs in READ COMMITTED: the rows are ours by
+    their lease, and a second update of a row in one transaction makes
+    PostgreSQL check its foreign keys again (``FOR KEY SHARE`` of the
+    channel row, which other workers' throttle bookings keep updating):
+    under REPEATABLE READ that fails to serialize.
+    """
+    channel = group[0].channel_id
+    if channel.channel_type == "email":
+        done = finish_group(env, in_flight, adapters, auto_commit)
+        return None, done + send_email_group(env, group, auto_commit)
+    started = start_group(env, group, adapters, auto_commit)
+    done = finish_group(env, in_flight, adapters, auto_commit)
+    if not channel._overlaps_groups():
+        done += finish_group(env, started, adapters, auto_commit)
+        started = None
+    return started, done
+
+
+def start_group(env, group, adapters, auto_commit):
+    """Mark the group ``sending`` (committed) and start its requests;
+    returns ``(channel, adapter, [(message, future)])``."""
+    channel = group[0].channel_id
+    ids = [m.id for m in group]
+    Message = env["messaging.message"]
+    # state "sending" is committed before the call: a crash after this point
+    # leaves evidence and the rows will not be resent blindly
+    owned = set(claim.mark_sending(Message.browse(ids)).ids)
+    if auto_commit:
+        transaction.commit(env)
+    owned_ids = [i for i in ids if i in owned]
+    messages = Message.browse(owned_ids).with_prefetch(owned_ids)
+    pool = inflight.get_pool(channel._get_max_in_flight())
+    adapter = get_pooled_adapter(channel, adapters, pool)
+    return channel, adapter, start_calls(messages, channel, adapter, pool)
+
+
+def finish_group(env, in_flight, adapters, auto_commit):
+    """Wait for the answers of a started group and commit them; returns
+    the number of messages handed to the provider."""
+    if not in_flight:
+        return 0
+    channel, adapter, calls = in_flight
+    answers = [(message, future.result()) for message, future in calls]
+    answers = retry_token_errors(channel, adapter, answers, adapters)
+    results.apply_results(env, answers)
+    if auto_commit:
+        # the provider's answers are kept at once; losing this commit to a
+        # server crash leaves rows in "sending", never a duplicate
+        transaction.commit(env, durable=False)
+    return len(answers)
+
+
+def send_email_group(env, group, auto_commit):
+    """Hand a group of e-mails to Odoo's mail queue, one commit each."""
+    for message in group:
+        send_email(message)
+        if auto_commit:
+            # result of this message is final
+            transaction.commit(env)
+    return len(group)
+
+
+def start_calls(messages, channel, adapter, pool):
+    """Start one request per message, each in its throttle slot (booked
+    here, in this thread, on the channel row all workers share).
+    Returns ``(message, future)`` pairs."""
+    throttled = throttle.has_throttle(channel) and transaction.auto_commit()
+    max_wait = throttle.max_slot_wait(messages.env) if throttled else 0.0
+    started = time.monotonic()
+    calls = []
+    for message in messages:
+        if calls and time.monotonic() - started > GROUP_SECONDS:
+            # slow throttle: the rest goes back to the queue, never
+            # called, long before its lease could run out unanswered
+            claim.reschedule(message, fields.Datetime.now(), count_attempt=False)
+            continue
+        if channel._is_paused():
+            # quota reached by an earlier group
+            claim.reschedule(message, channel.paused_until, count_attempt=False)
+            continue
+        request = outbound.prepare_outbound(message)
+        retry_at = throttle.wait_for_slot(channel, max_wait)
+        if retry_at:
+            claim.reschedule(message, retry_at, count_attempt=False)
+            continue
+        # on time now; its thread must not start much later (see submit)
+        send_by = time.monotonic() + throttle.LATE_SEND_SECONDS if throttled else None
+        calls.append((message, pool.submit(adapter, request, send_by)))
+    return calls
+
+
+def get_pooled_adapter(channel, adapters, pool, **overrides):
+    """The channel's adapter on the pool's HTTP session, kept in
+    ``adapters`` for the batch; ``overrides`` make a new one."""
+    key = (channel.id, pool.size)
+    if overrides or key not in adapters:
+        adapters[key] = channel._get_adapter(session=pool.session, **overrides)
+    return adapters[key]
+
+
+def retry_token_errors(channel, adapter, answers, adapters):
+    """Zalo requests refused for an expired token (the one ``adapter``
+    sent): the token is refreshed once for all of them (or taken as an
+    earlier group or another worker refreshed it since), then each is
+    sent once more. ``answers``: ``(message, result)`` pairs."""
+    expired = [
+        index
+        for index, (_message, result) in enumerate(answers)
+        if result.status == AUTH and result.reason == "token"
+    ]
+    if not expired or channel.channel_type != "zalo":
+        return answers
+    try:
+        token = channel._refresh_zalo_token(
+            known_token=adapter.config.get("zalo_access_token")
+        )
+    except ProviderError as exc:
+        _logger.warning("Zalo token refresh failed for channel %s", channel.id)
+        for index in expired:
+            result = answers[index][1]
+            result.message = "%s (%s)" % (result.message, exc)
+        return answers
+    pool = inflight.get_pool(channel._get_max_in_flight())
+    adapter = get_pooled_adapter(channel, adapters, pool, zalo_access_token=token)
+    retries = [
+        (index, pool.submit(adapter, outbound.prepare_outbound(answers[index][0])))
+        for index in expired
+    ]
+    answers = list(answers)
+    for index, future in retries:
+        answers[index] = (answers[index][0], future.result())
+    return answers
+
+
+def send_email(message):
+    """Hand one e-mail to Odoo's mail queue: ``sent`` once it is there."""
+    message.ensure_one()
+    values = {
+        "subject": message.subject or message.template_id.name or "",
+        "body_html": plaintext2html(message.body or ""),
+        "email_to": message.recipient,
+        "recipient_ids": [],
+        "auto_delete": False,
+        "model": message.res_model,
+        "res_id": message.res_id,
+    }
+    if message.category == "marketing":
+        values.update(message._prepare_email_unsubscribe_values(values["body_html"]))
+    mail = message.env["mail.mail"].sudo().create(values)
+    message.write(
+        {
+            "state": "sent",
+            "sent_at": fields.Datetime.now(),
+            "attempt_count": message.attempt_count + 1,
+            "mail_mail_id": mail.id,
+            "provider_message_id": mail.message_id,
+            "claim_until": False,
+            "cost": message.channel_id.cost_per_message,
+        }
+    )
+    results.post_on_document(message)
+
+
+def retrigger_cron(env, at=None):
+    """Wake the queue's cron (now, or at ``at``)."""
+    cron = env.ref(CRON_XMLID, raise_if_not_found=False)
+    if cron:
+        cron.sudo()._trigger(at=at)
+
+
+def trigger_next_due(env):
+    """Wake the cron when the next queued message is due (within a day)."""
+    nxt = env["messaging.message"].search(
+        [("state", "=", "queued"), ("scheduled_at", ">", fields.Datetime.now())],
+        order="scheduled_at",
+        limit=1,
+    )
+    if nxt and nxt.scheduled_at < fields.Datetime.now() + timedelta(days=1):
+        retrigger_cron(env, at=nxt.scheduled_at)

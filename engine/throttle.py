@@ -1,0 +1,203 @@
+"""Throttles and waits of the outbound queue.
+
+A channel's send slots (its rate, spacing and daily cap) are booked on the
+channel row that every dispatcher shares, so that any number of workers
+keep to one rate; a dispatcher sleeps until its booked slot, and one that
+wakes up too late books another. Before a message goes, its channel may be
+paused (quota reached) or the marketing rules may hold it. The quota
+figures a provider gives with its answers are noted here, and a spent quota
+pauses the channel until the provider's daily reset.
+"""
+
+import logging
+import time
+from datetime import datetime
+
+from odoo import fields
+
+from . import claim, transaction
+
+_logger = logging.getLogger(__name__)
+_sleep = time.sleep  # the throttle's waits (tests make a worker oversleep)
+
+# a worker that wakes up later than this after its booked slot (a busy
+# machine) does not send on it: the next slots, booked by other workers, would
+# follow too closely. The rate's 3% slack (RATE_SLACK) leaves 1.5 ms per gap,
+# about 30 ms per second of requests: a late send within 10 ms never puts one
+# request more than the rate into any second at the provider. The request's
+# thread gets as much again to start it (engine/inflight.py): 20 ms in all.
+LATE_SEND_SECONDS = 0.010
+LATE_SLOT_ATTEMPTS = 5
+RATE_SLACK = 1.03
+QUOTA_WRITE_SECONDS = 5.0
+# (database name, channel id) -> monotonic time of this worker's last quota
+# write; one process may serve several databases, whose channel ids overlap
+_QUOTA_WRITES = {}
+
+
+def has_throttle(channel):
+    """True when the channel has a rate, a spacing or a daily cap."""
+    channel.ensure_one()
+    return bool(
+        channel.rate_per_second or channel.min_interval_seconds or channel.daily_cap
+    )
+
+
+def slot_interval(channel):
+    """Seconds between two send slots of the channel."""
+    channel.ensure_one()
+    # a little slack: a send that starts a few ms late must not put one
+    # request more than the rate into a second at the provider
+    rate = channel.rate_per_second
+    by_rate = RATE_SLACK / rate if rate else 0.0
+    return max(by_rate, channel.min_interval_seconds or 0.0)
+
+
+def reserve_slot(channel, max_wait):
+    """Book the next send slot of ``channel`` for one message.
+
+    Returns ``(wait_seconds, None)`` when booked (sleep that long, then
+    send) or ``(None, retry_at)`` when the slot is further than
+    ``max_wait`` or the daily cap is reached (nothing booked).
+    The channel row is locked in a short READ COMMITTED transaction
+    (``transaction.shared_cursor``) so that any number of workers share one
+    rate, spacing and daily count.
+    """
+    channel.ensure_one()
+    if not has_throttle(channel):
+        return 0.0, None
+    if not transaction.auto_commit():
+        channel.flush_recordset()
+    with transaction.shared_cursor(channel.env) as cr:
+        return _book_slot(channel, cr, max_wait)
+
+
+def _book_slot(channel, cr, max_wait):
+    """``reserve_slot`` on ``cr``, under the channel row's lock."""
+    # NO KEY UPDATE, not UPDATE: the foreign key checks (FOR KEY SHARE)
+    # of the channel's messages written meanwhile neither wait for the
+    # booking nor, under REPEATABLE READ, fail to serialize after it
+    cr.execute(
+        "SELECT throttle_next_ts, throttle_day, throttle_day_count"
+        "  FROM messaging_channel WHERE id = %s FOR NO KEY UPDATE",
+        [channel.id],
+    )
+    next_ts, day, day_count = cr.fetchone()
+    now = time.time()
+    slot = max(now, next_ts or 0.0)
+    slot_utc = datetime.utcfromtimestamp(slot)
+    local_day = channel._local_now(slot_utc).strftime("%Y-%m-%d")
+    if local_day != day:
+        day_count = 0
+    if channel.daily_cap and day_count >= channel.daily_cap:
+        return None, channel._next_local_time(0.0, slot_utc)
+    if slot - now > max_wait:
+        return None, slot_utc
+    cr.execute(
+        "UPDATE messaging_channel SET throttle_next_ts = %s, throttle_day = %s,"
+        " throttle_day_count = %s WHERE id = %s",
+        [slot + slot_interval(channel), local_day, day_count + 1, channel.id],
+    )
+    channel.invalidate_recordset(
+        ["throttle_next_ts", "throttle_day", "throttle_day_count"]
+    )
+    return slot - now, None
+
+
+def wait_for_slot(channel, max_wait):
+    """Book the channel's next send slot and sleep until it. Returns None
+    when it is time to send, else when to try again (the slot is further
+    than ``max_wait``, the daily cap is reached, or every booked slot was
+    missed by waking up late)."""
+    for _attempt in range(LATE_SLOT_ATTEMPTS):
+        wait, retry_at = reserve_slot(channel, max_wait)
+        if retry_at:
+            return retry_at
+        due = time.monotonic() + wait
+        if wait > 0:
+            _sleep(wait)
+        late = time.monotonic() - due
+        if late <= LATE_SEND_SECONDS:
+            return None
+        # the slot is left unused: a later one is booked instead
+        _logger.debug(
+            "Channel %s: woke up %.0f ms after the booked slot, booking again",
+            channel.id,
+            late * 1000,
+        )
+    return fields.Datetime.now()
+
+
+def max_slot_wait(env):
+    """Seconds a worker may sleep for a throttled slot before deferring."""
+    if not transaction.auto_commit():
+        return 0.0
+    return float(
+        env["ir.config_parameter"]
+        .sudo()
+        .get_param("multichannel_messaging.max_slot_wait", 10)
+    )
+
+
+def may_send_now(message):
+    """False when ``message`` was held back (and rescheduled) or skipped."""
+    message.ensure_one()
+    channel = message.channel_id
+    if channel._is_paused():
+        # quota reached by an earlier message of this batch
+        claim.reschedule(message, channel.paused_until, count_attempt=False)
+        return False
+    hold = message._check_marketing_rules()
+    if hold:
+        action, when, reason = hold
+        if action == "skip":
+            message._set_failed("duplicate", reason, state="skipped")
+        else:
+            claim.reschedule(message, when, count_attempt=False)
+        return False
+    return True
+
+
+def note_quota(channel, daily, remaining):
+    """Keep the provider's quota figures, without a write per message.
+
+    Written at most every few seconds per worker; a quota down to zero
+    pauses the channel until the next local midnight (the providers'
+    daily reset) instead of burning failures.
+    """
+    channel.ensure_one()
+    key = (channel.env.registry.db_name, channel.id)
+    last = _QUOTA_WRITES.get(key, 0.0)
+    if remaining == 0:
+        update_quota(channel, daily, remaining)
+        pause_until(channel, channel._next_local_time(0.0))
+    elif time.monotonic() - last > QUOTA_WRITE_SECONDS or not transaction.auto_commit():
+        update_quota(channel, daily, remaining)
+    else:
+        return
+    _QUOTA_WRITES[key] = time.monotonic()
+
+
+def update_quota(channel, daily=None, remaining=None):
+    """Write the provider's quota figures on the channel (shared state)."""
+    vals = {"quota_updated_at": fields.Datetime.now()}
+    if daily is not None:
+        vals["quota_daily"] = daily
+    if remaining is not None:
+        vals["quota_remaining"] = remaining
+    write_shared(channel, vals)
+
+
+def pause_until(channel, until):
+    """Hold the channel's messages until ``until`` (a quota reached)."""
+    write_shared(channel, {"paused_until": until})
+    _logger.info("Messaging channel %s paused until %s", channel.id, until)
+
+
+def write_shared(channel, vals):
+    """Write state that every dispatcher updates (quota, pause) in a short
+    transaction of its own (``transaction.shared_cursor``)."""
+    with transaction.shared_cursor(channel.env) as cr:
+        channel.with_env(channel.env(cr=cr)).sudo().write(vals)
+    if transaction.auto_commit():
+        channel.invalidate_recordset(list(vals))
