@@ -10,9 +10,10 @@ The queue is crash-safe because of *when* it commits:
 * the provider's answers are committed right after them, without waiting
   for the disk (losing that commit to a server crash leaves rows in
   ``sending``, never a duplicate);
-* state that every dispatcher shares (throttle bookings, quota figures, a
-  channel's pause) is written in a short transaction of its own
-  (:func:`shared_cursor`), so that the others see it at once.
+* state that every dispatcher shares on a channel row (throttle bookings,
+  quota figures, a pause, the Zalo token pair) is written in a short
+  transaction of its own (:func:`shared_cursor`), so that the others see it
+  at once.
 
 After a commit the queue's next transaction runs in READ COMMITTED: claims,
 recoveries and campaign ends race with other dispatchers. Under REPEATABLE

@@ -7,7 +7,7 @@ import pytz
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..engine import throttle
+from ..engine import throttle, transaction
 from ..providers import ProviderError, get_adapter
 from .models import ADMIN_GROUP, USER_GROUP
 
@@ -518,15 +518,14 @@ class MessagingChannel(models.Model):
         """
         self.ensure_one()
         known_token = known_token or self.sudo().zalo_access_token
-        if not self.env["messaging.message"]._auto_commit():
+        auto_commit = transaction.auto_commit()
+        if not auto_commit:
             self.flush_recordset()
-            return self._refresh_zalo_token_locked(self.env.cr, known_token, force)
-        with self.env.registry.cursor() as cr:
-            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        # the single-use refresh token is spent: the new pair is kept at once
+        with transaction.shared_cursor(self.env) as cr:
             token = self._refresh_zalo_token_locked(cr, known_token, force)
-            # the single-use refresh token is spent: keep the new pair
-            cr.commit()  # pylint: disable=invalid-commit
-        self.invalidate_recordset()
+        if auto_commit:
+            self.invalidate_recordset()
         return token
 
     def _refresh_zalo_token_locked(self, cr, known_token, force):
