@@ -238,20 +238,15 @@ def recipient_chunk(campaign, cursor, limit):
         next_cursor = partners[-1].id if partners else cursor
         return recipients, next_cursor, len(partners), len(partners) < limit
     res_ids = campaign.source_res_ids[cursor : cursor + limit]
-    records = env[campaign.res_model].browse(res_ids).exists()
-    recipients, seen = [], set()
-    for record in records:
-        partner = record._messaging_get_partner()
-        if partner and partner.id not in seen:
-            seen.add(partner.id)
-            recipients.append((partner, record._name, record.id))
+    recipients = campaign._get_source_recipients(res_ids)
+    seen = [partner.id for partner, _model, _id in recipients]
     if seen and cursor:  # a customer of an earlier chunk is not queued twice
         env.flush_all()
         env.cr.execute(
             "SELECT DISTINCT partner_id FROM messaging_message"
             " WHERE campaign_id = %s AND partner_id = ANY(%s)"
             " AND fallback_parent_id IS NULL AND create_date >= %s",
-            [campaign.id, list(seen), campaign.enqueue_started_at],
+            [campaign.id, seen, campaign.enqueue_started_at],
         )
         queued = {row[0] for row in env.cr.fetchall()}
         recipients = [r for r in recipients if r[0].id not in queued]

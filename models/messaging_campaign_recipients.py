@@ -32,20 +32,26 @@ class MessagingCampaign(models.Model):
         """[(partner, res_model, res_id)] de-duplicated by partner."""
         self.ensure_one()
         if self.source_res_ids:
-            records = self.env[self.res_model].browse(self.source_res_ids).exists()
-            result, seen = [], set()
-            for record in records:
-                partner = record._messaging_get_partner()
-                if partner and partner.id not in seen:
-                    seen.add(partner.id)
-                    result.append((partner, record._name, record.id))
-            return result
+            return self._get_source_recipients(self.source_res_ids)
         if not self.segment_ids:
             return []
         partners = self.env["res.partner"].search(
             self._get_recipient_domain(), order="id"
         )
         return [(p, "res.partner", p.id) for p in partners]
+
+    def _get_source_recipients(self, res_ids):
+        """[(partner, res_model, res_id)] of the source records ``res_ids``,
+        the first record of each customer only."""
+        self.ensure_one()
+        records = self.env[self.res_model].browse(res_ids).exists()
+        result, seen = [], set()
+        for record in records:
+            partner = record._messaging_get_partner()
+            if partner and partner.id not in seen:
+                seen.add(partner.id)
+                result.append((partner, record._name, record.id))
+        return result
 
     def _get_recipient_domain(self):
         """The contacts of the customer groups (and the extra conditions)."""

@@ -37,6 +37,16 @@ class MessagingCampaign(models.Model):
     estimate_html = fields.Html(
         "Estimate per channel", compute="_compute_estimate", sanitize=False
     )
+    # replies
+    count_replied = fields.Integer(
+        "Replied",
+        compute="_compute_replied",
+        help="Recipients who wrote back after their message was sent: a Zalo "
+        "interaction with the OA (per the contact's Zalo identity), or a "
+        "message of theirs in the chatter of the contact or of the document "
+        "(e-mail replies, inbound Zalo messages).",
+    )
+    replied_rate = fields.Float("Replied %", compute="_compute_replied")
     # live counters
     count_total = fields.Integer("Message count", compute="_compute_counters")
     count_queued = fields.Integer("Queued", compute="_compute_counters")
@@ -52,19 +62,10 @@ class MessagingCampaign(models.Model):
     )
     count_skipped = fields.Integer("Skipped", compute="_compute_counters")
     count_fallback = fields.Integer("Fell back", compute="_compute_counters")
-    count_replied = fields.Integer(
-        "Replied",
-        compute="_compute_replied",
-        help="Recipients who wrote back after their message was sent: a Zalo "
-        "interaction with the OA (per the contact's Zalo identity), or a "
-        "message of theirs in the chatter of the contact or of the document "
-        "(e-mail replies, inbound Zalo messages).",
-    )
     actual_cost = fields.Monetary(compute="_compute_counters")
     progress = fields.Float(compute="_compute_counters")
     delivered_rate = fields.Float("Delivered %", compute="_compute_counters")
     read_rate = fields.Float("Read %", compute="_compute_counters")
-    replied_rate = fields.Float("Replied %", compute="_compute_replied")
     report_html = fields.Html(
         "Report per channel", compute="_compute_report_html", sanitize=False
     )
