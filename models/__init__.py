@@ -5,6 +5,8 @@ from . import messaging_segment
 from . import messaging_fallback_step
 from . import messaging_campaign_fallback
 from . import messaging_campaign
+from . import messaging_campaign_recipients
+from . import messaging_campaign_report
 from . import messaging_campaign_enqueue
 from . import messaging_identity
 from . import messaging_message

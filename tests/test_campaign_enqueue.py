@@ -8,6 +8,8 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
+from odoo.addons.multichannel_messaging.engine import campaign_enqueue
+
 from .test_wizard_common import SalesMessagingCase
 
 CHUNK = {"messaging_enqueue_chunk_size": 2}
@@ -103,7 +105,9 @@ class TestCampaignEnqueue(SalesMessagingCase):
             set(self._partners_queued(campaign)), set(self.audience[:2].ids)
         )
         self.assertEqual(campaign.enqueue_done, 2)
-        self.assertEqual(campaign._get_enqueue_progress().cursor, self.audience[1].id)
+        self.assertEqual(
+            campaign_enqueue.progress_of(campaign).cursor, self.audience[1].id
+        )
         self.assertAlmostEqual(campaign.enqueue_progress, 100.0 * 2 / 7)
         self.assertEqual((progress.done, progress.remaining), (2, 5))
         self.assertEqual(cron_env._cron_enqueue(max_chunks=2), 4)
@@ -150,10 +154,9 @@ class TestCampaignEnqueue(SalesMessagingCase):
         campaign.action_activate()
         self._run_cron(max_chunks=1)
         # a crash in the middle of the next chunk: its transaction is lost
-        Campaign = type(self.Campaign)
         with (
             patch.object(
-                Campaign, "_spread_schedule", side_effect=RuntimeError("crash")
+                campaign_enqueue, "spread_schedule", side_effect=RuntimeError("crash")
             ),
             self.assertRaises(RuntimeError),
             self.env.cr.savepoint(),
@@ -181,7 +184,7 @@ class TestCampaignEnqueue(SalesMessagingCase):
         self.assertEqual(set(campaign.message_ids_sent.mapped("state")), {"cancelled"})
         self.assertEqual(self._run_cron(), 0)
         self.assertEqual(len(campaign.message_ids_sent), 2)
-        self.assertEqual(self.Campaign._get_enqueue_remaining(), 0)
+        self.assertEqual(campaign_enqueue.remaining(self.env), 0)
 
     def test_chunk_committed_during_a_cancel_is_cancelled_by_the_cron(self):
         campaign = self._campaign()

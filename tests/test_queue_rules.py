@@ -10,7 +10,7 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.tests import tagged
 
-from ..engine import claim, dispatch, throttle, transaction
+from ..engine import campaign_stats, claim, dispatch, throttle, transaction
 from .common import MessagingCase
 
 VN = pytz.timezone("Asia/Ho_Chi_Minh")
@@ -160,7 +160,9 @@ class TestQueueRules(MessagingCase):
         campaign = self.env["messaging.campaign"].create(
             {"name": "x", "channel_id": self.sandbox.id}
         )
-        self.assertEqual(campaign._get_eta(720), (1, "about 1 h 0 min"))
+        eta = campaign_stats.channel_eta(campaign, 720, self.sandbox)
+        self.assertEqual(eta["days"], 1)
+        self.assertEqual(campaign_stats.eta_text(self.env, eta), "about 1 h 0 min")
 
     # -- marketing rules --------------------------------------------------------
 

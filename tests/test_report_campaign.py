@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+import lxml.html
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
@@ -142,11 +143,12 @@ class TestCampaignReport(SalesMessagingCase):
         )
         # SMS for a and b, e-mail for the contact without phone
         self.assertEqual(campaign.reachable_count, 3)
-        lines = {line["name"]: line for line in campaign._get_estimate()["channels"]}
-        self.assertEqual(lines["SMS test"]["count"], 2)
-        self.assertEqual(lines["SMS test"]["cost"], 1500)
-        self.assertEqual(lines["E-mail test"]["count"], 1)
-        self.assertEqual(lines["E-mail test"]["cost"], 10)
+        estimate = campaign._get_estimate()
+        lines = {line["channel_id"]: line for line in estimate["channels"]}
+        self.assertEqual(lines[self.sms.id]["count"], 2)
+        self.assertEqual(lines[self.sms.id]["cost"], 1500)
+        self.assertEqual(lines[self.email.id]["count"], 1)
+        self.assertEqual(lines[self.email.id]["cost"], 10)
         self.assertEqual(campaign.estimated_cost, 1510)
         self.assertIn("E-mail test", campaign.estimate_html)
 
@@ -179,9 +181,9 @@ class TestCampaignReport(SalesMessagingCase):
     def patch_sample(self, size):
         from unittest.mock import patch
 
-        from odoo.addons.multichannel_messaging.models import messaging_campaign
+        from odoo.addons.multichannel_messaging.engine import campaign_stats
 
-        return patch.object(messaging_campaign, "PREVIEW_SAMPLE_SIZE", size)
+        return patch.object(campaign_stats, "PREVIEW_SAMPLE_SIZE", size)
 
     def test_campaign_form_estimate_is_live(self):
         segment = self._segment(self.everyone)
@@ -457,3 +459,139 @@ class TestCampaignReport(SalesMessagingCase):
         )
         self.assertFalse(copy.estimate_data)
         self.assertFalse(copy.message_ids_sent)
+
+    # -- kept as data, read in the reader's language ---------------------------
+
+    def _vietnamese_reader(self):
+        """A manager who reads in Vietnamese (the addon's vi.po loaded)."""
+        self.env["res.lang"]._activate_lang("vi_VN")
+        self.env["ir.module.module"]._load_module_terms(
+            ["multichannel_messaging"], ["vi_VN"]
+        )
+        user = self._make_user(
+            "campaign_vi_reader",
+            "multichannel_messaging.group_messaging_manager",
+            lang="vi_VN",
+        )
+        return self.env(user=user, context=dict(self.env.context, lang="vi_VN"))
+
+    def _report_cells(self, html):
+        """The text of each cell of the report table, row by row."""
+        rows = lxml.html.fromstring(str(html)).xpath("//tbody/tr")
+        return [[" ".join(td.text_content().split()) for td in tr] for tr in rows]
+
+    def test_estimate_kept_as_data_reads_in_the_readers_language(self):
+        vi_env = self._vietnamese_reader()
+        # activated by an English-speaking marketer
+        campaign = self._run(
+            self._campaign(min_interval_seconds=1200).with_context(lang="en_US")
+        )
+        data = campaign.estimate_data
+        # the kept estimate holds figures, codes and ids: no words
+        self.assertEqual(data["eta"], {"days": 1, "seconds": 3600.0, "cap": 0})
+        self.assertEqual(data["excluded"]["opt_out"], 1)
+        self.assertEqual(
+            [line["channel_id"] for line in data["channels"]], [self.sandbox.id]
+        )
+        self.assertNotIn("eta_text", data)
+        self.assertNotIn("name", data["channels"][0])
+        english = campaign.with_context(lang="en_US")
+        self.assertEqual(english.eta_text, "about 1 h 0 min")
+        self.assertIn("Opted out", english.estimate_html)
+        self.assertIn("Estimated duration", english.estimate_html)
+        # the Vietnamese manager reads the same estimate in Vietnamese
+        vietnamese = campaign.with_env(vi_env)
+        self.assertEqual(vietnamese.eta_text, "khoảng 1 giờ 0 phút")
+        html = str(vietnamese.estimate_html)
+        self.assertIn("khoảng 1 giờ 0 phút", html)
+        self.assertIn("Đã từ chối nhận tin", html)  # opted out
+        self.assertIn("Thời gian ước tính", html)  # estimated duration
+        self.assertIn("Test sandbox", html)
+        self.assertNotIn("about 1 h", html)
+        self.assertEqual(
+            (vietnamese.recipient_count, vietnamese.reachable_count),
+            (english.recipient_count, english.reachable_count),
+        )
+        self.assertEqual(vietnamese.estimated_cost, english.estimated_cost)
+        # and the English marketer still reads English
+        campaign.invalidate_recordset()
+        self.assertEqual(english.eta_text, "about 1 h 0 min")
+
+    def test_eta_over_days_in_the_readers_language(self):
+        vi_env = self._vietnamese_reader()
+        campaign = self._campaign(
+            self.partner_a | self.partner_b | self.partner_c, daily_cap=1
+        )
+        self.assertEqual(campaign.eta_text, "3 days (daily cap 1)")
+        vietnamese = campaign.with_env(vi_env)
+        self.assertEqual(vietnamese.eta_days, 3)
+        self.assertEqual(vietnamese.eta_text, "3 ngày (tối đa 1 tin mỗi ngày)")
+
+    def test_report_numbers_in_both_languages(self):
+        vi_env = self._vietnamese_reader()
+        campaign = self._run(
+            self._campaign(self.partner_a | self.partner_b | self.partner_c)
+        )
+        self.Message._process_queue()
+        messages = campaign.message_ids_sent
+        messages[0]._set_read()
+        messages.sudo().write({"cost": 250})
+        campaign.invalidate_recordset()
+        english = self._report_cells(campaign.report_html)
+        # channel, messages, queued, sent, delivered, read, failed, skipped,
+        # fell back, replied (then the estimated and actual costs)
+        self.assertEqual(
+            [row[:10] for row in english],
+            [
+                [
+                    "Test sandbox",
+                    "3",
+                    "0",
+                    "3",
+                    "3 (100 %)",
+                    "1 (33 %)",
+                    "0",
+                    "0",
+                    "0",
+                    "0",
+                ]
+            ],
+        )
+        self.assertIn("900", english[0][10])
+        self.assertIn("750", english[0][11])
+        vietnamese = campaign.with_env(vi_env)
+        html = str(vietnamese.report_html)
+        self.assertIn("Đã phản hồi", html)  # replied
+        self.assertNotIn(">Replied<", html)
+        cells = self._report_cells(html)
+        self.assertEqual([row[:10] for row in cells], [row[:10] for row in english])
+        self.assertIn("900", cells[0][10])
+        self.assertIn("750", cells[0][11])
+
+    def test_estimate_kept_before_figures_still_reads(self):
+        """An estimate kept with words (before it was kept as data) reads."""
+        campaign = self._run(self._campaign())
+        campaign.estimate_data = {
+            "recipients": 6,
+            "reachable": 3,
+            "sampled": False,
+            "excluded": {"opt_out": 1, "no_address": 1, "invalid_address": 1},
+            "channels": [
+                {
+                    "channel_id": self.sandbox.id,
+                    "name": "Test sandbox",
+                    "count": 3,
+                    "cost": 900.0,
+                    "eta_days": 1,
+                    "eta_text": "under a minute",
+                }
+            ],
+            "cost": 900.0,
+            "eta_days": 2,
+            "eta_text": "2 days (daily cap 2)",
+        }
+        self.assertEqual(campaign.eta_days, 2)
+        self.assertEqual(campaign.eta_text, "2 days (daily cap 2)")
+        self.assertEqual(campaign.reachable_count, 3)
+        self.assertIn("Test sandbox", campaign.estimate_html)
+        self.assertIn("under a minute", campaign.estimate_html)

@@ -1,6 +1,7 @@
 from odoo import _, api, fields, models
 
-from ..models.messaging_campaign import PREVIEW_LINE_LIMIT
+# rows of the recipient preview (excluded recipients first)
+PREVIEW_LINE_LIMIT = 2000
 
 
 class MessagingCampaignPreview(models.TransientModel):
