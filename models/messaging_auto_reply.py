@@ -1,7 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from .messaging_channel_webhook import normalize_keyword
+from ..providers.sms_text import normalize_keyword
 
 
 def split_keywords(text):
