@@ -4,14 +4,16 @@ Plain Python on a cursor or a registry (no fields, no models): the webhook
 routes, the WSGI fast path (which has no ORM environment) and
 ``messaging.event`` store calls with :func:`store_event` and wake the cron
 with :func:`wake_cron`; the cron sizes its batches with
-:func:`next_batch_size`.
+:func:`next_batch_size` and spaces its tries with the delays below.
 """
 
 import json
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from psycopg2 import errors as pg_errors
 
 from odoo import SUPERUSER_ID
 from odoo.tools import SQL
@@ -30,6 +32,18 @@ BATCH_SIZE = 100  # events per transaction in the processing cron (its first)
 BATCH_SECONDS = 0.5
 MAX_BATCH_SIZE = 1000
 WAKE_INTERVAL = 0.05  # seconds: at most 20 cron wake-ups per second per process
+# Errors that Odoo's request/cron loop retries as a whole: never turn them
+# into an "error" event, let them propagate.
+RETRYABLE_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+)
+UNMATCHED_RETRY = timedelta(hours=1)  # receipts that arrive before the send result
+RETRY_SPACING = timedelta(seconds=30)  # between two tries of an unmatched receipt
+# an event whose processing raised is tried again after these delays, then
+# kept as failed (an error the payload explains, a UserError, fails at once)
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))
 
 
 def next_batch_size(count, seconds):

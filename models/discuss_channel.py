@@ -17,8 +17,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import RedirectWarning, UserError
 from odoo.tools import format_amount, html2plaintext, plaintext2html
 
+from ..providers.sms_text import split_keywords, text_matches
 from ..providers.zalo_html import inbound_body
-from .messaging_auto_reply import split_keywords, text_matches
 
 _logger = logging.getLogger(__name__)
 

@@ -3,29 +3,20 @@ import logging
 import time
 from datetime import timedelta
 
-from psycopg2 import errors as pg_errors
-
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.sql import create_index
 
 from ..engine import inbound
+from ..engine.inbound import (
+    RETRY_DELAYS,
+    RETRY_SPACING,
+    RETRYABLE_ERRORS,
+    UNMATCHED_RETRY,
+)
 from ..providers.payload import as_id, as_signed_int, as_text
 
 _logger = logging.getLogger(__name__)
-
-# Errors that Odoo's request/cron loop retries as a whole: never turn them
-# into an "error" event, let them propagate.
-RETRYABLE_ERRORS = (
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-    pg_errors.LockNotAvailable,
-)
-UNMATCHED_RETRY = timedelta(hours=1)  # receipts that arrive before the send result
-RETRY_SPACING = timedelta(seconds=30)  # between two tries of an unmatched receipt
-# an event whose processing raised is tried again after these delays, then
-# kept as failed (an error the payload explains, a UserError, fails at once)
-RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))
 
 
 class MessagingEvent(models.Model):

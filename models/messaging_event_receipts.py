@@ -21,9 +21,9 @@ from collections import namedtuple
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
+from ..engine.inbound import RETRYABLE_ERRORS, UNMATCHED_RETRY
 from ..providers import zalo_events
 from ..providers.payload import as_id, as_signed_int, as_text
-from .messaging_event import RETRYABLE_ERRORS, UNMATCHED_RETRY
 
 _logger = logging.getLogger(__name__)
 

@@ -54,6 +54,22 @@ def normalize_keyword(text):
     return " ".join(text.upper().split())
 
 
+def split_keywords(text):
+    """'giá, bảng giá\\nGIA' -> ['GIA', 'BANG GIA'] (normalised, de-duplicated)."""
+    seen = []
+    for part in (text or "").replace("\n", ",").split(","):
+        word = normalize_keyword(part)
+        if word and word not in seen:
+            seen.append(word)
+    return seen
+
+
+def text_matches(text, keywords):
+    """Whether one of the normalised keywords appears as whole words."""
+    padded = " %s " % normalize_keyword(text)
+    return any(" %s " % word in padded for word in keywords)
+
+
 def has_vietnamese_diacritics(text):
     """True when stripping accents would change a Vietnamese letter."""
     if not text:

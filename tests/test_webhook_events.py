@@ -8,8 +8,7 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
-from ..engine.inbound import CRON_XMLID
-from ..models.messaging_event import RETRY_DELAYS
+from ..engine.inbound import CRON_XMLID, RETRY_DELAYS
 from ..providers.sms_text import normalize_keyword
 from ..providers.zalo_events import zalo_time
 from . import test_webhook_common as wh
