@@ -5,7 +5,7 @@ delivery receipts (``user_received_message``: ``msg_id``, ``tracking_id``,
 ``delivery_time``) and N "seen" ones (``user_seen_message``:
 ``message.msg_ids``). The messages and the 2 N events are written straight
 in SQL, the events with the columns, keys and payloads the webhook stores
-(``store_event``, ``zalo_event_key``); a seen receipt follows its delivery
+(``store_event``, ``ZaloEvent.event_key``); a seen receipt follows its delivery
 receipt ``LAG`` events later, so the runs mix both kinds. Then the event
 cron (``messaging.event._cron_process_pending``, committing each batch as in
 production) runs in this one process:
@@ -59,8 +59,10 @@ def setup(bq, env, n):
     # pylint: disable=import-outside-toplevel
     from psycopg2.extras import execute_values
 
-    from odoo.addons.multichannel_messaging.controllers.main import zalo_event_key
-    from odoo.addons.multichannel_messaging.models.messaging_event import zalo_time
+    from odoo.addons.multichannel_messaging.providers.zalo_events import (
+        parse_event,
+        zalo_time,
+    )
 
     bq.log("receipts: %d sent messages and %d receipt events (SQL)" % (n, 2 * n))
     channel = bq.make_channel(
@@ -126,7 +128,7 @@ def setup(bq, env, n):
             (
                 channel.id,
                 company,
-                zalo_event_key(data, raw.encode(), name),
+                parse_event(data).event_key(raw.encode()),
                 name,
                 raw,
                 "{}",

@@ -46,7 +46,7 @@ from odoo import http
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
-from ..models.messaging_event import wake_cron
+from ..engine.inbound import wake_cron
 from ..sql_pool import pool
 from .main import MAX_BODY_BYTES, UNREADABLE, answer_zalo, cron_id
 

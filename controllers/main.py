@@ -26,18 +26,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from odoo import http
 from odoo.http import request
 
-from ..models.messaging_channel_webhook import check_zalo_signature
-from ..models.messaging_event import (
-    CRON_XMLID,
-    as_id,
-    as_id_list,
-    as_text,
-    epoch_seconds,
-    event_key_digest,
-    store_event,
-    wake_cron,
-    zalo_time,
-)
+from ..engine.inbound import CRON_XMLID, store_event, wake_cron
+from ..providers import zalo_events
+from ..providers.payload import as_id, as_text, event_key_digest
+from ..providers.zalo_signature import check_zalo_signature
 
 _logger = logging.getLogger(__name__)
 
@@ -134,9 +126,9 @@ def kept_headers(headers):
     return {name: headers[name] for name in KEPT_HEADERS if name in headers}
 
 
-def stale_reason(channel, timestamp):
-    """Refuse old (and far-future) events: the body's timestamp is signed."""
-    epoch = epoch_seconds(timestamp)
+def stale_reason(channel, epoch):
+    """Refuse old (and far-future) events: the body's timestamp (``epoch``,
+    seconds, None when unreadable) is signed."""
     if epoch is None:
         return "Unreadable timestamp"
     now = time.time()
@@ -243,33 +235,6 @@ def content_type_reason(headers):
     return None
 
 
-def zalo_user_ref(data):
-    for key in ("follower", "sender"):
-        value = data.get(key)
-        if isinstance(value, dict) and as_id(value.get("id")):
-            return as_id(value["id"])
-    return None
-
-
-def zalo_event_key(data, raw, name):
-    """msg_id identifies a user message; receipts and management events
-    have none of their own (or share the msg_id of the message they are
-    about), so they are keyed on the event name + ids, or on the body.
-    Odd values (a list where an id is expected...) key on the body."""
-    message = data.get("message") if isinstance(data.get("message"), dict) else {}
-    msg_id = as_id(message.get("msg_id"))
-    msg_ids = as_id_list(message.get("msg_ids"))
-    if msg_id and name.startswith("user_send_"):
-        return "msg:%s" % msg_id
-    if msg_id or msg_ids:
-        return "%s:%s" % (name, event_key_digest(msg_id, *sorted(msg_ids)))
-    return "body:%s" % event_key_digest(raw)
-
-
-def zalo_event_name(data):
-    return as_text(data.get("event_name"))[:128] or "unknown"
-
-
 def answer_zalo(cr, token, raw, headers, cron=None):
     """Check and store one Zalo call: (HTTP status, JSON body, new event id
     or None). ``raw`` is None when the body was larger than allowed, False
@@ -300,31 +265,30 @@ def answer_zalo(cr, token, raw, headers, cron=None):
         return (*refusal(400, reason, channel), None)
     if not data:
         return 200, URL_CHECK, None
-    timestamp = data.get("timestamp")
-    if not timestamp or isinstance(timestamp, (dict, list, bool)):
+    event = zalo_events.parse_event(data)
+    if event.timestamp is None:
         return (*refusal(400, "No timestamp in the body", channel), None)
     header = headers.get("X-ZEvent-Signature")
     if not header:
         return (*refusal(401, "Missing X-ZEvent-Signature", channel), None)
-    variant = check_zalo_signature(channel, raw, timestamp, header)
+    variant = check_zalo_signature(channel, raw, event.timestamp, header)
     if not variant:
         return (*refusal(401, "Bad signature", channel), None)
-    stale = stale_reason(channel, timestamp)
+    stale = stale_reason(channel, event.epoch)
     if stale:
         return (*refusal(400, stale, channel), None)
-    name = zalo_event_name(data)
     event_id = store_event(
         cr,
         {
             "channel_id": channel["id"],
             "company_id": channel["company_id"],
-            "event_key": zalo_event_key(data, raw, name),
-            "event_name": name,
+            "event_key": event.event_key(raw),
+            "event_name": event.name,
             "payload": raw.decode("utf-8"),
             "headers": kept_headers(headers),
-            "event_at": zalo_time(timestamp),
+            "event_at": event.sent_at,
             "signature_variant": variant,
-            "sender_ref": zalo_user_ref(data),
+            "sender_ref": event.user_ref or None,
         },
         cron_id=cron if cron is not None else cron_id(cr),
     )

@@ -12,10 +12,12 @@ from . import messaging_identity
 from . import messaging_message
 from . import messaging_event
 from . import messaging_event_receipts
+from . import messaging_event_zalo
 from . import models
 from . import res_partner
 from . import sale_order
 from . import messaging_channel_webhook
+from . import messaging_channel_zalo
 from . import messaging_template_activity
 from . import ir_actions_server
 from . import messaging_team

@@ -17,8 +17,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import RedirectWarning, UserError
 from odoo.tools import format_amount, html2plaintext, plaintext2html
 
-from .messaging_auto_reply import split_keywords, text_matches
-from .messaging_event import as_dict, as_list, as_text
+from ..providers.sms_text import split_keywords, text_matches
+from ..providers.zalo_html import inbound_body
 
 _logger = logging.getLogger(__name__)
 
@@ -212,12 +212,13 @@ class DiscussChannel(models.Model):
             self._add_members(guests=self.messaging_guest_id, post_joined_message=False)
 
     @api.model
-    def _messaging_on_inbound(self, event, identity, data, text, route=True):
-        """A user_send_* event: post it, then answer or hand over (not for an
-        opt-out, which the opt-out confirmation answers)."""
+    def _messaging_on_inbound(self, event, identity, zalo_event, text, route=True):
+        """A user_send_* event (the record and its parsed ``zalo_event``):
+        post it, then answer or hand over (not for an opt-out, which the
+        opt-out confirmation answers)."""
         conversation = self._messaging_conversation_for(identity)
         conversation._messaging_sync_customer()
-        conversation._messaging_post_inbound(event, data, text)
+        conversation._messaging_post_inbound(zalo_event, text)
         conversation.messaging_last_inbound_at = event._event_time()
         if route:
             conversation._messaging_route_inbound(event, text)
@@ -225,9 +226,9 @@ class DiscussChannel(models.Model):
             conversation._messaging_pin_for_agents()
         return conversation
 
-    def _messaging_post_inbound(self, event, data, text):
+    def _messaging_post_inbound(self, zalo_event, text):
         self.ensure_one()
-        body = inbound_body(event.event_name, data, text)
+        body = inbound_body(zalo_event, text)
         kwargs = {
             "body": body,
             "message_type": "comment",
@@ -555,67 +556,3 @@ class DiscussChannel(models.Model):
             "params": {"active_id": "discuss.channel_%s" % self.id},
             "context": {"active_id": "discuss.channel_%s" % self.id},
         }
-
-
-def inbound_body(event_name, data, text):
-    """HTML of an inbound Zalo message: text, images, stickers, files,
-    links and locations as they came (a field of an unexpected type reads
-    as missing)."""
-    message = as_dict(data.get("message"))
-    parts = []
-    if as_text(message.get("text")):
-        parts.append(plaintext2html(as_text(message["text"])))
-    for attachment in as_list(message.get("attachments")):
-        attachment = as_dict(attachment)
-        kind = as_text(attachment.get("type"))
-        payload = as_dict(attachment.get("payload"))
-        url = _safe_url(payload.get("url"))
-        thumbnail = _safe_url(payload.get("thumbnail")) or url
-        if kind in ("image", "gif", "sticker") and thumbnail:
-            parts.append(
-                Markup(
-                    '<p><a href="%s" target="_blank"><img src="%s" alt="%s" '
-                    'style="max-width: 240px;"/></a></p>'
-                )
-                % (url or thumbnail, thumbnail, kind)
-            )
-        elif kind == "location":
-            coords = as_dict(payload.get("coordinates"))
-            lat, lng = (
-                _coordinate(coords.get("latitude")),
-                _coordinate(coords.get("longitude")),
-            )
-            if lat is not None and lng is not None:
-                parts.append(
-                    Markup(
-                        '<p>📍 <a href="https://www.google.com/maps?q=%s,%s" '
-                        'target="_blank">%s, %s</a></p>'
-                    )
-                    % (lat, lng, lat, lng)
-                )
-        elif url:
-            label = (
-                as_text(payload.get("name"))
-                or as_text(payload.get("description"))
-                or url
-            )
-            parts.append(
-                Markup('<p>📎 <a href="%s" target="_blank">%s</a></p>') % (url, label)
-            )
-    if not parts:
-        parts.append(plaintext2html(text or "[%s]" % event_name))
-    return Markup("").join(parts)
-
-
-def _coordinate(value):
-    """A latitude or longitude as a number (sent as a number or a string)."""
-    try:
-        number = float(as_text(value))
-    except ValueError:
-        return None
-    return number if -180.0 <= number <= 180.0 else None
-
-
-def _safe_url(value):
-    value = as_text(value)
-    return value if value.startswith(("https://", "http://")) else ""

@@ -1,23 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from .messaging_channel_webhook import normalize_keyword
-
-
-def split_keywords(text):
-    """'giá, bảng giá\\nGIA' -> ['GIA', 'BANG GIA'] (normalised, de-duplicated)."""
-    seen = []
-    for part in (text or "").replace("\n", ",").split(","):
-        word = normalize_keyword(part)
-        if word and word not in seen:
-            seen.append(word)
-    return seen
-
-
-def text_matches(text, keywords):
-    """Whether one of the normalised keywords appears as whole words."""
-    padded = " %s " % normalize_keyword(text)
-    return any(" %s " % word in padded for word in keywords)
+from ..providers.sms_text import split_keywords, text_matches
 
 
 class MessagingAutoReply(models.Model):

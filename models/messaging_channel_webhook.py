@@ -1,15 +1,10 @@
-import hashlib
-import hmac
-import logging
-import re
 import secrets
-import unicodedata
 
 from odoo import fields, models
 
+from ..providers.sms_text import normalize_keyword
+from ..providers.zalo_signature import check_zalo_signature
 from .models import ADMIN_GROUP, MANAGER_GROUP
-
-_logger = logging.getLogger(__name__)
 
 # How the X-ZEvent-Signature mac is built: the guides disagree on the first
 # and last terms, so each known variant can be chosen (or all tried).
@@ -23,16 +18,6 @@ DEFAULT_OPT_OUT_KEYWORDS = "HUY, HUY QC, TU CHOI, DUNG, STOP, UNSUBSCRIBE"
 DEFAULT_OPT_OUT_CONFIRMATION = (
     "Bạn đã hủy nhận tin khuyến mãi. Bạn vẫn nhận thông báo về đơn hàng của mình."
 )
-_LOGGED_VARIANTS = set()  # (channel id, variant) already logged by this worker
-
-
-def normalize_keyword(text):
-    """'  Hủy!! ' -> 'HUY', 'Từ  chối' -> 'TU CHOI' (accents, case, punctuation)."""
-    text = (text or "").replace("đ", "d").replace("Đ", "D")
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"[^0-9A-Za-z]+", " ", text)
-    return " ".join(text.upper().split())
 
 
 class MessagingChannel(models.Model):
@@ -133,77 +118,8 @@ class MessagingChannel(models.Model):
             "zalo_signature_variant": channel.zalo_signature_variant,
         }
 
-    def _zalo_signature_candidates(self, raw_body, timestamp):
-        """{variant: expected hex mac} for the configured variant(s)."""
-        return zalo_signature_candidates(
-            self._zalo_signature_terms(), raw_body, timestamp
-        )
-
     def _check_zalo_signature(self, raw_body, timestamp, header):
         """The matching variant name, or False. Constant-time comparison."""
         return check_zalo_signature(
             self._zalo_signature_terms(), raw_body, timestamp, header
         )
-
-    def _webhook_refusal(self, reason):
-        """Log a refused call without secrets (token and mac are not logged)."""
-        _logger.warning(
-            "Webhook call refused for channel %s: %s", self.id or "-", reason
-        )
-        return reason
-
-
-# ----------------------------------------------------------------------
-# Plain functions: the webhook's fast path calls them with a channel row
-# read by SQL (no ORM), the model methods above with the channel's fields.
-# ----------------------------------------------------------------------
-
-
-def zalo_signature_candidates(channel, raw_body, timestamp):
-    """{variant: expected hex mac} for the configured variant(s) of a channel
-    given as a mapping (zalo_app_id, zalo_oa_id, zalo_oa_secret_key,
-    zalo_app_secret, zalo_signature_variant)."""
-    app_id = channel.get("zalo_app_id") or ""
-    terms = {
-        "app_id": (app_id, channel.get("zalo_oa_secret_key")),
-        "oa_id": (channel.get("zalo_oa_id") or "", channel.get("zalo_oa_secret_key")),
-        "app_secret": (app_id, channel.get("zalo_app_secret")),
-    }
-    configured = channel.get("zalo_signature_variant") or "any"
-    wanted = list(terms) if configured == "any" else [configured]
-    candidates = {}
-    for variant in wanted:
-        prefix, secret = terms.get(variant, (None, None))
-        if not prefix or not secret:
-            continue
-        digest = hashlib.sha256()
-        digest.update(prefix.encode())
-        digest.update(raw_body)
-        digest.update(str(timestamp).encode())
-        digest.update(secret.encode())
-        candidates[variant] = digest.hexdigest()
-    return candidates
-
-
-def check_zalo_signature(channel, raw_body, timestamp, header):
-    """The matching variant name, or False. Constant-time comparison; the
-    first match of each variant per channel and worker is logged."""
-    mac = (header or "").strip()
-    if mac.lower().startswith("mac="):
-        mac = mac[4:].strip()
-    mac = mac.lower().encode()
-    matched = False
-    for variant, expected in zalo_signature_candidates(
-        channel, raw_body, timestamp
-    ).items():
-        # every candidate is compared, whatever matched before
-        if hmac.compare_digest(expected.encode(), mac) and not matched:
-            matched = variant
-    if matched and (channel.get("id"), matched) not in _LOGGED_VARIANTS:
-        _LOGGED_VARIANTS.add((channel.get("id"), matched))
-        _logger.info(
-            "Zalo webhook of channel %s: signature variant '%s' matched",
-            channel.get("id"),
-            matched,
-        )
-    return matched

@@ -21,21 +21,13 @@ from collections import namedtuple
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
-from .messaging_event import (
-    RETRYABLE_ERRORS,
-    UNMATCHED_RETRY,
-    _int,
-    as_dict,
-    as_id,
-    as_id_list,
-    as_text,
-    zalo_time,
-)
+from ..engine.inbound import RETRYABLE_ERRORS, UNMATCHED_RETRY
+from ..providers import zalo_events
+from ..providers.payload import as_id, as_signed_int, as_text
 
 _logger = logging.getLogger(__name__)
 
 BULK_PARAM = "multichannel_messaging.receipts_in_bulk"
-ZALO_RECEIPTS = ("user_received_message", "user_seen_message")
 
 # What one receipt asks, read from its payload:
 # - provider_ids / tracking_ids: the message ids it names, within channel_id;
@@ -129,19 +121,18 @@ class MessagingEvent(models.Model):
         """The Receipt a payload carries, or None for an event left to the
         per-event path. Reads the payload as :meth:`_process_zalo_receipt`,
         :meth:`_process_esms_report` and :meth:`_process_speedsms_report` do."""
-        if ctype == "zalo" and name in ZALO_RECEIPTS:
-            message = as_dict(data.get("message"))
-            msg_ids = as_id_list(message.get("msg_ids")) + as_id_list(
-                message.get("msg_id")
-            )
-            tracking_ids = as_id_list(message.get("tracking_id"))
+        if ctype == "zalo" and name in zalo_events.RECEIPT_EVENTS:
+            event = zalo_events.parse_event(data, name=name)
+            msg_ids, tracking_ids = event.receipt_msg_ids, event.tracking_ids
             if not (msg_ids or tracking_ids):
                 return None  # ignored, with its note
-            seen = name == "user_seen_message"
             when = event_time
-            if not seen:
-                when = zalo_time(message.get("delivery_time")) or event_time
-            return Receipt(None, msg_ids, tracking_ids, False, seen, when, None)
+            if not event.is_seen:
+                when = event.delivery_time or event_time
+            seen = event.is_seen
+            return Receipt(
+                None, list(msg_ids), list(tracking_ids), False, seen, when, None
+            )
         if ctype == "esms":
             return self._parse_esms_report(data, event_time)
         if ctype == "speedsms":
@@ -155,8 +146,8 @@ class MessagingEvent(models.Model):
         if not (provider_id or tracking_id):
             return None
         status = as_text(data.get("SendStatus"))[:16]
-        success = _int(data.get("SendSuccess"))
-        failed = _int(data.get("SendFailed"))
+        success = as_signed_int(data.get("SendSuccess"))
+        failed = as_signed_int(data.get("SendFailed"))
         if status == "4" or (status == "5" and success <= 0 and failed > 0):
             return None  # a failure: the fallback takes over, per event
         note = None
@@ -179,7 +170,7 @@ class MessagingEvent(models.Model):
         provider_id = as_id(data.get("tranId"))
         if not provider_id:
             return None
-        status = _int(data.get("status"), default=-1)
+        status = as_signed_int(data.get("status"), default=-1)
         if status >= 64:
             return None  # a failure: the fallback takes over, per event
         note = None if status == 0 else _("Temporary status %s.") % status

@@ -1,4 +1,5 @@
-"""SMS text helpers: Vietnamese accent stripping and segment counting.
+"""Text helpers: the accent folder (SMS text, opt-out and keyword matching)
+and SMS segment counting.
 
 Segment rules (3GPP TS 23.038 / 23.040):
 
@@ -13,6 +14,7 @@ GSM-7 table, so any Vietnamese diacritic forces UCS-2 here.
 """
 
 import math
+import re
 import unicodedata
 
 GSM7_BASIC = frozenset(
@@ -25,16 +27,47 @@ GSM7 = "GSM-7"
 UCS2 = "UCS-2"
 
 _VIETNAMESE_BASE_LETTERS = frozenset("aeiouyAEIOUYdD")
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+
+
+def fold_accents(text, compatibility=False):
+    """The addon's one accent folder: ``text`` without tones, vowel marks
+    nor any other combining mark, ``đ`` read as ``d``, in NFC form.
+    ``compatibility``: fold compatibility characters too (NFKD: full-width
+    letters, ligatures...), for comparing words; SMS text keeps them (NFD)."""
+    if not text:
+        return text or ""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFKD" if compatibility else "NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped)
 
 
 def strip_vietnamese_accents(text):
     """Remove Vietnamese tones and vowel marks: ``Đặng Thị Ánh`` -> ``Dang Thi Anh``."""
-    if not text:
-        return text or ""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", stripped)
+    return fold_accents(text)
+
+
+def normalize_keyword(text):
+    """'  Hủy!! ' -> 'HUY', 'Từ  chối' -> 'TU CHOI' (accents, case, punctuation)."""
+    text = _NOT_ALNUM.sub(" ", fold_accents(text, compatibility=True))
+    return " ".join(text.upper().split())
+
+
+def split_keywords(text):
+    """'giá, bảng giá\\nGIA' -> ['GIA', 'BANG GIA'] (normalised, de-duplicated)."""
+    seen = []
+    for part in (text or "").replace("\n", ",").split(","):
+        word = normalize_keyword(part)
+        if word and word not in seen:
+            seen.append(word)
+    return seen
+
+
+def text_matches(text, keywords):
+    """Whether one of the normalised keywords appears as whole words."""
+    padded = " %s " % normalize_keyword(text)
+    return any(" %s " % word in padded for word in keywords)
 
 
 def has_vietnamese_diacritics(text):

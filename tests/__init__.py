@@ -31,5 +31,6 @@ from . import test_access_matrix
 from . import test_odoo_side_effects
 from . import test_webhook_committed
 from . import test_webhook_hostile
+from . import test_zalo_events
 from . import test_unsubscribe
 from . import test_campaign_enqueue

@@ -19,7 +19,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import SQL
 
-from ..models.messaging_event import zalo_time
+from ..providers.zalo_events import zalo_time
 from . import test_webhook_common as wh
 from .common import MessagingCase, make_user
 

@@ -6,7 +6,7 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
-from ..models.messaging_event import zalo_time
+from ..providers.zalo_events import zalo_time
 from . import test_webhook_common as wh
 from .common import MessagingCase
 

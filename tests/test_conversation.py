@@ -8,7 +8,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, RedirectWarning, UserError, ValidationError
 from odoo.tests import HttpCase, JsonRpcException, tagged
 
-from ..models.messaging_event import zalo_time
+from ..providers.zalo_events import zalo_time
 from . import test_webhook_common as wh
 from .common import MessagingCase, make_user
 from .peers import start_zalo_peer

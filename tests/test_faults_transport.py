@@ -20,7 +20,6 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import BaseCase, tagged
 
 from odoo.addons.multichannel_messaging.engine import claim
-from odoo.addons.multichannel_messaging.models.messaging_event import zalo_time
 from odoo.addons.multichannel_messaging.providers import (
     ACCEPTED,
     AWAIT_RECEIPT,
@@ -38,6 +37,7 @@ from odoo.addons.multichannel_messaging.providers.base import (
     get_session,
     new_session,
 )
+from odoo.addons.multichannel_messaging.providers.zalo_events import zalo_time
 
 from . import test_webhook_common as wh
 from .common import MessagingCase

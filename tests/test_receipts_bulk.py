@@ -18,7 +18,8 @@ from odoo import fields
 from odoo.tests import tagged
 
 from ..engine import results
-from ..models.messaging_event import next_batch_size, zalo_time
+from ..engine.inbound import next_batch_size
+from ..providers.zalo_events import zalo_time
 from . import test_webhook_common as wh
 from .common import MessagingCase
 

@@ -5,7 +5,7 @@ arriving over Odoo's bus without a reload."""
 
 from odoo.tests import HttpCase, tagged
 
-from ..models.messaging_event import zalo_time
+from ..providers.zalo_events import zalo_time
 from . import test_webhook_common as wh
 
 

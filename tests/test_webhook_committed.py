@@ -19,7 +19,7 @@ from odoo.tests import BaseCase, HttpCase, get_db_name, tagged
 
 from .. import sql_pool
 from ..controllers import fast_path
-from ..models.messaging_event import CRON_XMLID
+from ..engine.inbound import CRON_XMLID
 from . import test_webhook_common as wh
 
 

@@ -8,8 +8,9 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
-from ..models.messaging_channel_webhook import normalize_keyword
-from ..models.messaging_event import CRON_XMLID, RETRY_DELAYS, zalo_time
+from ..engine.inbound import CRON_XMLID, RETRY_DELAYS
+from ..providers.sms_text import normalize_keyword
+from ..providers.zalo_events import zalo_time
 from . import test_webhook_common as wh
 from .common import MessagingCase
 from .peers import start_zalo_peer

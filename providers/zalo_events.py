@@ -1,0 +1,259 @@
+"""Zalo webhook events read into plain objects (no ORM, no HTTP).
+
+Every shape of an inbound Zalo call is read here, once: the webhook reads
+what it stores (name, key, time, user), the processing cron what it acts on
+(the user, the message and its attachments, the receipt's message ids, the
+submitted name and phone, a template's new status, the new daily quota).
+
+Lenient where Zalo's published samples and real calls vary: ids and
+timestamps as strings or numbers, optional fields missing, a location as
+``latitude``/``longitude`` or ``lat``/``long``; a field of an unexpected type
+reads as missing (see ``payload.py``). Never raises on a decoded JSON object.
+The signature (strict) is checked in ``zalo_signature.py``, on the raw body.
+"""
+
+from dataclasses import dataclass
+
+from .payload import (
+    as_dict,
+    as_id,
+    as_id_list,
+    as_int,
+    as_list,
+    as_text,
+    epoch_datetime,
+    epoch_seconds,
+    event_key_digest,
+)
+
+MAX_NAME_LENGTH = 128  # of a name sent by a user (user_submit_info)
+MAX_EVENT_NAME_LENGTH = 128
+TEMPLATE_STATUSES = ("PENDING_REVIEW", "ENABLE", "REJECT", "DISABLE", "DELETE")
+RECEIPT_EVENTS = ("user_received_message", "user_seen_message")
+# what a user message without text reads as (its attachments' urls follow)
+ATTACHMENT_LABELS = {
+    "user_send_image": "[image]",
+    "user_send_gif": "[gif]",
+    "user_send_sticker": "[sticker]",
+    "user_send_audio": "[audio]",
+    "user_send_video": "[video]",
+    "user_send_file": "[file]",
+    "user_send_link": "[link]",
+    "user_send_location": "[location]",
+    "user_send_business_card": "[business card]",
+}
+# event name -> what the processing does with it (see :func:`event_kind`)
+EVENT_KINDS = {
+    "follow": "follow",
+    "unfollow": "follow",
+    "user_submit_info": "submit_info",
+    "user_received_message": "receipt",
+    "user_seen_message": "receipt",
+    "change_template_status": "template_status",
+    "change_oa_daily_quota": "quota",
+}
+
+zalo_time = epoch_datetime  # Zalo timestamps: epoch milliseconds -> UTC
+
+
+def event_kind(name):
+    """'user_message' for what a user sends the OA (not in a group), the
+    kind of EVENT_KINDS, or None for an event only stored."""
+    if name.startswith("user_send_") and "group" not in name:
+        return "user_message"
+    return EVENT_KINDS.get(name)
+
+
+@dataclass(frozen=True)
+class ZaloAttachment:
+    """One attachment of a user message. ``url`` and ``thumbnail`` as sent
+    (see :attr:`safe_url`); coordinates None unless a number in range."""
+
+    kind: str = ""
+    url: str = ""
+    thumbnail: str = ""
+    name: str = ""
+    description: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @property
+    def safe_url(self):
+        return _safe_url(self.url)
+
+    @property
+    def safe_thumbnail(self):
+        return _safe_url(self.thumbnail) or self.safe_url
+
+    @property
+    def has_location(self):
+        return self.latitude is not None and self.longitude is not None
+
+
+@dataclass(frozen=True)
+class ZaloUserInfo:
+    """What a user submitted (user_submit_info): name (at most
+    MAX_NAME_LENGTH characters) and phone number as sent."""
+
+    name: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class ZaloEvent:
+    """One Zalo webhook call. Ids are text ('' when missing or unreadable);
+    ``timestamp`` is the body's value as sent (the signature covers its
+    text), None when it cannot be one."""
+
+    name: str = "unknown"
+    app_id: str = ""
+    oa_id: str = ""
+    sender_id: str = ""
+    recipient_id: str = ""
+    follower_id: str = ""
+    timestamp: str | int | float | None = None
+    # the message (user_send_*, oa_send_*, receipts)
+    msg_id: str = ""
+    msg_ids: tuple = ()
+    tracking_ids: tuple = ()
+    text: str = ""
+    attachments: tuple = ()
+    delivery_time: object = None  # naive UTC datetime or None
+    # user_submit_info
+    info: ZaloUserInfo = ZaloUserInfo()
+    # change_template_status
+    template_id: str = ""
+    template_status: str = ""
+    reason: str = ""
+    # change_oa_daily_quota
+    quota: int | None = None
+    # the ids a receipt names: ``msg_ids`` then ``msg_id`` (one or a list)
+    receipt_msg_ids: tuple = ()
+    # the user this event is about: follow/unfollow's follower (else sender)
+    user_ref: str = ""
+
+    @property
+    def kind(self):
+        return event_kind(self.name)
+
+    @property
+    def epoch(self):
+        """Seconds since the epoch of the body's timestamp, or None."""
+        return epoch_seconds(self.timestamp)
+
+    @property
+    def sent_at(self):
+        """The body's timestamp as a naive UTC datetime, or None."""
+        return epoch_datetime(self.timestamp)
+
+    @property
+    def is_seen(self):
+        return self.name == "user_seen_message"
+
+    @property
+    def summary(self):
+        """The user's message as text: its text, or for an attachment its
+        label, text and urls (``[image] look https://...``)."""
+        label = ATTACHMENT_LABELS.get(self.name)
+        if not label:
+            return self.text
+        urls = [attachment.url for attachment in self.attachments]
+        return " ".join(filter(None, [label, self.text] + urls))
+
+    def event_key(self, raw):
+        """The key a replay is recognised by: msg_id identifies a user
+        message; receipts and management events have none of their own (or
+        share the msg_id of the message they are about), so they are keyed
+        on the event name + ids, or on the raw body."""
+        if self.msg_id and self.name.startswith("user_send_"):
+            return "msg:%s" % self.msg_id
+        if self.msg_id or self.msg_ids:
+            digest = event_key_digest(self.msg_id, *sorted(self.msg_ids))
+            return "%s:%s" % (self.name, digest)
+        return "body:%s" % event_key_digest(raw)
+
+
+def parse_event(data, name=None):
+    """The :class:`ZaloEvent` of a decoded webhook body (a dict); ``name``:
+    the event name when already known (else read from the body)."""
+    data = as_dict(data)
+    message = as_dict(data.get("message"))
+    sender = as_dict(data.get("sender")).get("id")
+    follower = as_dict(data.get("follower")).get("id")
+    msg_ids = as_id_list(message.get("msg_ids"))
+    return ZaloEvent(
+        name=name if name is not None else read_event_name(data),
+        app_id=as_id(data.get("app_id")),
+        oa_id=as_id(data.get("oa_id") or data.get("oaId")),
+        sender_id=as_id(sender),
+        recipient_id=as_id(as_dict(data.get("recipient")).get("id")),
+        follower_id=as_id(follower or sender),
+        timestamp=_timestamp(data.get("timestamp")),
+        msg_id=as_id(message.get("msg_id")),
+        msg_ids=tuple(msg_ids),
+        tracking_ids=tuple(as_id_list(message.get("tracking_id"))),
+        text=as_text(message.get("text")),
+        attachments=tuple(
+            _attachment(item)
+            for item in as_list(message.get("attachments"))
+            if isinstance(item, dict)
+        ),
+        delivery_time=epoch_datetime(message.get("delivery_time")),
+        info=_user_info(data.get("info")),
+        template_id=as_id(data.get("template_id")),
+        template_status=_nested_value(data.get("status"), "new_status", as_text),
+        reason=as_text(data.get("reason")),
+        quota=_nested_value(data.get("quota"), "new_value", as_int),
+        receipt_msg_ids=tuple(msg_ids + as_id_list(message.get("msg_id"))),
+        user_ref=as_id(follower) or as_id(sender),
+    )
+
+
+def read_event_name(data):
+    return as_text(data.get("event_name"))[:MAX_EVENT_NAME_LENGTH] or "unknown"
+
+
+def _timestamp(value):
+    if not value or isinstance(value, (dict, list, bool)):
+        return None
+    return value
+
+
+def _nested_value(value, key, read):
+    """``{"prev_...": ..., key: value}`` or the bare value, read."""
+    return read(value.get(key) if isinstance(value, dict) else value)
+
+
+def _user_info(value):
+    info = as_dict(value)
+    return ZaloUserInfo(
+        name=as_text(info.get("name"))[:MAX_NAME_LENGTH],
+        phone=as_id(info.get("phone")),
+    )
+
+
+def _attachment(item):
+    payload = as_dict(item.get("payload"))
+    coords = as_dict(payload.get("coordinates"))
+    return ZaloAttachment(
+        kind=as_text(item.get("type")),
+        url=as_text(payload.get("url")),
+        thumbnail=as_text(payload.get("thumbnail")),
+        name=as_text(payload.get("name")),
+        description=as_text(payload.get("description")),
+        latitude=_coordinate(coords.get("latitude", coords.get("lat"))),
+        longitude=_coordinate(coords.get("longitude", coords.get("long"))),
+    )
+
+
+def _coordinate(value):
+    """A latitude or longitude as a number (sent as a number or a string)."""
+    try:
+        number = float(as_text(value))
+    except ValueError:
+        return None
+    return number if -180.0 <= number <= 180.0 else None
+
+
+def _safe_url(value):
+    return value if value.startswith(("https://", "http://")) else ""
