@@ -2,10 +2,11 @@
 no ORM: storing a webhook call (``controllers/fast_path.py``) and waking
 the cron workers (``models/messaging_event.py``).
 
-Part of the addon's speed machinery (README, "Speed machinery"): lent only
-once :func:`install` ran, from the manifest's ``post_load`` and only when the
-server option ``messaging_fast_path`` is not off. Until then, and with the
-option off, :meth:`RawPool.cursor` gives an ordinary Odoo cursor instead.
+Part of the addon's speed machinery (README, "Speed machinery"). It patches
+nothing of Odoo's; its connections are lent only once :func:`install` ran,
+from the manifest's ``post_load`` and only when the server option
+``messaging_fast_path`` is not off. Until then, and with the option off,
+:meth:`RawPool.cursor` gives an ordinary Odoo cursor instead.
 
 Why: Odoo's own pool resets a connection each time it lends it (``ABORT``
 and ``DISCARD ALL``) and its cursor opens a REPEATABLE READ transaction that
