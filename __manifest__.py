@@ -59,4 +59,7 @@
     },
     "application": True,
     "installable": True,
+    # the speed machinery (README, "Speed machinery"); off with
+    # messaging_fast_path = False in the [options] of odoo.conf
+    "post_load": "post_load",
 }

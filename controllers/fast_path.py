@@ -1,6 +1,23 @@
-"""WSGI fast path for Zalo webhook calls.
+"""WSGI fast path for Zalo webhook calls, and the access log of webhook calls.
 
-Odoo's request stack costs a few milliseconds of CPU per call before a
+Part of the addon's speed machinery (README, "Speed machinery"). Importing
+this module patches nothing: :func:`install`, called from the manifest's
+``post_load`` (``__init__.post_load``) unless the server option
+``messaging_fast_path`` is off, wraps two things once per process:
+
+- ``odoo.http.Application.__call__``, to answer Zalo webhook calls ahead of
+  Odoo's request stack (:func:`serve`) and to read a chunked webhook body
+  before Odoo parses it (:func:`buffer_chunked_body`);
+- ``werkzeug.serving.WSGIRequestHandler.log_request``, to keep webhook
+  tokens out of the access log and sum answered calls up once a minute
+  (:func:`install_access_log`).
+
+Both act only on ``/messaging/webhook/`` calls to a database whose registry
+is loaded in this process with this addon installed (:func:`addon_registry`,
+which reads the process's registries, never a database); every other call
+goes, untouched, to Odoo's own ``Application.__call__`` and access log.
+
+Why: Odoo's request stack costs a few milliseconds of CPU per call before a
 controller runs (session, registry signaling check, a cursor to match the
 route, ``ir.http`` authentication and dispatch, a second cursor and
 transaction), which alone caps a worker far below the 500 events/s that
@@ -37,6 +54,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from http import HTTPStatus
 
 import werkzeug.serving
@@ -57,8 +75,13 @@ PREFIX = WEBHOOK_PREFIX + "zalo/"  # the calls this fast path serves
 ENABLED = True  # tests turn it off to go through the ordinary route
 DB_CACHE_SECONDS = 10.0  # how long the database chosen for a host is reused
 
+MODULE = "multichannel_messaging"
+ADDON_CALL = "multichannel_messaging.webhook"  # environ key: a call of ours
+
 _databases = {}  # host -> (expiry, database or None)
 _crons = {}  # database -> id of the processing cron
+_addon = {}  # database -> (weak reference to its registry, has this addon)
+_odoo_call = None  # Odoo's own Application.__call__, kept by install()
 
 
 def _host(environ):
@@ -87,15 +110,22 @@ def pick_database(environ):
     return database
 
 
-def loaded_registry(database):
-    """This database's registry when loaded, ready and with this addon."""
-    try:
-        registry = Registry.registries[database]
-    except KeyError:
+def addon_registry(database):
+    """This database's registry when loaded in this process, ready, and with
+    this addon installed; else None. Reads only the registries of this
+    process (never a database); whether the addon is in is kept per
+    database and registry (installing or removing a module makes Odoo build
+    a new registry)."""
+    registry = Registry.registries.get(database) if database else None
+    if registry is None or not registry.ready:
         return None
-    if not registry.ready or "messaging.event" not in registry:
-        return None
-    return registry
+    known = _addon.get(database)
+    if known is None or known[0]() is not registry:
+        known = _addon[database] = (
+            weakref.ref(registry),
+            MODULE in registry._init_modules,
+        )
+    return registry if known[1] else None
 
 
 def serve(environ):
@@ -116,7 +146,7 @@ def serve(environ):
     if length < 0 or length > MAX_BODY_BYTES:
         return None  # the route answers 404 or 413
     database = pick_database(environ)
-    registry = loaded_registry(database) if database else None
+    registry = addon_registry(database)
     if registry is None:
         return None
     raw = environ["wsgi.input"].read(length)
@@ -201,9 +231,11 @@ def count_answered_call(path, now=None):
 def install_access_log():
     """Odoo logs every HTTP call at INFO with its path, which for a webhook
     holds the channel's secret token, and at Zalo's rates that is hundreds of
-    lines a second. Webhook calls answered 2xx are counted into a summary
-    line instead; other answers keep their line, with the token masked
-    (refusals are also logged, with their reason, by ``main.refusal``)."""
+    lines a second. Webhook calls of this addon (marked ``ADDON_CALL`` by
+    :func:`application_call`) answered 2xx are counted into a summary line
+    instead; other answers keep their line, with the token masked (refusals
+    are also logged, with their reason, by ``main.refusal``). Every other
+    call keeps Odoo's own line."""
     handler = werkzeug.serving.WSGIRequestHandler
     if getattr(handler.log_request, "_messaging_webhooks", False):
         return
@@ -211,7 +243,8 @@ def install_access_log():
 
     def log_request(self, code="-", size="-"):
         path = getattr(self, "path", None) or ""
-        if not path.startswith(WEBHOOK_PREFIX):
+        environ = getattr(self, "environ", None) or {}
+        if not (path.startswith(WEBHOOK_PREFIX) and environ.get(ADDON_CALL)):
             return odoo_log_request(self, code, size)
         if str(code).startswith("2"):
             threading.current_thread().__dict__.pop("query_count", None)
@@ -260,33 +293,43 @@ def _respond(start_response, status, body):
     return [body]
 
 
+def application_call(self, environ, start_response):
+    """``odoo.http.Application.__call__`` once :func:`install` ran: webhook
+    calls to a database with this addon may be answered here; everything
+    else goes straight to Odoo's own ``__call__``."""
+    path = environ.get("PATH_INFO") or ""
+    if (
+        not path.startswith(WEBHOOK_PREFIX)
+        or addon_registry(pick_database(environ)) is None
+    ):
+        return _odoo_call(self, environ, start_response)
+    environ[ADDON_CALL] = True  # for the access log (install_access_log)
+    if path.startswith(PREFIX):
+        current = threading.current_thread()
+        current.query_count = 0
+        current.query_time = 0
+        current.perf_t0 = time.time()
+        answer = serve(environ)
+        if answer is not None:
+            return _respond(start_response, *answer)
+    # every provider's route: after serve(), which leaves chunked bodies to
+    # the route (and keeps reading them there)
+    answer = buffer_chunked_body(environ)
+    if answer is not None:
+        return _respond(start_response, *answer)
+    return _odoo_call(self, environ, start_response)
+
+
+application_call._messaging_fast_path = True
+
+
 def install():
-    """Wrap ``odoo.http.Application.__call__`` (once per process)."""
+    """Wrap ``odoo.http.Application.__call__`` and werkzeug's access log,
+    once per process (the manifest's ``post_load``)."""
+    global _odoo_call  # pylint: disable=global-statement
     install_access_log()
     application = http.Application
     if getattr(application.__call__, "_messaging_fast_path", False):
         return
-    odoo_call = application.__call__
-
-    def __call__(self, environ, start_response):
-        if (environ.get("PATH_INFO") or "").startswith(PREFIX):
-            current = threading.current_thread()
-            current.query_count = 0
-            current.query_time = 0
-            current.perf_t0 = time.time()
-            answer = serve(environ)
-            if answer is not None:
-                return _respond(start_response, *answer)
-        if (environ.get("PATH_INFO") or "").startswith(WEBHOOK_PREFIX):
-            # every provider's route: after serve(), which leaves chunked
-            # bodies to the route (and keeps reading them there)
-            answer = buffer_chunked_body(environ)
-            if answer is not None:
-                return _respond(start_response, *answer)
-        return odoo_call(self, environ, start_response)
-
-    __call__._messaging_fast_path = True
-    application.__call__ = __call__
-
-
-install()
+    _odoo_call = application.__call__
+    application.__call__ = application_call

@@ -7,7 +7,7 @@ wire at once. Its threads run ONLY a provider adapter's ``send`` (plain
 Python, see ``providers/``): no ORM, no cursor. Everything else (claims,
 throttle bookings, state changes, commits) stays in the dispatcher's thread.
 
-The threads share one HTTP :class:`~..providers.base.Session` whose
+The threads share one HTTP :class:`~..providers.transport.Session` whose
 connection pools keep ``size`` keep-alive connections per host, so a busy
 pool reuses its connections instead of opening one per request.
 
@@ -24,7 +24,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ..providers.base import RETRY, SendResult, new_session
+from ..providers.base import RETRY, SendResult
+from ..providers.transport import new_session
 
 LATE_REASON = "late_slot"
 

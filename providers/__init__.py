@@ -16,13 +16,13 @@ from .base import (
     OutboundMessage,
     ProviderError,
     SendResult,
-    get_session,
 )
 from .esms import ESMS_CODES, EsmsAdapter
-from .phone import normalize_vn_phone, to_e164, to_national_vn
+from .phone import to_national_vn
 from .sandbox import SandboxAdapter, sandbox_final_state
 from .sms_text import has_vietnamese_diacritics, sms_segments, strip_vietnamese_accents
 from .speedsms import SPEEDSMS_CODES, SpeedSmsAdapter
+from .transport import get_session
 from .zalo import ZALO_ERRORS, ZaloAdapter, classify_error, validate_template_params
 
 ADAPTERS = {
@@ -72,11 +72,9 @@ __all__ = [
     "get_adapter",
     "get_session",
     "has_vietnamese_diacritics",
-    "normalize_vn_phone",
     "sandbox_final_state",
     "sms_segments",
     "strip_vietnamese_accents",
-    "to_e164",
     "to_national_vn",
     "validate_template_params",
 ]

@@ -4,9 +4,14 @@ pytest-odoo imports ``odoo.tests`` before it turns ``test_enable`` on, so Odoo
 logs "ERROR ... Importing test framework, avoid importing from business
 modules..." with a full stack on every run. That record is noise under
 pytest-odoo; drop exactly that one and nothing else.
+
+It also calls the addon's ``post_load`` once the registry is loaded (see
+``messaging_post_load``).
 """
 
 import logging
+
+import pytest
 
 
 class _DropTestFrameworkImportError(logging.Filter):
@@ -18,3 +23,18 @@ class _DropTestFrameworkImportError(logging.Filter):
 
 
 logging.getLogger("odoo.tests.common").addFilter(_DropTestFrameworkImportError())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def messaging_post_load(load_registry):  # pylint: disable=unused-argument
+    """Odoo calls a module's ``post_load`` when it imports the module while
+    loading a registry, but only if nothing imported it before; pytest
+    imports the addon (through its tests) before pytest-odoo loads the
+    registry, so call it here, as Odoo would (it installs the speed
+    machinery, README "Speed machinery")."""
+    # pylint: disable=import-outside-toplevel
+    from odoo.modules.module import get_manifest
+
+    import odoo.addons.multichannel_messaging as addon
+
+    getattr(addon, get_manifest("multichannel_messaging")["post_load"])()

@@ -29,9 +29,10 @@ from odoo.addons.multichannel_messaging.providers import (
     UNKNOWN,
     OutboundMessage,
     get_adapter,
+    transport,
 )
 from odoo.addons.multichannel_messaging.providers import base as providers_base
-from odoo.addons.multichannel_messaging.providers.base import (
+from odoo.addons.multichannel_messaging.providers.transport import (
     _Exchange,
     classify_transport_error,
     get_session,
@@ -60,7 +61,7 @@ def _sms(tracking_id="mm-fault-1"):
 @tagged("post_install", "-at_install")
 class TestTransportClassification(BaseCase):
     """Every transport failure is *not sent* or *outcome unknown*, in one
-    place (providers/base.py) for every adapter."""
+    place (providers/transport.py) for every adapter."""
 
     @classmethod
     def setUpClass(cls):
@@ -151,7 +152,7 @@ class TestTransportClassification(BaseCase):
         self.assertEqual(self.peer.connections_opened, opened)  # kept alive
         [pool] = self.session._pools.values()
         [conn] = [c for c in pool.pool.queue if c is not None]
-        conn._last_request_at -= providers_base.KEEPALIVE_IDLE_SECONDS + 1
+        conn._last_request_at -= transport.KEEPALIVE_IDLE_SECONDS + 1
         self.assertEqual(adapter.send(_sms("c")).status, ACCEPTED)
         self.assertEqual(self.peer.connections_opened, opened + 1)
 

@@ -17,10 +17,10 @@ from odoo.addons.multichannel_messaging.providers import (
     UNREACHABLE,
     OutboundMessage,
     ProviderError,
-    base,
     get_adapter,
+    transport,
 )
-from odoo.addons.multichannel_messaging.providers.base import new_session
+from odoo.addons.multichannel_messaging.providers.transport import new_session
 from odoo.addons.multichannel_messaging.tests.peers import EsmsPeer, unused_local_url
 
 SEND_PATH = EsmsPeer.send_path
@@ -262,7 +262,7 @@ class TestSessionProxies(BaseCase):
         adapter = self.adapter(peer, "http://rest.esms.example.invalid")
         with (
             self.environ(http_proxy=peer.url),
-            patch.object(base, "get_environ_proxies", side_effect=count),
+            patch.object(transport, "get_environ_proxies", side_effect=count),
         ):
             for i in range(3):
                 result = adapter.send(self.sms(f"mm-proxy-{i}"))

@@ -14,7 +14,7 @@ from odoo.addons.multichannel_messaging.providers import (
     ProviderError,
     get_adapter,
 )
-from odoo.addons.multichannel_messaging.providers.base import new_session
+from odoo.addons.multichannel_messaging.providers.transport import new_session
 from odoo.addons.multichannel_messaging.tests.peers import SpeedSmsPeer
 
 SEND_PATH = "/index.php/sms/send"

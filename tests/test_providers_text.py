@@ -6,11 +6,9 @@ from odoo.addons.multichannel_messaging.providers import (
     OutboundMessage,
     ProviderError,
     get_adapter,
-    normalize_vn_phone,
     sandbox_final_state,
     sms_segments,
     strip_vietnamese_accents,
-    to_e164,
 )
 from odoo.addons.multichannel_messaging.providers.phone import to_national_vn
 
@@ -88,29 +86,9 @@ class TestStripAccents(BaseCase):
 
 @tagged("post_install", "-at_install")
 class TestPhone(BaseCase):
-    def test_spellings_give_one_number(self):
-        for raw in ("0912 345 678", "+84 912345678", "84912345678", "0912.345.678"):
-            self.assertEqual(normalize_vn_phone(raw), "84912345678", raw)
-
-    def test_landline(self):
-        self.assertEqual(normalize_vn_phone("028 3822 1234"), "842838221234")
-
-    def test_invalid_raises_clear_error(self):
-        with self.assertRaises(ValueError) as catcher:
-            normalize_vn_phone("12345")
-        self.assertIn("Invalid phone number '12345'", str(catcher.exception))
-
-    def test_garbage_raises(self):
-        with self.assertRaises(ValueError):
-            normalize_vn_phone("not a phone")
-
-    def test_empty_raises(self):
-        with self.assertRaises(ValueError) as catcher:
-            normalize_vn_phone("  ")
-        self.assertIn("empty", str(catcher.exception))
-
-    def test_e164(self):
-        self.assertEqual(to_e164("0912 345 678"), "+84912345678")
+    """Normalising a number is the models' job (``tests/test_phone.py``, on
+    ``res.partner._messaging_normalize_phone``); the adapters only change
+    its form."""
 
     def test_national_form_for_esms(self):
         self.assertEqual(to_national_vn("84912345678"), "0912345678")

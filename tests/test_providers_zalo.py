@@ -15,7 +15,7 @@ from odoo.addons.multichannel_messaging.providers import (
     get_adapter,
     validate_template_params,
 )
-from odoo.addons.multichannel_messaging.providers.base import new_session
+from odoo.addons.multichannel_messaging.providers.transport import new_session
 from odoo.addons.multichannel_messaging.providers.zalo import VN_TZ
 from odoo.addons.multichannel_messaging.tests.peers import (
     ZaloPeer,

@@ -9,13 +9,18 @@ access log of webhook calls (no token in it, 2xx answers summed up)."""
 import io
 import json
 import logging
+import threading
 from unittest.mock import patch
 
 import psycopg2
 import werkzeug.serving
 
-from odoo import SUPERUSER_ID, api, sql_db
+from odoo import SUPERUSER_ID, api, http, sql_db
+from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, HttpCase, get_db_name, tagged
+from odoo.tools import config
+
+from odoo.addons import multichannel_messaging as addon
 
 from .. import sql_pool
 from ..controllers import fast_path
@@ -197,6 +202,30 @@ class TestWebhookCommittedPath(HttpCase):
         )
         self.assertEqual(senders, [("90004",), ("90006",)])
 
+    def test_database_without_the_addon_is_plain_odoo(self):
+        """The machinery on, a Zalo webhook call to a database whose registry
+        has not this addon: handed straight to Odoo's own stack (which, with
+        no such route there, answers 404), the fast path not even asked,
+        nothing stored, no connection taken from our pool."""
+        registry = self.env.registry
+        without = set(registry._init_modules) - {fast_path.MODULE}
+        self.assertTrue(fast_path.ENABLED and sql_pool.pool.installed)
+        with (
+            patch.object(registry, "_init_modules", without),
+            patch.dict(fast_path._addon, clear=True),
+            patch.object(sql_pool.pool, "borrow", wraps=sql_pool.pool.borrow) as borrow,
+            wh.fast_path_answers() as answers,
+        ):
+            registry.clear_cache("routing")  # Odoo's routes of these modules
+            self.addCleanup(registry.clear_cache, "routing")
+            self.assertIsNone(fast_path.addon_registry(self.dbname))
+            response = self._post(wh.follow(user_id="90008"))
+        self.assertEqual(response.status_code, 404)
+        self.assertEqual(answers, [], "the fast path was not asked")
+        borrow.assert_not_called()
+        self.assertEqual(self._committed_events(), [(0,)])
+        self.assertIs(fast_path.addon_registry(self.dbname), registry)
+
 
 @tagged("post_install", "-at_install")
 class TestSqlPool(BaseCase):
@@ -217,6 +246,7 @@ class TestSqlPool(BaseCase):
         self.assertEqual(self.pool.idle_count(self.dbname), 0)
 
     def test_idle_connections_are_bounded(self):
+        self.pool = sql_pool.RawPool(maximum=sql_pool.IDLE_PER_DATABASE + 2)
         connections = [
             self.pool.borrow(self.dbname)
             for _i in range(sql_pool.IDLE_PER_DATABASE + 2)
@@ -255,8 +285,10 @@ class _FakeHandler:
     command = "POST"
     request_version = "HTTP/1.1"
 
-    def __init__(self, path):
+    def __init__(self, path, ours=True):
         self.path = path
+        # marked by the fast path's application_call for a database with the addon
+        self.environ = {fast_path.ADDON_CALL: True} if ours else {}
         self.requestline = "POST %s HTTP/1.1" % path
         self.lines = []
 
@@ -307,3 +339,243 @@ class TestWebhookAccessLog(BaseCase):
         werkzeug.serving.WSGIRequestHandler.log_request(handler, 200, "-")
         self.assertEqual(len(handler.lines), 1)
         self.assertIn("/web/login", handler.lines[0][1])
+
+
+class _OdooCall:
+    """Stands for Odoo's own ``Application.__call__``: records its calls."""
+
+    def __init__(self):
+        self.environs = []
+
+    def __call__(self, app, environ, start_response):
+        self.environs.append(environ)
+        start_response("404 Not Found", [])
+        return [b""]
+
+
+@tagged("post_install", "-at_install")
+class TestSpeedMachineryScope(BaseCase):
+    """What the fast path leaves to Odoo: every call but the webhook calls
+    to a database with this addon, untouched (body unread, no mark)."""
+
+    def setUp(self):
+        super().setUp()
+        self.odoo_call = _OdooCall()
+        for patcher in (
+            patch.object(fast_path, "_odoo_call", self.odoo_call),
+            patch.dict(fast_path._addon, clear=True),
+        ):
+            patcher.start()
+            self.addCleanup(patcher.stop)
+
+    def _call(self, path, database, chunked=False):
+        body = io.BytesIO(b"hello")  # as werkzeug hands it on (de-chunked)
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.input": body,
+        }
+        if chunked:
+            environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+        else:
+            environ["CONTENT_LENGTH"] = "5"
+        with (
+            patch.object(fast_path, "pick_database", return_value=database),
+            patch.object(sql_pool.pool, "borrow", side_effect=AssertionError),
+            wh.fast_path_answers() as answers,
+        ):
+            fast_path.application_call(object(), environ, lambda *args: None)
+        return environ, body, answers
+
+    def assertPlainOdoo(self, environ, body, answers):
+        self.assertEqual(self.odoo_call.environs, [environ])
+        self.assertIs(environ["wsgi.input"], body)
+        self.assertEqual(body.tell(), 0, "body left unread")
+        self.assertNotIn(fast_path.ADDON_CALL, environ)
+        self.assertEqual(answers, [])
+
+    def test_other_paths_untouched(self):
+        self.assertPlainOdoo(*self._call("/web/login", get_db_name()))
+
+    def test_database_without_registry_untouched(self):
+        for chunked in (False, True):
+            with self.subTest(chunked=chunked):
+                self.odoo_call.environs.clear()
+                self.assertPlainOdoo(
+                    *self._call("/messaging/webhook/zalo/tok", "mm_no_such_db", chunked)
+                )
+
+    def test_database_without_addon_untouched(self):
+        registry = Registry(get_db_name())
+        without = set(registry._init_modules) - {fast_path.MODULE}
+        with patch.object(registry, "_init_modules", without):
+            for path in ("/messaging/webhook/zalo/tok", "/messaging/webhook/esms/tok"):
+                with self.subTest(path=path):
+                    self.odoo_call.environs.clear()
+                    self.assertPlainOdoo(*self._call(path, get_db_name(), True))
+
+    def test_no_database_untouched(self):
+        self.assertPlainOdoo(*self._call("/messaging/webhook/zalo/tok", None))
+
+    def test_database_with_addon_is_ours(self):
+        environ, body, _answers = self._call(
+            "/messaging/webhook/esms/tok", get_db_name(), chunked=True
+        )
+        self.assertTrue(environ[fast_path.ADDON_CALL])
+        self.assertIsNot(environ["wsgi.input"], body, "chunked body read here")
+        self.assertEqual(environ["wsgi.input"].read(), b"hello")
+
+    def test_access_log_of_other_databases_is_odoo_s(self):
+        handler = _FakeHandler("/messaging/webhook/zalo/Token-Elsewhere", ours=False)
+        werkzeug.serving.WSGIRequestHandler.log_request(handler, 200, "-")
+        self.assertEqual(len(handler.lines), 1, "Odoo's line, not summed up")
+        self.assertIn("/messaging/webhook/zalo/Token-Elsewhere", handler.lines[0][1])
+
+
+@tagged("post_install", "-at_install")
+class TestSpeedMachinerySwitch(BaseCase):
+    """``post_load`` installs the machinery unless the server option
+    ``messaging_fast_path`` is off."""
+
+    def _post_load(self, value):
+        def plain_call(self, environ, start_response):
+            return []
+
+        def plain_log(self, code="-", size="-"):
+            return None
+
+        handler = werkzeug.serving.WSGIRequestHandler
+        with (
+            patch.dict(config.options, {sql_pool.SWITCH_OPTION: value}),
+            patch.object(http.Application, "__call__", plain_call),
+            patch.object(handler, "log_request", plain_log),
+            patch.object(fast_path, "_odoo_call", fast_path._odoo_call),
+            patch.object(sql_pool.pool, "installed", False),
+        ):
+            addon.post_load()
+            return (
+                http.Application.__call__ is not plain_call,
+                handler.log_request is not plain_log,
+                sql_pool.pool.installed,
+                fast_path._odoo_call is plain_call,
+            )
+
+    def test_on_by_default_and_installed_by_post_load(self):
+        self.assertEqual(self._post_load(True), (True, True, True, True))
+        with patch.dict(config.options):
+            config.options.pop(sql_pool.SWITCH_OPTION, None)
+            self.assertTrue(sql_pool.option_on(sql_pool.SWITCH_OPTION))
+
+    def test_option_off_installs_nothing(self):
+        for value in (False, "False", "0", "off"):
+            with (
+                self.subTest(value=value),
+                self.assertLogs(addon.__name__, logging.INFO),
+            ):
+                self.assertEqual(self._post_load(value), (False, False, False, False))
+
+    def test_pool_off_gives_odoo_cursors(self):
+        with (
+            patch.object(sql_pool.pool, "installed", False),
+            patch.object(sql_pool.pool, "borrow", side_effect=AssertionError),
+        ):
+            with sql_pool.pool.cursor(get_db_name()) as cr:
+                cr.execute("SELECT 1")
+                self.assertEqual(cr.fetchone(), (1,))
+                self.assertIsInstance(cr, sql_db.Cursor)
+
+
+@tagged("post_install", "-at_install")
+class TestSqlPoolMaximum(BaseCase):
+    def setUp(self):
+        super().setUp()
+        self.dbname = get_db_name()
+
+    def test_maximum_from_config(self):
+        for options, maximum in (
+            ({"db_maxconn": 64}, 8),
+            ({"db_maxconn": 12}, 3),
+            ({"db_maxconn": 2}, 1),
+            ({"db_maxconn": 64, sql_pool.MAXCONN_OPTION: "20"}, 20),
+        ):
+            with self.subTest(options=options), patch.dict(config.options, options):
+                if sql_pool.MAXCONN_OPTION not in options:
+                    config.options.pop(sql_pool.MAXCONN_OPTION, None)
+                self.assertEqual(sql_pool.configured_maximum(), maximum)
+                self.assertEqual(sql_pool.RawPool().maximum, maximum)
+
+    def test_threads_never_open_more_than_the_maximum(self):
+        """Eight threads asking at once, three connections at most: they
+        wait for each other, nobody fails, and PostgreSQL never sees more
+        than three of our connections."""
+        pool = sql_pool.RawPool(maximum=3)
+        seen, pids, errors = [], set(), []
+        lock = threading.Lock()
+        barrier = threading.Barrier(8)
+
+        def work():
+            try:
+                barrier.wait(30)
+                for _i in range(3):
+                    with pool.cursor(self.dbname) as cr:
+                        cr.execute("SELECT pg_backend_pid(), pg_sleep(0.02)")
+                        with lock:
+                            pids.add(cr.fetchone()[0])
+                            seen.append(pool.open_count())
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _i in range(8)]
+        with patch.object(sql_pool, "WAIT_SECONDS", 60):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(seen), 24)
+        self.assertLessEqual(max(seen), 3)
+        self.assertLessEqual(len(pids), 3, "connections reused, never more than 3")
+        with sql_db.db_connect(self.dbname).cursor() as cr:
+            cr.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                [list(pids)],
+            )
+            self.assertEqual(cr.fetchone()[0], pool.open_count())
+        self.assertLessEqual(pool.open_count(), 3)
+        for idle in pool._idle.values():
+            for connection in idle:
+                connection.close()
+
+    def test_full_pool_waits_then_refuses(self):
+        pool = sql_pool.RawPool(maximum=1)
+        connection = pool.borrow(self.dbname)
+        with patch.object(sql_pool, "WAIT_SECONDS", 0.05):
+            with self.assertRaises(sql_pool.PoolFull):
+                pool.borrow(self.dbname)
+        self.assertEqual(pool.open_count(), 1)
+        pool.give_back(self.dbname, connection)
+        self.assertIs(pool.borrow(self.dbname), connection, "the one given back")
+        pool.give_back(self.dbname, connection, broken=True)
+        self.assertEqual(pool.open_count(), 0)
+
+    def test_idle_connection_of_another_database_makes_room(self):
+        pool = sql_pool.RawPool(maximum=1)
+        connection = pool.borrow(self.dbname)
+        pool.give_back(self.dbname, connection)
+        other = pool.borrow("postgres")
+        self.assertTrue(connection.closed, "closed to stay at the maximum")
+        self.assertEqual(pool.open_count(), 1)
+        self.assertEqual(pool.idle_count(self.dbname), 0)
+        pool.give_back("postgres", other, broken=True)
+        self.assertEqual(pool.open_count(), 0)
+
+    def test_failed_connect_frees_its_room(self):
+        pool = sql_pool.RawPool(maximum=1)
+        with patch.object(
+            sql_pool.psycopg2, "connect", side_effect=psycopg2.OperationalError
+        ):
+            with self.assertRaises(psycopg2.OperationalError):
+                pool.borrow(self.dbname)
+        self.assertEqual(pool.open_count(), 0)
+        pool.give_back(self.dbname, pool.borrow(self.dbname), broken=True)
