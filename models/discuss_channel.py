@@ -319,7 +319,9 @@ class DiscussChannel(models.Model):
     def _messaging_hand_off(self, event=None, notify=False):
         """To a person: the next agent of the team, else its shared queue."""
         self.ensure_one()
-        handoff_message = self.messaging_channel_id.handoff_message
+        handoff_message = self.messaging_channel_id._text_for_customer(
+            "handoff_message", self.messaging_partner_id
+        )
         if notify and handoff_message and not self._messaging_answered(event):
             self._messaging_send_bot(handoff_message, event)
         self._messaging_assign()
@@ -458,19 +460,26 @@ class DiscussChannel(models.Model):
                 ("zalo_status", "in", ("ENABLE", False)),
             ]
         )
-        message = _(
-            "The Zalo user last wrote more than 7 days ago: Zalo refuses free "
-            "text now. Send an approved ZBS template instead%(list)s, or wait "
-            "until they write again."
-        ) % {"list": (": " + ", ".join(templates.mapped("name"))) if templates else ""}
         if not partner or not identity:
             raise UserError(
-                message
-                + " "
-                + _(
-                    "This user is not linked to a contact yet, so no template "
-                    "can reach them."
+                _(
+                    "The Zalo user last wrote more than 7 days ago: Zalo refuses "
+                    "free text now. This user is not linked to a contact yet, so "
+                    "no template can reach them: wait until they write again."
                 )
+            )
+        if templates:
+            message = _(
+                "The Zalo user last wrote more than 7 days ago: Zalo refuses free "
+                "text now. Send one of the approved ZBS templates (%(templates)s) "
+                "instead, or wait until they write again.",
+                templates=", ".join(templates.mapped("name")),
+            )
+        else:
+            message = _(
+                "The Zalo user last wrote more than 7 days ago: Zalo refuses free "
+                "text now. Send an approved ZBS template instead, or wait until "
+                "they write again."
             )
         raise RedirectWarning(
             message,

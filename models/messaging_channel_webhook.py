@@ -5,11 +5,13 @@ import re
 import secrets
 import unicodedata
 
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.tools import LazyTranslate
 
 from .models import ADMIN_GROUP, MANAGER_GROUP
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
 
 # How the X-ZEvent-Signature mac is built: the guides disagree on the first
 # and last terms, so each known variant can be chosen (or all tried).
@@ -20,8 +22,9 @@ SIGNATURE_VARIANTS = [
     ("any", "Any of the above (the log says which one matched)"),
 ]
 DEFAULT_OPT_OUT_KEYWORDS = "HUY, HUY QC, TU CHOI, DUNG, STOP, UNSUBSCRIBE"
-DEFAULT_OPT_OUT_CONFIRMATION = (
-    "Bạn đã hủy nhận tin khuyến mãi. Bạn vẫn nhận thông báo về đơn hàng của mình."
+DEFAULT_OPT_OUT_CONFIRMATION = _lt(
+    "You will no longer receive promotions. You will still receive notices "
+    "about your orders."
 )
 _LOGGED_VARIANTS = set()  # (channel id, variant) already logged by this worker
 
@@ -68,11 +71,21 @@ class MessagingChannel(models.Model):
     )
     opt_out_confirmation = fields.Text(
         translate=True,
-        default=DEFAULT_OPT_OUT_CONFIRMATION,
+        default=lambda self: DEFAULT_OPT_OUT_CONFIRMATION._translate(
+            self.env.lang or "en_US"
+        ),
         help="Sent once to the user who opted out (consultation message). "
         "Empty = no confirmation.",
     )
     webhook_event_count = fields.Integer(compute="_compute_webhook_event_count")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        channels = super().create(vals_list)
+        channels._fill_default_translations(
+            "opt_out_confirmation", DEFAULT_OPT_OUT_CONFIRMATION
+        )
+        return channels
 
     def _compute_webhook_event_count(self):
         counts = dict(
