@@ -8,6 +8,7 @@ from . import messaging_campaign
 from . import messaging_campaign_enqueue
 from . import messaging_identity
 from . import messaging_message
+from . import messaging_message_error
 from . import messaging_event
 from . import messaging_event_receipts
 from . import models

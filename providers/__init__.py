@@ -17,6 +17,7 @@ from .base import (
     ProviderError,
     SendResult,
     get_session,
+    to_int,
 )
 from .esms import ESMS_CODES, EsmsAdapter
 from .phone import normalize_vn_phone, to_e164, to_national_vn
@@ -44,6 +45,21 @@ def get_adapter(provider_type, config, session=None):
     return adapter_class(config, session=session)
 
 
+ERROR_TABLES = {"esms": ESMS_CODES, "speedsms": SPEEDSMS_CODES}
+
+
+def error_hint(provider_type, code):
+    """The English text (marked for translation) of a provider's error
+    ``code``, or None when the code is not in its table."""
+    if code in (None, "", False):
+        return None
+    if provider_type == "zalo":
+        entry = ZALO_ERRORS.get(to_int(code))
+    else:
+        entry = ERROR_TABLES.get(provider_type, {}).get(str(code))
+    return entry[2] if entry else None
+
+
 __all__ = [
     "ACCEPTED",
     "ADAPTERS",
@@ -69,6 +85,7 @@ __all__ = [
     "SpeedSmsAdapter",
     "ZaloAdapter",
     "classify_error",
+    "error_hint",
     "get_adapter",
     "get_session",
     "has_vietnamese_diacritics",

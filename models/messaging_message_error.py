@@ -1,0 +1,46 @@
+from odoo import _, api, fields, models
+from odoo.tools.translate import code_translations
+
+from ..providers import error_hint
+
+MODULE = "multichannel_messaging"
+
+
+def translate_term(env, text):
+    """``text`` in the reader's language when it is one of this addon's
+    English terms (a provider's texts, marked in ``providers/terms.py``);
+    else unchanged (a provider's own words, or a text stored translated)."""
+    lang = env.lang or "en_US"
+    if not text or lang == "en_US":
+        return text
+    return code_translations.get_python_translations(MODULE, lang).get(text, text)
+
+
+class MessagingMessage(models.Model):
+    _inherit = "messaging.message"
+
+    error_message_display = fields.Text(
+        "Error",
+        compute="_compute_error_message_display",
+        help="The stored error in the reader's language: a provider's error "
+        "code is kept as sent and its text is translated when read.",
+    )
+
+    @api.depends("error_code", "error_message", "channel_type")
+    @api.depends_context("lang")
+    def _compute_error_message_display(self):
+        for message in self:
+            message.error_message_display = message._render_error()
+
+    def _render_error(self):
+        """As Odoo's ``sms_api``: the provider's code picks the text shown;
+        the provider's own words, when it gave some, follow it."""
+        self.ensure_one()
+        text = self.error_message or ""
+        hint = error_hint(self.channel_type, self.error_code)
+        if not hint:
+            return translate_term(self.env, text) or False
+        error = translate_term(self.env, hint)
+        if not text or text == hint:
+            return error
+        return _("%(error)s The provider said: %(detail)s", error=error, detail=text)
