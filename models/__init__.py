@@ -26,3 +26,4 @@ from . import messaging_blacklist_sync
 from . import phone_blacklist
 from . import mail_blacklist
 from . import messaging_message_unsubscribe
+from . import mail_message

@@ -340,11 +340,10 @@ class DiscussChannel(models.Model):
             return agent
         self.write({"messaging_state": "queue", "messaging_agent_id": False})
         self._messaging_add_agents(team.user_ids)
-        self._messaging_notify(
-            _("Waiting in the shared queue of %s.") % team.name
-            if team
-            else _("No team answers this OA: waiting for a manager.")
-        )
+        if team:
+            self._messaging_notify("shared_queue", team=team.name)
+        else:
+            self._messaging_notify("no_team")
         self._messaging_pin_for_agents()
         return agent
 
@@ -359,7 +358,7 @@ class DiscussChannel(models.Model):
         others.unlink()
         self._messaging_add_agents(agent)
         if previous != agent:
-            self._messaging_notify(_("Assigned to %s.") % agent.name)
+            self._messaging_notify("assigned", agent=agent.name)
         self._messaging_pin_for_agents()
 
     def _messaging_add_agents(self, users):
@@ -384,9 +383,14 @@ class DiscussChannel(models.Model):
             for member in unpinned:
                 member.partner_id._bus_send_store(self)
 
-    def _messaging_notify(self, text):
-        self.sudo().with_context(**{INTERNAL_POST: True}).message_post(
-            body=Markup('<div class="o_mail_notification">%s</div>') % text,
+    def _messaging_notify(self, key, **params):
+        """A notice in the conversation: line ``key`` of ``mail_message.LINES``,
+        shown in each agent's language."""
+        self.env["mail.message"]._messaging_post(
+            self.sudo().with_context(**{INTERNAL_POST: True}),
+            key,
+            params,
+            notification=True,
             author_id=self.env.ref("base.partner_root").id,
             message_type="notification",
             subtype_xmlid="mail.mt_comment",
@@ -503,11 +507,10 @@ class DiscussChannel(models.Model):
             self.sudo()._messaging_set_agent(self.env.user)
         partner = self.messaging_partner_id
         if partner:
-            partner.sudo().with_context(**{INTERNAL_POST: True}).message_post(
-                body=plaintext2html(
-                    _("Zalo reply by %(agent)s: %(text)s")
-                    % {"agent": self.env.user.name, "text": text}
-                ),
+            self.env["mail.message"]._messaging_post(
+                partner.sudo().with_context(**{INTERNAL_POST: True}),
+                "zalo_reply",
+                {"agent": self.env.user.name, "text": text},
                 message_type="comment",
                 subtype_xmlid="mail.mt_note",
             )
@@ -547,7 +550,7 @@ class DiscussChannel(models.Model):
         self._messaging_check_zalo()
         for channel in self:
             channel.sudo().write({"messaging_state": "done"})
-            channel._messaging_notify(_("Marked as done by %s.") % self.env.user.name)
+            channel._messaging_notify("done", user=self.env.user.name)
             for member in channel._messaging_agent_members():
                 # after the notice just posted (same second): unpinned
                 member.unpin_dt = fields.Datetime.now() + timedelta(seconds=1)

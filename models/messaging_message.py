@@ -2183,15 +2183,17 @@ class MessagingMessage(models.Model):
         record = self.env[self.res_model].browse(self.res_id).exists()
         if not record or not hasattr(record, "message_post"):
             return
-        body = _("%(channel)s message sent to %(to)s:") % {
-            "channel": self.channel_id.name,
-            "to": self.recipient,
-        }
         text = self.body or ", ".join(
             "%s: %s" % item for item in (self.template_data or {}).items()
         )
-        record.sudo().message_post(
-            body=plaintext2html("%s\n%s" % (body, html2plaintext(text or ""))),
+        self.env["mail.message"]._messaging_post(
+            record.sudo(),
+            "sent",
+            {
+                "channel": self.channel_id.name,
+                "to": self.recipient,
+                "text": html2plaintext(text or ""),
+            },
             message_type="notification",
             subtype_xmlid="mail.mt_note",
         )
