@@ -66,7 +66,8 @@ class MessagingChannel(models.Model):
     opt_out_keywords = fields.Char(
         default=DEFAULT_OPT_OUT_KEYWORDS,
         help="Comma-separated. A user message equal to one of these (case, "
-        "accents and punctuation ignored: 'Hủy', 'huy!', 'HUỶ' all match 'HUY') "
+        "accents and punctuation ignored: 'huy!', 'Huy' and the accented "
+        "spellings all match 'HUY') "
         "opts the contact out of marketing on this channel.",
     )
     opt_out_confirmation = fields.Text(
