@@ -28,7 +28,9 @@ class MessagingChannel(models.Model):
     )
     handoff_message = fields.Text(
         "Hand-over message",
-        default=lambda self: DEFAULT_HANDOFF_MESSAGE._translate(self.env.lang or "en_US"),
+        default=lambda self: DEFAULT_HANDOFF_MESSAGE._translate(
+            self.env.lang or "en_US"
+        ),
         translate=True,
         help="Sent to the user when an automatic conversation goes to a person.",
     )
