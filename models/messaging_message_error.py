@@ -1,19 +1,7 @@
 from odoo import _, api, fields, models
-from odoo.tools.translate import code_translations
 
+from ..engine.terms import translate_term
 from ..providers import error_hint
-
-MODULE = "multichannel_messaging"
-
-
-def translate_term(env, text):
-    """``text`` in the reader's language when it is one of this addon's
-    English terms (a provider's texts, marked in ``providers/terms.py``);
-    else unchanged (a provider's own words, or a text stored translated)."""
-    lang = env.lang or "en_US"
-    if not text or lang == "en_US":
-        return text
-    return code_translations.get_python_translations(MODULE, lang).get(text, text)
 
 
 class MessagingMessage(models.Model):

@@ -24,6 +24,7 @@ from .phone import normalize_vn_phone, to_e164, to_national_vn
 from .sandbox import SandboxAdapter, sandbox_final_state
 from .sms_text import has_vietnamese_diacritics, sms_segments, strip_vietnamese_accents
 from .speedsms import SPEEDSMS_CODES, SpeedSmsAdapter
+from .terms import Term, _lt
 from .zalo import ZALO_ERRORS, ZaloAdapter, classify_error, validate_template_params
 
 ADAPTERS = {
@@ -40,7 +41,8 @@ def get_adapter(provider_type, config, session=None):
         adapter_class = ADAPTERS[provider_type]
     except KeyError as exc:
         raise ProviderError(
-            f"Unknown provider type {provider_type!r}.", code="config"
+            Term(_lt("Unknown provider type %(type)r."), type=provider_type),
+            code="config",
         ) from exc
     return adapter_class(config, session=session)
 

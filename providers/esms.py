@@ -28,7 +28,7 @@ from .base import (
 )
 from .phone import to_national_vn
 from .sms_text import has_vietnamese_diacritics, is_gsm7, strip_vietnamese_accents
-from .terms import _lt
+from .terms import Term, _lt
 
 DEFAULT_URL = "https://rest.esms.vn"
 SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
@@ -111,7 +111,9 @@ class EsmsAdapter(BaseAdapter):
 
     def build_body(self, msg):
         if msg.kind not in ("text", "template"):
-            raise ValueError(f"eSMS cannot send a message of kind {msg.kind!r}.")
+            raise ValueError(
+                Term(_lt("eSMS cannot send a message of kind %(kind)r."), kind=msg.kind)
+            )
         if not msg.phone:
             raise ValueError(_lt("A phone number is required to send an SMS."))
         if not msg.text:
@@ -186,11 +188,16 @@ class EsmsAdapter(BaseAdapter):
         code = str(answer.get("CodeResponse", ""))
         if code != "100":
             hint = ESMS_CODES.get(code, (None, None, "Unknown eSMS code."))[2]
+            detail = answer.get("ErrorMessage") or hint
             raise ProviderError(
-                f"eSMS error {code}: {answer.get('ErrorMessage') or hint}", code=code
+                Term(_lt("eSMS error %(code)s: %(detail)s"), code=code, detail=detail),
+                code=code,
             )
         return to_float(answer.get("Balance"))
 
     def test_connection(self):
         balance = self.get_balance()
-        return f"Connected to eSMS: balance {balance:,.0f} VND."
+        return Term(
+            _lt("Connected to eSMS: balance %(balance)s VND."),
+            balance=f"{balance:,.0f}",
+        )

@@ -32,7 +32,7 @@ from .base import (
     to_int,
 )
 from .sms_text import strip_vietnamese_accents
-from .terms import _lt
+from .terms import Term, _lt
 
 DEFAULT_URL = "https://api.speedsms.vn"
 SEND_PATH = "/index.php/sms/send"
@@ -69,7 +69,12 @@ class SpeedSmsAdapter(BaseAdapter):
 
     def build_body(self, msg):
         if msg.kind not in ("text", "template"):
-            raise ValueError(f"SpeedSMS cannot send a message of kind {msg.kind!r}.")
+            raise ValueError(
+                Term(
+                    _lt("SpeedSMS cannot send a message of kind %(kind)r."),
+                    kind=msg.kind,
+                )
+            )
         if not msg.phone:
             raise ValueError(_lt("A phone number is required to send an SMS."))
         if not msg.text:
@@ -77,7 +82,12 @@ class SpeedSmsAdapter(BaseAdapter):
         sms_type = self.sms_type()
         sender = self.config.get("speedsms_sender") or ""
         if sms_type in TYPES_NEEDING_SENDER and not sender:
-            raise ValueError(f"SpeedSMS sms_type {sms_type} needs a sender.")
+            raise ValueError(
+                Term(
+                    _lt("SpeedSMS sms_type %(sms_type)s needs a sender."),
+                    sms_type=sms_type,
+                )
+            )
         content = msg.text
         if self.config.get("strip_accents"):
             content = strip_vietnamese_accents(content)
@@ -147,15 +157,23 @@ class SpeedSmsAdapter(BaseAdapter):
         if answer.get("status") != "success":
             code = str(answer.get("code", answer.get("_http_status", "")))
             hint = SPEEDSMS_CODES.get(code, (None, None, "Unknown SpeedSMS code."))[2]
+            detail = answer.get("message") or hint
             raise ProviderError(
-                f"SpeedSMS error {code}: {answer.get('message') or hint}", code=code
+                Term(
+                    _lt("SpeedSMS error %(code)s: %(detail)s"), code=code, detail=detail
+                ),
+                code=code,
             )
         return answer.get("data") or {}
 
     def test_connection(self):
         info = self.user_info()
         balance = to_float(info.get("balance")) or 0.0
-        return (
-            f"Connected to SpeedSMS as {info.get('email') or '?'}: balance "
-            f"{balance:,.0f} {info.get('currency') or 'VND'}."
+        return Term(
+            _lt(
+                "Connected to SpeedSMS as %(email)s: balance %(balance)s %(currency)s."
+            ),
+            email=info.get("email") or "?",
+            balance=f"{balance:,.0f}",
+            currency=info.get("currency") or "VND",
         )

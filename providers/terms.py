@@ -12,3 +12,21 @@ raw detail; the model that shows the error translates it when it is read
 def _lt(text):
     """Mark ``text`` (an English literal) for translation; returns it as is."""
     return text
+
+
+class Term(str):
+    """An English text built from a marked template and named parameters.
+
+    It is the English ``str`` (logs, tests, callers that only print it) and
+    keeps ``template`` and ``params``, so a model can show it in its reader's
+    language (``engine/terms.py``): ``Term(_lt("Balance %(amount)s."), amount=3)``.
+    """
+
+    template: str
+    params: dict
+
+    def __new__(cls, template, **params):
+        term = super().__new__(cls, template % params if params else template)
+        term.template = template
+        term.params = params
+        return term

@@ -36,7 +36,7 @@ from .base import (
     TransportError,
     to_int,
 )
-from .terms import _lt
+from .terms import Term, _lt
 from .zalo_codes import ZALO_ERRORS
 
 _logger = logging.getLogger(__name__)
@@ -167,12 +167,31 @@ def _truthy(value):
     return bool(value)
 
 
+_PARAM_ERRORS = {
+    "required": _lt("Parameter '%(name)s' is required but empty."),
+    "too_long": _lt(
+        "Parameter '%(name)s' is too long: %(length)s characters, maximum %(max)s."
+    ),
+    "too_short": _lt(
+        "Parameter '%(name)s' is too short: %(length)s characters, minimum %(min)s."
+    ),
+    "number": _lt("Parameter '%(name)s' must be a number, got %(value)r."),
+    "amount": _lt(
+        "Parameter '%(name)s' must be a positive integer amount, got %(value)r."
+    ),
+    "date": _lt(
+        "Parameter '%(name)s' must be a date such as dd/mm/yyyy, got %(value)r."
+    ),
+    "undefined": _lt("Parameter '%(name)s' is not defined in the template."),
+}
+
+
 def validate_template_params(list_params, params):
     """Check ``params`` against a template's ``listParams``.
 
-    Returns a list of English error strings, each naming the parameter; an
-    empty list means the data may be sent. Lengths are counted on the NFC
-    form (what Zalo counts).
+    Returns a list of English error strings (``Term``: a model can show them
+    translated), each naming the parameter; an empty list means the data may
+    be sent. Lengths are counted on the NFC form (what Zalo counts).
     """
     errors = []
     params = params or {}
@@ -188,34 +207,38 @@ def validate_template_params(list_params, params):
         accept_null = _truthy(spec.get("acceptNull", False))
         if not text.strip():
             if required and not accept_null:
-                errors.append(f"Parameter '{name}' is required but empty.")
+                errors.append(Term(_PARAM_ERRORS["required"], name=name))
             continue
         max_length = to_int(spec.get("maxLength"))
         min_length = to_int(spec.get("minLength"))
         if max_length and len(text) > max_length:
             errors.append(
-                f"Parameter '{name}' is too long: {len(text)} characters, "
-                f"maximum {max_length}."
+                Term(
+                    _PARAM_ERRORS["too_long"],
+                    name=name,
+                    length=len(text),
+                    max=max_length,
+                )
             )
         if min_length and len(text) < min_length:
             errors.append(
-                f"Parameter '{name}' is too short: {len(text)} characters, "
-                f"minimum {min_length}."
+                Term(
+                    _PARAM_ERRORS["too_short"],
+                    name=name,
+                    length=len(text),
+                    min=min_length,
+                )
             )
         ptype = _param_type(spec.get("type"))
         if ptype == "NUMBER" and not _NUMBER_RE.match(text.strip()):
-            errors.append(f"Parameter '{name}' must be a number, got {text!r}.")
+            errors.append(Term(_PARAM_ERRORS["number"], name=name, value=text))
         elif ptype == "CURRENCY" and not _INTEGER_RE.match(text.strip()):
-            errors.append(
-                f"Parameter '{name}' must be a positive integer amount, got {text!r}."
-            )
+            errors.append(Term(_PARAM_ERRORS["amount"], name=name, value=text))
         elif ptype == "DATE" and not _is_date(text.strip()):
-            errors.append(
-                f"Parameter '{name}' must be a date such as dd/mm/yyyy, got {text!r}."
-            )
+            errors.append(Term(_PARAM_ERRORS["date"], name=name, value=text))
     for name in params:
         if list_params and name not in known:
-            errors.append(f"Parameter '{name}' is not defined in the template.")
+            errors.append(Term(_PARAM_ERRORS["undefined"], name=name))
     return errors
 
 
@@ -275,7 +298,10 @@ class ZaloAdapter(BaseAdapter):
     def _build_request(self, msg):
         if not msg.tracking_id or len(msg.tracking_id) > TRACKING_ID_MAX:
             raise ValueError(
-                f"tracking_id must be 1-{TRACKING_ID_MAX} characters long."
+                Term(
+                    _lt("tracking_id must be 1-%(max)s characters long."),
+                    max=TRACKING_ID_MAX,
+                )
             )
         if msg.kind == "template":
             if not msg.template_ref:
@@ -314,8 +340,14 @@ class ZaloAdapter(BaseAdapter):
             if msg.text:
                 if len(msg.text) > CS_TEXT_MAX:
                     raise ValueError(
-                        f"Zalo OA text is limited to {CS_TEXT_MAX} characters "
-                        f"({len(msg.text)} given)."
+                        Term(
+                            _lt(
+                                "Zalo OA text is limited to %(max)s characters "
+                                "(%(length)s given)."
+                            ),
+                            max=CS_TEXT_MAX,
+                            length=len(msg.text),
+                        )
                     )
                 message["text"] = msg.text
             if msg.kind == "image":
@@ -334,7 +366,9 @@ class ZaloAdapter(BaseAdapter):
                 raise ValueError(_lt("A text is required for a Zalo OA text message."))
             body = {"recipient": {"user_id": str(msg.zalo_user_id)}, "message": message}
             return f"{self.openapi_url}/v3.0/oa/message/cs", body
-        raise ValueError(f"Unsupported message kind {msg.kind!r} for Zalo.")
+        raise ValueError(
+            Term(_lt("Unsupported message kind %(kind)r for Zalo."), kind=msg.kind)
+        )
 
     def _parse_send_response(self, body):
         raw = self._clean_raw(body)
@@ -381,7 +415,9 @@ class ZaloAdapter(BaseAdapter):
         """
         cfg = self.config
         if not cfg.get("zalo_refresh_token"):
-            raise ProviderError("No Zalo refresh token is configured.", code="config")
+            raise ProviderError(
+                _lt("No Zalo refresh token is configured."), code="config"
+            )
         body = self._admin_request(
             "POST",
             f"{self.oauth_url}/v4/oa/access_token",
@@ -398,9 +434,19 @@ class ZaloAdapter(BaseAdapter):
                 body.get("error_name") or body.get("message") or "token refresh failed"
             )
             description = body.get("error_description") or body.get("error_reason")
-            text = f"Zalo token refresh failed ({error}): {name}"
             if description and description != name:
-                text += f" - {description}"
+                text = Term(
+                    _lt("Zalo token refresh failed (%(error)s): %(name)s - %(detail)s"),
+                    error=error,
+                    name=name,
+                    detail=description,
+                )
+            else:
+                text = Term(
+                    _lt("Zalo token refresh failed (%(error)s): %(name)s"),
+                    error=error,
+                    name=name,
+                )
             raise ProviderError(text, code=error)
         expires_in = to_int(body.get("expires_in")) or 0
         return {
@@ -414,8 +460,10 @@ class ZaloAdapter(BaseAdapter):
         code = to_int(body.get("error"))
         if code not in (0, None):
             _status, _reason, hint, _retry = classify_error(code, body.get("message"))
+            detail = body.get("message") or hint
             raise ProviderError(
-                f"Zalo error {code}: {body.get('message') or hint}", code=code
+                Term(_lt("Zalo error %(code)s: %(detail)s"), code=code, detail=detail),
+                code=code,
             )
         return body
 
@@ -453,7 +501,11 @@ class ZaloAdapter(BaseAdapter):
         data = body.get("data") or {}
         name = data.get("name") or "?"
         oa_id = data.get("oa_id") or data.get("oaid") or "?"
-        return f'Connected to Zalo Official Account "{name}" (id {oa_id}).'
+        return Term(
+            _lt('Connected to Zalo Official Account "%(name)s" (id %(oa_id)s).'),
+            name=name,
+            oa_id=oa_id,
+        )
 
 
 def _str_or_none(value):
