@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.mail.tools.discuss import Store
@@ -165,6 +166,25 @@ class TestReaderLanguage(MessagingCase):
         vietnamese = message.with_context(lang="vi_VN").error_message_display
         self.assertIn("ApiKey hoặc SecretKey không đúng.", vietnamese)
         self.assertIn("Sai khóa", vietnamese)
+
+    def test_admin_answers_in_the_clickers_language(self):
+        self.peer.balance = 12345
+        action = self.esms.with_context(lang="vi_VN").action_test_connection()
+        self.assertEqual(
+            action["params"]["message"], "Đã kết nối eSMS: số dư 12,345 VND."
+        )
+        action = self.esms.with_context(lang="en_US").action_test_connection()
+        self.assertEqual(
+            action["params"]["message"], "Connected to eSMS: balance 12,345 VND."
+        )
+        self.peer.queue_response(
+            EsmsPeer.balance_path, {"CodeResponse": "101", "ErrorMessage": ""}
+        )
+        with self.assertRaises(UserError) as caught:
+            self.esms.with_context(lang="vi_VN").action_test_connection()
+        self.assertIn(
+            "Lỗi eSMS 101: ApiKey hoặc SecretKey không đúng.", str(caught.exception)
+        )
 
     def test_defaults_reach_each_customer_in_their_language(self):
         channel = self.env["messaging.channel"].create(
