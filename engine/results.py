@@ -12,7 +12,7 @@ time (fallback), no receipt for an unknown outcome (held for a Manager).
 from datetime import timedelta
 
 from odoo import fields
-from odoo.tools import SQL, html2plaintext, plaintext2html
+from odoo.tools import SQL, html2plaintext
 
 from ..providers import (
     ACCEPTED,
@@ -342,16 +342,17 @@ def post_on_document(message):
     record = env[message.res_model].browse(message.res_id).exists()
     if not record or not hasattr(record, "message_post"):
         return
-    body = env._(
-        "%(channel)s message sent to %(to)s:",
-        channel=message.channel_id.name,
-        to=message.recipient,
-    )
     text = message.body or ", ".join(
         "%s: %s" % item for item in (message.template_data or {}).items()
     )
-    record.sudo().message_post(
-        body=plaintext2html("%s\n%s" % (body, html2plaintext(text or ""))),
+    env["mail.message"]._messaging_post(
+        record.sudo(),
+        "sent",
+        {
+            "channel": message.channel_id.name,
+            "to": message.recipient,
+            "text": html2plaintext(text or ""),
+        },
         message_type="notification",
         subtype_xmlid="mail.mt_note",
     )

@@ -10,6 +10,7 @@ from . import messaging_campaign_report
 from . import messaging_campaign_enqueue
 from . import messaging_identity
 from . import messaging_message
+from . import messaging_message_error
 from . import messaging_event
 from . import messaging_event_receipts
 from . import messaging_event_zalo
@@ -29,3 +30,4 @@ from . import messaging_blacklist_sync
 from . import phone_blacklist
 from . import mail_blacklist
 from . import messaging_message_unsubscribe
+from . import mail_message

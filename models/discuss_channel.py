@@ -11,8 +11,6 @@ automatic answer, hands the conversation to an agent of the OA's team.
 import logging
 from datetime import timedelta
 
-from markupsafe import Markup
-
 from odoo import _, api, fields, models
 from odoo.exceptions import RedirectWarning, UserError
 from odoo.tools import format_amount, html2plaintext, plaintext2html
@@ -320,7 +318,9 @@ class DiscussChannel(models.Model):
     def _messaging_hand_off(self, event=None, notify=False):
         """To a person: the next agent of the team, else its shared queue."""
         self.ensure_one()
-        handoff_message = self.messaging_channel_id.handoff_message
+        handoff_message = self.messaging_channel_id._text_for_customer(
+            "handoff_message", self.messaging_partner_id
+        )
         if notify and handoff_message and not self._messaging_answered(event):
             self._messaging_send_bot(handoff_message, event)
         self._messaging_assign()
@@ -339,11 +339,10 @@ class DiscussChannel(models.Model):
             return agent
         self.write({"messaging_state": "queue", "messaging_agent_id": False})
         self._messaging_add_agents(team.user_ids)
-        self._messaging_notify(
-            _("Waiting in the shared queue of %s.") % team.name
-            if team
-            else _("No team answers this OA: waiting for a manager.")
-        )
+        if team:
+            self._messaging_notify("shared_queue", team=team.name)
+        else:
+            self._messaging_notify("no_team")
         self._messaging_pin_for_agents()
         return agent
 
@@ -358,7 +357,7 @@ class DiscussChannel(models.Model):
         others.unlink()
         self._messaging_add_agents(agent)
         if previous != agent:
-            self._messaging_notify(_("Assigned to %s.") % agent.name)
+            self._messaging_notify("assigned", agent=agent.name)
         self._messaging_pin_for_agents()
 
     def _messaging_add_agents(self, users):
@@ -383,9 +382,14 @@ class DiscussChannel(models.Model):
             for member in unpinned:
                 member.partner_id._bus_send_store(self)
 
-    def _messaging_notify(self, text):
-        self.sudo().with_context(**{INTERNAL_POST: True}).message_post(
-            body=Markup('<div class="o_mail_notification">%s</div>') % text,
+    def _messaging_notify(self, key, **params):
+        """A notice in the conversation: line ``key`` of ``mail_message.LINES``,
+        shown in each agent's language."""
+        self.env["mail.message"]._messaging_post(
+            self.sudo().with_context(**{INTERNAL_POST: True}),
+            key,
+            params,
+            notification=True,
             author_id=self.env.ref("base.partner_root").id,
             message_type="notification",
             subtype_xmlid="mail.mt_comment",
@@ -459,19 +463,26 @@ class DiscussChannel(models.Model):
                 ("zalo_status", "in", ("ENABLE", False)),
             ]
         )
-        message = _(
-            "The Zalo user last wrote more than 7 days ago: Zalo refuses free "
-            "text now. Send an approved ZBS template instead%(list)s, or wait "
-            "until they write again."
-        ) % {"list": (": " + ", ".join(templates.mapped("name"))) if templates else ""}
         if not partner or not identity:
             raise UserError(
-                message
-                + " "
-                + _(
-                    "This user is not linked to a contact yet, so no template "
-                    "can reach them."
+                _(
+                    "The Zalo user last wrote more than 7 days ago: Zalo refuses "
+                    "free text now. This user is not linked to a contact yet, so "
+                    "no template can reach them: wait until they write again."
                 )
+            )
+        if templates:
+            message = _(
+                "The Zalo user last wrote more than 7 days ago: Zalo refuses free "
+                "text now. Send one of the approved ZBS templates (%(templates)s) "
+                "instead, or wait until they write again.",
+                templates=", ".join(templates.mapped("name")),
+            )
+        else:
+            message = _(
+                "The Zalo user last wrote more than 7 days ago: Zalo refuses free "
+                "text now. Send an approved ZBS template instead, or wait until "
+                "they write again."
             )
         raise RedirectWarning(
             message,
@@ -495,11 +506,10 @@ class DiscussChannel(models.Model):
             self.sudo()._messaging_set_agent(self.env.user)
         partner = self.messaging_partner_id
         if partner:
-            partner.sudo().with_context(**{INTERNAL_POST: True}).message_post(
-                body=plaintext2html(
-                    _("Zalo reply by %(agent)s: %(text)s")
-                    % {"agent": self.env.user.name, "text": text}
-                ),
+            self.env["mail.message"]._messaging_post(
+                partner.sudo().with_context(**{INTERNAL_POST: True}),
+                "zalo_reply",
+                {"agent": self.env.user.name, "text": text},
                 message_type="comment",
                 subtype_xmlid="mail.mt_note",
             )
@@ -539,7 +549,7 @@ class DiscussChannel(models.Model):
         self._messaging_check_zalo()
         for channel in self:
             channel.sudo().write({"messaging_state": "done"})
-            channel._messaging_notify(_("Marked as done by %s.") % self.env.user.name)
+            channel._messaging_notify("done", user=self.env.user.name)
             for member in channel._messaging_agent_members():
                 # after the notice just posted (same second): unpinned
                 member.unpin_dt = fields.Datetime.now() + timedelta(seconds=1)

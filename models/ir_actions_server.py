@@ -4,7 +4,6 @@ from psycopg2.extensions import TransactionRollbackError
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import plaintext2html
 
 _logger = logging.getLogger(__name__)
 
@@ -195,10 +194,7 @@ class IrActionsServer(models.Model):
                 _logger.exception(
                     "Server action %s: no message about %s", self.id, document
                 )
-                self._messaging_note(
-                    document,
-                    _("The message could not be queued: %s") % exc,
-                )
+                self._messaging_note(document, "not_queued", error=str(exc))
         if messages:
             Message._retrigger_cron()  # sent within the next cron run
         return False
@@ -226,12 +222,7 @@ class IrActionsServer(models.Model):
         steps = self._messaging_get_steps(document)
         if not steps:
             self._messaging_note(
-                document,
-                _(
-                    "No message sent: no active messaging channel for template "
-                    "%s or its fallbacks."
-                )
-                % self.messaging_template_id.name,
+                document, "no_channel", template=self.messaging_template_id.name
             )
             return Message
         partner = document._messaging_get_partner()
@@ -393,15 +384,20 @@ class IrActionsServer(models.Model):
             )
         )
 
-    def _messaging_note(self, document, text):
-        """Say in the document's chatter why no message went out."""
+    def _messaging_note(self, document, key, **params):
+        """Say in the document's chatter why no message went out (line
+        ``key`` of ``mail_message.LINES``, shown in each reader's language)."""
+        Mail = self.env["mail.message"]
+        text = Mail._messaging_render({"key": key, "params": params}, "en_US")
         _logger.warning("Server action %s on %s: %s", self.id, document, text)
         if not hasattr(document, "message_post"):
             return
         try:
             with self.env.cr.savepoint():
-                document.message_post(
-                    body=plaintext2html(text),
+                Mail._messaging_post(
+                    document,
+                    key,
+                    params,
                     message_type="notification",
                     subtype_xmlid="mail.mt_note",
                 )

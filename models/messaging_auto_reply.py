@@ -26,7 +26,8 @@ class MessagingAutoReply(models.Model):
     keywords = fields.Char(
         required=True,
         help="Comma separated. Accents, case and punctuation are ignored: "
-        "'giá' also matches 'GIA' and 'Giá?'.",
+        "'price' also matches 'PRICE' and 'Price?', and an accented word "
+        "matches its spelling without accents.",
     )
     template_id = fields.Many2one(
         "messaging.template",

@@ -7,7 +7,7 @@ import pytz
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..engine import throttle
+from ..engine import terms, throttle
 from ..providers import ProviderError, get_adapter
 from .models import ADMIN_GROUP, USER_GROUP
 
@@ -372,9 +372,9 @@ class MessagingChannel(models.Model):
         except ProviderError as exc:
             raise UserError(
                 _("Connection to %(channel)s failed: %(error)s")
-                % {"channel": self.name, "error": exc}
+                % {"channel": self.name, "error": terms.error_text(self.env, exc)}
             ) from exc
-        return self._notify(_("Connection test"), text)
+        return self._notify(_("Connection test"), terms.translated(self.env, text))
 
     def action_refresh_token(self):
         self._check_messaging_group(ADMIN_GROUP)  # spends the refresh token
@@ -386,7 +386,7 @@ class MessagingChannel(models.Model):
         except ProviderError as exc:
             raise UserError(
                 _("Zalo refused to refresh the token of %(channel)s: %(error)s")
-                % {"channel": self.name, "error": exc}
+                % {"channel": self.name, "error": terms.error_text(self.env, exc)}
             ) from exc
         return self._notify(
             _("Token refreshed"),
@@ -405,7 +405,7 @@ class MessagingChannel(models.Model):
         except ProviderError as exc:
             raise UserError(
                 _("Template sync failed for %(channel)s: %(error)s")
-                % {"channel": self.name, "error": exc}
+                % {"channel": self.name, "error": terms.error_text(self.env, exc)}
             ) from exc
         return self._notify(
             _("Templates synchronised"), _("%s templates updated.") % count

@@ -1,10 +1,13 @@
 import secrets
 
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.tools import LazyTranslate
 
 from ..providers.sms_text import normalize_keyword
 from ..providers.zalo_signature import check_zalo_signature
 from .models import ADMIN_GROUP, MANAGER_GROUP
+
+_lt = LazyTranslate(__name__)
 
 # How the X-ZEvent-Signature mac is built: the guides disagree on the first
 # and last terms, so each known variant can be chosen (or all tried).
@@ -15,8 +18,9 @@ SIGNATURE_VARIANTS = [
     ("any", "Any of the above (the log says which one matched)"),
 ]
 DEFAULT_OPT_OUT_KEYWORDS = "HUY, HUY QC, TU CHOI, DUNG, STOP, UNSUBSCRIBE"
-DEFAULT_OPT_OUT_CONFIRMATION = (
-    "Bạn đã hủy nhận tin khuyến mãi. Bạn vẫn nhận thông báo về đơn hàng của mình."
+DEFAULT_OPT_OUT_CONFIRMATION = _lt(
+    "You will no longer receive promotions. You will still receive notices "
+    "about your orders."
 )
 
 
@@ -48,16 +52,27 @@ class MessagingChannel(models.Model):
     opt_out_keywords = fields.Char(
         default=DEFAULT_OPT_OUT_KEYWORDS,
         help="Comma-separated. A user message equal to one of these (case, "
-        "accents and punctuation ignored: 'Hủy', 'huy!', 'HUỶ' all match 'HUY') "
+        "accents and punctuation ignored: 'huy!', 'Huy' and the accented "
+        "spellings all match 'HUY') "
         "opts the contact out of marketing on this channel.",
     )
     opt_out_confirmation = fields.Text(
         translate=True,
-        default=DEFAULT_OPT_OUT_CONFIRMATION,
+        default=lambda self: DEFAULT_OPT_OUT_CONFIRMATION._translate(
+            self.env.lang or "en_US"
+        ),
         help="Sent once to the user who opted out (consultation message). "
         "Empty = no confirmation.",
     )
     webhook_event_count = fields.Integer(compute="_compute_webhook_event_count")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        channels = super().create(vals_list)
+        channels._fill_default_translations(
+            "opt_out_confirmation", DEFAULT_OPT_OUT_CONFIRMATION
+        )
+        return channels
 
     def _compute_webhook_event_count(self):
         counts = dict(

@@ -150,9 +150,10 @@ class MessagingEvent(models.Model):
         already = identity._apply_opt_out(
             _("Opt-out keyword received on %s.") % channel.display_name
         )
-        if already or not channel.opt_out_confirmation:
+        text = channel._text_for_customer("opt_out_confirmation", identity.partner_id)
+        if already or not text:
             return
-        self._queue_reply(identity, channel.opt_out_confirmation)
+        self._queue_reply(identity, text)
 
     def _queue_reply(self, identity, text):
         """A consultation message to this user (no template: free text)."""

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 
@@ -52,13 +52,12 @@ class MessagingMessage(models.Model):
         res = super()._set_failed(failure_type, text, code=code, state=state)
         for message in self.filtered("conversation_id"):
             message.conversation_id._messaging_notify(
-                _("Not delivered on Zalo: %(error)s")
-                % {
-                    "error": " ".join(
-                        filter(None, [message.error_code, message.error_message])
-                    )
-                    or failure_type
-                }
+                "not_delivered",
+                error=" ".join(
+                    filter(None, [message.error_code, message.error_message])
+                )
+                or failure_type,
+                error_of=message.id,
             )
         return res
 

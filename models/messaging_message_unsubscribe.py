@@ -88,7 +88,11 @@ class MessagingMessage(models.Model):
         else:
             return False
         if message.partner_id:
-            message.partner_id.message_post(
-                body=reason, message_type="notification", subtype_xmlid="mail.mt_note"
+            self.env["mail.message"]._messaging_post(
+                message.partner_id,
+                "unsubscribed",
+                {"id": message.id, "channel": message.channel_id.name},
+                message_type="notification",
+                subtype_xmlid="mail.mt_note",
             )
         return True

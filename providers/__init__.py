@@ -16,6 +16,7 @@ from .base import (
     OutboundMessage,
     ProviderError,
     SendResult,
+    to_int,
 )
 from .esms import ESMS_CODES, EsmsAdapter
 from .phone import to_national_vn
@@ -23,6 +24,7 @@ from .sandbox import SandboxAdapter, sandbox_final_state
 from .sms_text import has_vietnamese_diacritics, sms_segments, strip_vietnamese_accents
 from .speedsms import SPEEDSMS_CODES, SpeedSmsAdapter
 from .transport import get_session
+from .terms import Term, _lt
 from .zalo import ZALO_ERRORS, ZaloAdapter, classify_error, validate_template_params
 
 ADAPTERS = {
@@ -39,9 +41,25 @@ def get_adapter(provider_type, config, session=None):
         adapter_class = ADAPTERS[provider_type]
     except KeyError as exc:
         raise ProviderError(
-            f"Unknown provider type {provider_type!r}.", code="config"
+            Term(_lt("Unknown provider type %(type)r."), type=provider_type),
+            code="config",
         ) from exc
     return adapter_class(config, session=session)
+
+
+ERROR_TABLES = {"esms": ESMS_CODES, "speedsms": SPEEDSMS_CODES}
+
+
+def error_hint(provider_type, code):
+    """The English text (marked for translation) of a provider's error
+    ``code``, or None when the code is not in its table."""
+    if code in (None, "", False):
+        return None
+    if provider_type == "zalo":
+        entry = ZALO_ERRORS.get(to_int(code))
+    else:
+        entry = ERROR_TABLES.get(provider_type, {}).get(str(code))
+    return entry[2] if entry else None
 
 
 __all__ = [
@@ -69,6 +87,7 @@ __all__ = [
     "SpeedSmsAdapter",
     "ZaloAdapter",
     "classify_error",
+    "error_hint",
     "get_adapter",
     "get_session",
     "has_vietnamese_diacritics",

@@ -28,6 +28,7 @@ from .base import (
 )
 from .phone import to_national_vn
 from .sms_text import has_vietnamese_diacritics, is_gsm7, strip_vietnamese_accents
+from .terms import Term, _lt
 
 DEFAULT_URL = "https://rest.esms.vn"
 SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
@@ -36,26 +37,46 @@ BALANCE_PATH = "/MainService.svc/json/GetBalance_json/"
 # CodeResult -> (status, reason, hint). From developers.esms.vn "Table of
 # error codes" unless marked (legacy table / unconfirmed) in PROTOCOLS.md.
 ESMS_CODES = {
-    "99": (UNREACHABLE, "blocked_number", "The phone number is blocked by eSMS."),
-    "101": (AUTH, "credentials", "Incorrect ApiKey or SecretKey."),
-    "102": (AUTH, "account", "No price list available / account locked."),
-    "103": (QUOTA, "balance", "Not enough balance to send the message."),
-    "104": (PERMANENT, "brandname", "Brandname does not exist or is not active."),
-    "107": (PERMANENT, "invalid_request", "At least 30 numbers required."),
-    "108": (PERMANENT, "invalid_phone", "Phone number is not in a correct format."),
-    "110": (PERMANENT, "invalid_request", "The requested data is incorrect."),
-    "118": (PERMANENT, "sms_type", "Unsupported message type (SmsType)."),
-    "119": (PERMANENT, "invalid_request", "Advertising brandname needs 20+ numbers."),
-    "120": (PERMANENT, "invalid_request", "Too many phone numbers in one request."),
-    "124": (ACCEPTED, "duplicate_request", "Duplicate RequestId: already received."),
-    "131": (PERMANENT, "too_long", "Message too long for this message type."),
-    "132": (PERMANENT, "invalid_phone", "No permission to send to this number."),
-    "140": (AUTH, "ip", "Server IP is not whitelisted at eSMS."),
-    "146": (PERMANENT, "template_mismatch", "Content does not match a CSKH template."),
+    "99": (UNREACHABLE, "blocked_number", _lt("The phone number is blocked by eSMS.")),
+    "101": (AUTH, "credentials", _lt("Incorrect ApiKey or SecretKey.")),
+    "102": (AUTH, "account", _lt("No price list available / account locked.")),
+    "103": (QUOTA, "balance", _lt("Not enough balance to send the message.")),
+    "104": (PERMANENT, "brandname", _lt("Brandname does not exist or is not active.")),
+    "107": (PERMANENT, "invalid_request", _lt("At least 30 numbers required.")),
+    "108": (
+        PERMANENT,
+        "invalid_phone",
+        _lt("Phone number is not in a correct format."),
+    ),
+    "110": (PERMANENT, "invalid_request", _lt("The requested data is incorrect.")),
+    "118": (PERMANENT, "sms_type", _lt("Unsupported message type (SmsType).")),
+    "119": (
+        PERMANENT,
+        "invalid_request",
+        _lt("Advertising brandname needs 20+ numbers."),
+    ),
+    "120": (
+        PERMANENT,
+        "invalid_request",
+        _lt("Too many phone numbers in one request."),
+    ),
+    "124": (
+        ACCEPTED,
+        "duplicate_request",
+        _lt("Duplicate RequestId: already received."),
+    ),
+    "131": (PERMANENT, "too_long", _lt("Message too long for this message type.")),
+    "132": (PERMANENT, "invalid_phone", _lt("No permission to send to this number.")),
+    "140": (AUTH, "ip", _lt("Server IP is not whitelisted at eSMS.")),
+    "146": (
+        PERMANENT,
+        "template_mismatch",
+        _lt("Content does not match a CSKH template."),
+    ),
     "177": (
         UNREACHABLE,
         "carrier_not_registered",
-        "Brandname not registered with the recipient's carrier.",
+        _lt("Brandname not registered with the recipient's carrier."),
     ),
 }
 DUPLICATE_CONTENT_HINTS = ("trùng", "trung noi dung", "duplicate", "5 phut", "5 phút")
@@ -90,11 +111,13 @@ class EsmsAdapter(BaseAdapter):
 
     def build_body(self, msg):
         if msg.kind not in ("text", "template"):
-            raise ValueError(f"eSMS cannot send a message of kind {msg.kind!r}.")
+            raise ValueError(
+                Term(_lt("eSMS cannot send a message of kind %(kind)r."), kind=msg.kind)
+            )
         if not msg.phone:
-            raise ValueError("A phone number is required to send an SMS.")
+            raise ValueError(_lt("A phone number is required to send an SMS."))
         if not msg.text:
-            raise ValueError("The SMS content is empty.")
+            raise ValueError(_lt("The SMS content is empty."))
         content, unicode = self.prepare_content(msg.text)
         body = dict(self._credentials())
         body.update(
@@ -139,17 +162,17 @@ class EsmsAdapter(BaseAdapter):
                 raw=raw,
             )
         if code is None:
-            return BaseAdapter._unparsed("eSMS answer has no CodeResult.", raw)
+            return BaseAdapter._unparsed(_lt("eSMS answer has no CodeResult."), raw)
         if code in ESMS_CODES:
             status, reason, hint = ESMS_CODES[code]
         elif any(h in (error_message or "").lower() for h in DUPLICATE_CONTENT_HINTS):
             status, reason, hint = (
                 PERMANENT,
                 "duplicate_content",
-                "Same content to the same phone within 5 minutes.",
+                _lt("Same content to the same phone within 5 minutes."),
             )
         else:
-            status, reason, hint = PERMANENT, "unknown_error", "Unknown eSMS code."
+            status, reason, hint = PERMANENT, "unknown_error", _lt("Unknown eSMS code.")
         return SendResult(
             status=status,
             code=code,
@@ -165,11 +188,16 @@ class EsmsAdapter(BaseAdapter):
         code = str(answer.get("CodeResponse", ""))
         if code != "100":
             hint = ESMS_CODES.get(code, (None, None, "Unknown eSMS code."))[2]
+            detail = answer.get("ErrorMessage") or hint
             raise ProviderError(
-                f"eSMS error {code}: {answer.get('ErrorMessage') or hint}", code=code
+                Term(_lt("eSMS error %(code)s: %(detail)s"), code=code, detail=detail),
+                code=code,
             )
         return to_float(answer.get("Balance"))
 
     def test_connection(self):
         balance = self.get_balance()
-        return f"Connected to eSMS: balance {balance:,.0f} VND."
+        return Term(
+            _lt("Connected to eSMS: balance %(balance)s VND."),
+            balance=f"{balance:,.0f}",
+        )

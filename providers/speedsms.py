@@ -32,6 +32,7 @@ from .base import (
     to_int,
 )
 from .sms_text import strip_vietnamese_accents
+from .terms import Term, _lt
 
 DEFAULT_URL = "https://api.speedsms.vn"
 SEND_PATH = "/index.php/sms/send"
@@ -41,15 +42,15 @@ TYPES_NEEDING_SENDER = (3, 5)
 
 # code -> (status, reason, hint); from speedsms.vn "Error Codes".
 SPEEDSMS_CODES = {
-    "007": (AUTH, "ip", "Server IP is locked / not allowed."),
-    "008": (AUTH, "account", "Account blocked."),
-    "009": (AUTH, "account", "Account not allowed to call the API."),
-    "101": (PERMANENT, "invalid_request", "Invalid or missing parameters."),
-    "105": (PERMANENT, "invalid_phone", "Phone number invalid."),
-    "110": (PERMANENT, "encoding", "SMS content encoding not supported."),
-    "113": (PERMANENT, "too_long", "SMS content too long."),
-    "300": (QUOTA, "balance", "Account balance not enough to send SMS."),
-    "500": (RETRY, "provider_error", "SpeedSMS internal error, try again."),
+    "007": (AUTH, "ip", _lt("Server IP is locked / not allowed.")),
+    "008": (AUTH, "account", _lt("Account blocked.")),
+    "009": (AUTH, "account", _lt("Account not allowed to call the API.")),
+    "101": (PERMANENT, "invalid_request", _lt("Invalid or missing parameters.")),
+    "105": (PERMANENT, "invalid_phone", _lt("Phone number invalid.")),
+    "110": (PERMANENT, "encoding", _lt("SMS content encoding not supported.")),
+    "113": (PERMANENT, "too_long", _lt("SMS content too long.")),
+    "300": (QUOTA, "balance", _lt("Account balance not enough to send SMS.")),
+    "500": (RETRY, "provider_error", _lt("SpeedSMS internal error, try again.")),
 }
 
 
@@ -68,15 +69,25 @@ class SpeedSmsAdapter(BaseAdapter):
 
     def build_body(self, msg):
         if msg.kind not in ("text", "template"):
-            raise ValueError(f"SpeedSMS cannot send a message of kind {msg.kind!r}.")
+            raise ValueError(
+                Term(
+                    _lt("SpeedSMS cannot send a message of kind %(kind)r."),
+                    kind=msg.kind,
+                )
+            )
         if not msg.phone:
-            raise ValueError("A phone number is required to send an SMS.")
+            raise ValueError(_lt("A phone number is required to send an SMS."))
         if not msg.text:
-            raise ValueError("The SMS content is empty.")
+            raise ValueError(_lt("The SMS content is empty."))
         sms_type = self.sms_type()
         sender = self.config.get("speedsms_sender") or ""
         if sms_type in TYPES_NEEDING_SENDER and not sender:
-            raise ValueError(f"SpeedSMS sms_type {sms_type} needs a sender.")
+            raise ValueError(
+                Term(
+                    _lt("SpeedSMS sms_type %(sms_type)s needs a sender."),
+                    sms_type=sms_type,
+                )
+            )
         content = msg.text
         if self.config.get("strip_accents"):
             content = strip_vietnamese_accents(content)
@@ -113,7 +124,7 @@ class SpeedSmsAdapter(BaseAdapter):
                 return SendResult(
                     status=UNREACHABLE,
                     code=code,
-                    message="SpeedSMS rejected the phone number as invalid.",
+                    message=_lt("SpeedSMS rejected the phone number as invalid."),
                     reason="invalid_phone",
                     raw=raw,
                 )
@@ -127,9 +138,9 @@ class SpeedSmsAdapter(BaseAdapter):
                 raw=raw,
             )
         if code is None:
-            return BaseAdapter._unparsed("SpeedSMS answer has no code.", raw)
+            return BaseAdapter._unparsed(_lt("SpeedSMS answer has no code."), raw)
         status, reason, hint = SPEEDSMS_CODES.get(
-            code, (PERMANENT, "unknown_error", "Unknown SpeedSMS code.")
+            code, (PERMANENT, "unknown_error", _lt("Unknown SpeedSMS code."))
         )
         return SendResult(
             status=status,
@@ -146,15 +157,23 @@ class SpeedSmsAdapter(BaseAdapter):
         if answer.get("status") != "success":
             code = str(answer.get("code", answer.get("_http_status", "")))
             hint = SPEEDSMS_CODES.get(code, (None, None, "Unknown SpeedSMS code."))[2]
+            detail = answer.get("message") or hint
             raise ProviderError(
-                f"SpeedSMS error {code}: {answer.get('message') or hint}", code=code
+                Term(
+                    _lt("SpeedSMS error %(code)s: %(detail)s"), code=code, detail=detail
+                ),
+                code=code,
             )
         return answer.get("data") or {}
 
     def test_connection(self):
         info = self.user_info()
         balance = to_float(info.get("balance")) or 0.0
-        return (
-            f"Connected to SpeedSMS as {info.get('email') or '?'}: balance "
-            f"{balance:,.0f} {info.get('currency') or 'VND'}."
+        return Term(
+            _lt(
+                "Connected to SpeedSMS as %(email)s: balance %(balance)s %(currency)s."
+            ),
+            email=info.get("email") or "?",
+            balance=f"{balance:,.0f}",
+            currency=info.get("currency") or "VND",
         )

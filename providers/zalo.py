@@ -27,19 +27,17 @@ from datetime import datetime, timedelta, timezone
 
 from .base import (
     ACCEPTED,
-    AUTH,
     AWAIT_RECEIPT,
     HOLD,
     PERMANENT,
-    QUOTA,
-    RETRY,
-    UNREACHABLE,
     BaseAdapter,
     ProviderError,
     SendResult,
     TransportError,
     to_int,
 )
+from .terms import Term, _lt
+from .zalo_codes import ZALO_ERRORS
 
 _logger = logging.getLogger(__name__)
 
@@ -68,139 +66,6 @@ _UNTIL_MIDNIGHT = "until_midnight"
 _UNTIL_NEXT_MONTH = "until_next_month"
 _RATE = 60
 
-# code -> (status, reason, human hint)
-# Reasons: "token" means "refresh the access token once and retry"; other AUTH
-# reasons mean the channel itself is misconfigured and needs an administrator.
-ZALO_ERRORS = {
-    # --- rate limit (OA API) ---
-    -32: (RETRY, "rate", "Application or OA reached the API call limit per minute."),
-    # --- ZNS / ZBS template messages ---
-    -100: (RETRY, "unknown", "Unknown error on Zalo's side, retry later."),
-    -101: (AUTH, "app_config", "Application invalid: check the Zalo app id."),
-    -102: (AUTH, "app_config", "Application does not exist: check the app id."),
-    -103: (AUTH, "app_config", "Application not activated in Zalo for Developers."),
-    -104: (AUTH, "app_config", "App secret key invalid."),
-    -105: (AUTH, "app_config", "Application is not linked to any Official Account."),
-    -106: (PERMANENT, "method", "Method unsupported."),
-    -107: (PERMANENT, "invalid_request", "Message id invalid."),
-    -108: (PERMANENT, "invalid_phone", "Phone number invalid (use 84xxxxxxxxx)."),
-    -109: (PERMANENT, "template", "Template id invalid."),
-    -1091: (PERMANENT, "template", "This template cannot be edited."),
-    -110: (UNREACHABLE, "zalo_version", "Recipient's Zalo version is unsupported."),
-    -111: (PERMANENT, "params", "Template data empty."),
-    -112: (PERMANENT, "params", "Template data type not defined."),
-    -1121: (PERMANENT, "param_too_long", "A parameter exceeds its max length."),
-    -1122: (PERMANENT, "param_missing", "A required template parameter is missing."),
-    -1123: (PERMANENT, "params", "QR code could not be generated."),
-    -1124: (PERMANENT, "param_format", "A parameter has an invalid format."),
-    -113: (PERMANENT, "button", "Button invalid."),
-    -1131: (PERMANENT, "button", "Button content or link invalid."),
-    -114: (
-        UNREACHABLE,
-        "user_cannot_receive",
-        (
-            "User inactive, refuses the message, uses an old Zalo version or other "
-            "internal reason."
-        ),
-    ),
-    -115: (QUOTA, "balance", "Out of quota: insufficient ZNS/ZBS balance."),
-    -116: (PERMANENT, "content", "Text or parameter content invalid."),
-    -117: (PERMANENT, "template_permission", "No permission to use this template."),
-    -118: (UNREACHABLE, "no_zalo_account", "Zalo account does not exist or inactive."),
-    -119: (UNREACHABLE, "cannot_receive", "Account cannot receive this message."),
-    -120: (AUTH, "oa_permission", "OA has no permission for this feature."),
-    -1201: (PERMANENT, "template", "OA cannot create promotion (tag 3) templates."),
-    -1202: (PERMANENT, "template", "OA has no permission to use media resources."),
-    -121: (PERMANENT, "invalid_request", "Body data empty."),
-    -122: (PERMANENT, "invalid_request", "Body is not valid JSON."),
-    -123: (PERMANENT, "invalid_request", "RSA message could not be decoded."),
-    -124: (AUTH, "token", "Access token invalid or expired."),
-    -1241: (AUTH, "app_config", "appsecret_proof invalid."),
-    -125: (AUTH, "app_config", "Official Account id invalid."),
-    -126: (QUOTA, "dev_quota", "Development mode quota exhausted."),
-    -127: (
-        PERMANENT,
-        "dev_mode_recipient",
-        "Development mode only sends to app or OA administrators.",
-    ),
-    -128: (PERMANENT, "rsa", "Encoding key does not exist."),
-    -129: (PERMANENT, "rsa", "RSA key generation failed."),
-    -130: (PERMANENT, "too_long", "Content exceeds the character limit."),
-    -131: (PERMANENT, "template_not_approved", "Template is not approved."),
-    -132: (PERMANENT, "params", "Parameter invalid."),
-    -133: (
-        RETRY,
-        "night_ban",
-        "This template cannot be sent at night (22:00-06:00 Vietnam time).",
-    ),
-    -134: (UNREACHABLE, "cannot_receive", "User has not responded to ZNS opt-in."),
-    -135: (AUTH, "oa_permission", "OA has no permission to send ZNS/ZBS."),
-    -1351: (AUTH, "oa_blocked", "OA blocked from sending ZNS/ZBS (violation)."),
-    -136: (AUTH, "zca", "A Zalo Cloud Account connection is required."),
-    -137: (QUOTA, "balance", "Zalo Cloud Account charge failed / balance too low."),
-    -138: (AUTH, "app_config", "App has no permission for this feature."),
-    -1381: (AUTH, "zca", "OA has not granted the ZCA extension permission."),
-    -139: (
-        UNREACHABLE,
-        "user_rejected",
-        "User rejected receiving this type of message from the OA.",
-    ),
-    -140: (UNREACHABLE, "user_ineligible", "User ineligible for this message type."),
-    -141: (UNREACHABLE, "user_rejected", "User rejected messages from this OA."),
-    -142: (PERMANENT, "rsa", "RSA key does not exist."),
-    -143: (PERMANENT, "rsa", "RSA key already exists."),
-    -144: (QUOTA, "daily_quota", "OA exceeded its daily sending limit."),
-    -1441: (QUOTA, "monthly_quota", "OA exceeded its monthly promotion quota."),
-    -145: (PERMANENT, "content_type", "OA may not send this content type."),
-    -146: (PERMANENT, "template_disabled", "Template disabled for low quality."),
-    -147: (QUOTA, "template_daily_quota", "Template exceeded its daily limit."),
-    -1471: (UNREACHABLE, "user_limit", "Monthly follow-up limit for this user."),
-    -1472: (UNREACHABLE, "user_limit", "Daily promotion limit for this user."),
-    -148: (PERMANENT, "journey_token", "Journey token not found."),
-    -149: (PERMANENT, "journey_token", "Journey token invalid."),
-    -1491: (PERMANENT, "journey_token", "Journey token type incompatible."),
-    -150: (PERMANENT, "journey_token", "Journey token expired."),
-    -151: (PERMANENT, "template", "Not an E2EE template."),
-    -152: (RETRY, "unknown", "Failed to get the E2EE key."),
-    -153: (PERMANENT, "content", "Data violates the specification."),
-    -158: (PERMANENT, "invalid_request", "File size exceeds the limit."),
-    -159: (PERMANENT, "invalid_request", "File format not allowed."),
-    -160: (QUOTA, "daily_quota", "Daily create/edit/upload quota exceeded."),
-    -161: (PERMANENT, "invalid_request", "sending_mode value not allowed."),
-    -162: (PERMANENT, "invalid_request", "sending_mode 3 not allowed for tag 1/2."),
-    # --- Official Account API (openapi.zalo.me) ---
-    -200: (RETRY, "send_failed", "Send message failed."),
-    -201: (PERMANENT, "invalid_request", "A request parameter is invalid."),
-    -204: (AUTH, "oa_config", "Official Account is disabled."),
-    -205: (AUTH, "oa_config", "Official Account does not exist."),
-    -209: (AUTH, "app_config", "API not supported: is the app activated?"),
-    -210: (PERMANENT, "invalid_request", "Parameter exceeds the allowed limit."),
-    -211: (QUOTA, "quota", "Out of quota for this feature."),
-    -212: (AUTH, "app_config", "App has not registered this API."),
-    -213: (UNREACHABLE, "not_follower", "User has not followed the OA."),
-    -214: (RETRY, "busy", "Article is being processed."),
-    -216: (AUTH, "token", "Access token is invalid."),
-    -217: (UNREACHABLE, "user_blocked", "User has blocked invitations from the OA."),
-    -218: (UNREACHABLE, "user_limit", "Recipient's receive quota exceeded."),
-    -219: (AUTH, "app_config", "App is removed or disabled."),
-    -220: (AUTH, "token", "Access token is expired or removed."),
-    -221: (AUTH, "oa_config", "The OA must be verified to use this feature."),
-    -223: (AUTH, "oa_config", "OA has not authorized this API."),
-    -224: (AUTH, "oa_config", "The OA must upgrade its tier package."),
-    -227: (UNREACHABLE, "user_inactive", "User banned or inactive for 45+ days."),
-    -230: (UNREACHABLE, "cs_window", "User did not interact with the OA in 7 days."),
-    -232: (UNREACHABLE, "cs_window", "User interaction missing or expired."),
-    -233: (PERMANENT, "invalid_request", "Message type invalid or unsupported."),
-    -234: (RETRY, "night_ban", "This message cannot be sent at night (22:00-06:00)."),
-    -235: (AUTH, "oa_config", "This API does not support this type of OA."),
-    -240: (PERMANENT, "api_shutdown", "MessageV2 API has been shut down."),
-    -242: (AUTH, "app_config", "Invalid appsecret_proof."),
-    -244: (UNREACHABLE, "user_rejected", "User restricted this message type."),
-    -248: (PERMANENT, "content_policy", "Violates Zalo platform standards."),
-    -249: (PERMANENT, "template_no_uid", "Template does not support sending by UID."),
-    -320: (AUTH, "zca", "App must connect a Zalo Cloud Account for paid features."),
-    -321: (QUOTA, "balance", "Zalo Cloud Account out of money."),
-}
 
 _RETRY_AFTER_RULE = {
     -32: _RATE,
@@ -247,7 +112,7 @@ def classify_error(code, message=None, now=None):
     """
     code = to_int(code)
     status, reason, hint = ZALO_ERRORS.get(
-        code, (PERMANENT, "unknown_error", message or "Unknown Zalo error.")
+        code, (PERMANENT, "unknown_error", message or _lt("Unknown Zalo error."))
     )
     rule = _RETRY_AFTER_RULE.get(code)
     if rule == _UNTIL_6AM:
@@ -302,12 +167,31 @@ def _truthy(value):
     return bool(value)
 
 
+_PARAM_ERRORS = {
+    "required": _lt("Parameter '%(name)s' is required but empty."),
+    "too_long": _lt(
+        "Parameter '%(name)s' is too long: %(length)s characters, maximum %(max)s."
+    ),
+    "too_short": _lt(
+        "Parameter '%(name)s' is too short: %(length)s characters, minimum %(min)s."
+    ),
+    "number": _lt("Parameter '%(name)s' must be a number, got %(value)r."),
+    "amount": _lt(
+        "Parameter '%(name)s' must be a positive integer amount, got %(value)r."
+    ),
+    "date": _lt(
+        "Parameter '%(name)s' must be a date such as dd/mm/yyyy, got %(value)r."
+    ),
+    "undefined": _lt("Parameter '%(name)s' is not defined in the template."),
+}
+
+
 def validate_template_params(list_params, params):
     """Check ``params`` against a template's ``listParams``.
 
-    Returns a list of English error strings, each naming the parameter; an
-    empty list means the data may be sent. Lengths are counted on the NFC
-    form (what Zalo counts).
+    Returns a list of English error strings (``Term``: a model can show them
+    translated), each naming the parameter; an empty list means the data may
+    be sent. Lengths are counted on the NFC form (what Zalo counts).
     """
     errors = []
     params = params or {}
@@ -323,34 +207,38 @@ def validate_template_params(list_params, params):
         accept_null = _truthy(spec.get("acceptNull", False))
         if not text.strip():
             if required and not accept_null:
-                errors.append(f"Parameter '{name}' is required but empty.")
+                errors.append(Term(_PARAM_ERRORS["required"], name=name))
             continue
         max_length = to_int(spec.get("maxLength"))
         min_length = to_int(spec.get("minLength"))
         if max_length and len(text) > max_length:
             errors.append(
-                f"Parameter '{name}' is too long: {len(text)} characters, "
-                f"maximum {max_length}."
+                Term(
+                    _PARAM_ERRORS["too_long"],
+                    name=name,
+                    length=len(text),
+                    max=max_length,
+                )
             )
         if min_length and len(text) < min_length:
             errors.append(
-                f"Parameter '{name}' is too short: {len(text)} characters, "
-                f"minimum {min_length}."
+                Term(
+                    _PARAM_ERRORS["too_short"],
+                    name=name,
+                    length=len(text),
+                    min=min_length,
+                )
             )
         ptype = _param_type(spec.get("type"))
         if ptype == "NUMBER" and not _NUMBER_RE.match(text.strip()):
-            errors.append(f"Parameter '{name}' must be a number, got {text!r}.")
+            errors.append(Term(_PARAM_ERRORS["number"], name=name, value=text))
         elif ptype == "CURRENCY" and not _INTEGER_RE.match(text.strip()):
-            errors.append(
-                f"Parameter '{name}' must be a positive integer amount, got {text!r}."
-            )
+            errors.append(Term(_PARAM_ERRORS["amount"], name=name, value=text))
         elif ptype == "DATE" and not _is_date(text.strip()):
-            errors.append(
-                f"Parameter '{name}' must be a date such as dd/mm/yyyy, got {text!r}."
-            )
+            errors.append(Term(_PARAM_ERRORS["date"], name=name, value=text))
     for name in params:
         if list_params and name not in known:
-            errors.append(f"Parameter '{name}' is not defined in the template.")
+            errors.append(Term(_PARAM_ERRORS["undefined"], name=name))
     return errors
 
 
@@ -410,17 +298,22 @@ class ZaloAdapter(BaseAdapter):
     def _build_request(self, msg):
         if not msg.tracking_id or len(msg.tracking_id) > TRACKING_ID_MAX:
             raise ValueError(
-                f"tracking_id must be 1-{TRACKING_ID_MAX} characters long."
+                Term(
+                    _lt("tracking_id must be 1-%(max)s characters long."),
+                    max=TRACKING_ID_MAX,
+                )
             )
         if msg.kind == "template":
             if not msg.template_ref:
-                raise ValueError("A Zalo template id is required.")
+                raise ValueError(_lt("A Zalo template id is required."))
             template_data = {
                 k: "" if v is None else str(v) for k, v in (msg.params or {}).items()
             }
             if msg.route == "uid":
                 if not msg.zalo_user_id:
-                    raise ValueError("A Zalo user id is required to send by user id.")
+                    raise ValueError(
+                        _lt("A Zalo user id is required to send by user id.")
+                    )
                 body = {
                     "user_id": str(msg.zalo_user_id),
                     "template_id": str(msg.template_ref),
@@ -428,7 +321,9 @@ class ZaloAdapter(BaseAdapter):
                 }
                 return f"{self.openapi_url}/v3.0/oa/message/template", body
             if not msg.phone:
-                raise ValueError("A phone number is required to send a Zalo template.")
+                raise ValueError(
+                    _lt("A phone number is required to send a Zalo template.")
+                )
             body = {
                 "phone": msg.phone,
                 "template_id": str(msg.template_ref),
@@ -440,18 +335,26 @@ class ZaloAdapter(BaseAdapter):
             return f"{self.business_url}/message/template", body
         if msg.kind in ("text", "image"):
             if not msg.zalo_user_id:
-                raise ValueError("A Zalo user id is required for an OA message.")
+                raise ValueError(_lt("A Zalo user id is required for an OA message."))
             message = {}
             if msg.text:
                 if len(msg.text) > CS_TEXT_MAX:
                     raise ValueError(
-                        f"Zalo OA text is limited to {CS_TEXT_MAX} characters "
-                        f"({len(msg.text)} given)."
+                        Term(
+                            _lt(
+                                "Zalo OA text is limited to %(max)s characters "
+                                "(%(length)s given)."
+                            ),
+                            max=CS_TEXT_MAX,
+                            length=len(msg.text),
+                        )
                     )
                 message["text"] = msg.text
             if msg.kind == "image":
                 if not msg.image_url:
-                    raise ValueError("An image URL is required for an image message.")
+                    raise ValueError(
+                        _lt("An image URL is required for an image message.")
+                    )
                 message["attachment"] = {
                     "type": "template",
                     "payload": {
@@ -460,10 +363,12 @@ class ZaloAdapter(BaseAdapter):
                     },
                 }
             elif not msg.text:
-                raise ValueError("A text is required for a Zalo OA text message.")
+                raise ValueError(_lt("A text is required for a Zalo OA text message."))
             body = {"recipient": {"user_id": str(msg.zalo_user_id)}, "message": message}
             return f"{self.openapi_url}/v3.0/oa/message/cs", body
-        raise ValueError(f"Unsupported message kind {msg.kind!r} for Zalo.")
+        raise ValueError(
+            Term(_lt("Unsupported message kind %(kind)r for Zalo."), kind=msg.kind)
+        )
 
     def _parse_send_response(self, body):
         raw = self._clean_raw(body)
@@ -486,7 +391,7 @@ class ZaloAdapter(BaseAdapter):
                 raw=raw,
             )
         if code is None:
-            return self._unparsed("Zalo answer has no 'error' field.", raw)
+            return self._unparsed(_lt("Zalo answer has no 'error' field."), raw)
         status, reason, hint, retry_after = classify_error(
             code, message, now=self.clock()
         )
@@ -510,7 +415,9 @@ class ZaloAdapter(BaseAdapter):
         """
         cfg = self.config
         if not cfg.get("zalo_refresh_token"):
-            raise ProviderError("No Zalo refresh token is configured.", code="config")
+            raise ProviderError(
+                _lt("No Zalo refresh token is configured."), code="config"
+            )
         body = self._admin_request(
             "POST",
             f"{self.oauth_url}/v4/oa/access_token",
@@ -527,9 +434,19 @@ class ZaloAdapter(BaseAdapter):
                 body.get("error_name") or body.get("message") or "token refresh failed"
             )
             description = body.get("error_description") or body.get("error_reason")
-            text = f"Zalo token refresh failed ({error}): {name}"
             if description and description != name:
-                text += f" - {description}"
+                text = Term(
+                    _lt("Zalo token refresh failed (%(error)s): %(name)s - %(detail)s"),
+                    error=error,
+                    name=name,
+                    detail=description,
+                )
+            else:
+                text = Term(
+                    _lt("Zalo token refresh failed (%(error)s): %(name)s"),
+                    error=error,
+                    name=name,
+                )
             raise ProviderError(text, code=error)
         expires_in = to_int(body.get("expires_in")) or 0
         return {
@@ -543,8 +460,10 @@ class ZaloAdapter(BaseAdapter):
         code = to_int(body.get("error"))
         if code not in (0, None):
             _status, _reason, hint, _retry = classify_error(code, body.get("message"))
+            detail = body.get("message") or hint
             raise ProviderError(
-                f"Zalo error {code}: {body.get('message') or hint}", code=code
+                Term(_lt("Zalo error %(code)s: %(detail)s"), code=code, detail=detail),
+                code=code,
             )
         return body
 
@@ -582,7 +501,11 @@ class ZaloAdapter(BaseAdapter):
         data = body.get("data") or {}
         name = data.get("name") or "?"
         oa_id = data.get("oa_id") or data.get("oaid") or "?"
-        return f'Connected to Zalo Official Account "{name}" (id {oa_id}).'
+        return Term(
+            _lt('Connected to Zalo Official Account "%(name)s" (id %(oa_id)s).'),
+            name=name,
+            oa_id=oa_id,
+        )
 
 
 def _str_or_none(value):

@@ -384,7 +384,7 @@ class TestAutomation(MessagingCase):
     def test_action_name_in_automation(self):
         action = self.rule_cancelled.action_server_ids
         self.assertEqual(
-            action.name, "Send message: Đơn hàng đã hủy (Zalo ZBS) (+4 fallbacks)"
+            action.name, "Send message: Order cancelled (Zalo ZBS) (+4 fallbacks)"
         )
         action.write(
             {
@@ -392,4 +392,4 @@ class TestAutomation(MessagingCase):
                 "messaging_fallback_template_ids": [Command.clear()],
             }
         )
-        self.assertEqual(action.name, "Send message: Đơn hàng đã hủy (Sandbox)")
+        self.assertEqual(action.name, "Send message: Order cancelled (Sandbox)")

@@ -232,7 +232,7 @@ class MessagingComposer(models.TransientModel):
         if message.state != "queued":
             raise UserError(
                 _("The message cannot be sent: %s")
-                % (message.error_message or message.failure_type)
+                % (message.error_message_display or message.failure_type)
             )
         Message._retrigger_cron()
         return {
