@@ -10,6 +10,7 @@ from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.mail.tools.discuss import Store
 
+from ..engine import results
 from .common import MessagingCase
 from .peers import EsmsPeer
 
@@ -213,7 +214,7 @@ class TestReaderLanguage(MessagingCase):
         self.company.partner_id.lang = "vi_VN"
         message = self._queue(self.partner_a)  # the sandbox, about partner_a
         message.write({"res_model": "res.partner", "res_id": self.partner_a.id})
-        message.with_context(lang="en_US")._post_on_document()
+        results.post_on_document(message.with_context(lang="en_US"))
         line = self.partner_a.message_ids[:1]
         self.assertEqual(line.messaging_line["key"], "sent")
         self.assertIn("Test sandbox", line.body)
