@@ -1,17 +1,14 @@
-import json
 import logging
 import threading
 import time
 import uuid
 from datetime import timedelta
 
-from psycopg2.extras import execute_values
-
-from odoo import _, api, fields, models, tools
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, html2plaintext, plaintext2html
 
-from ..engine import inflight
+from ..engine import consent, enqueue, inflight, rendering, routing
 from ..providers import (
     ACCEPTED,
     ADAPTERS,
@@ -28,7 +25,6 @@ from ..providers import (
     ProviderError,
 )
 from ..providers.sandbox import sandbox_final_state
-from ..providers.sms_text import sms_segments
 
 _logger = logging.getLogger(__name__)
 _sleep = time.sleep  # the throttle's waits (tests make a worker oversleep)
@@ -257,19 +253,7 @@ class MessagingMessage(models.Model):
     @api.constrains("template_id", "channel_id")
     def _check_template_channel(self):
         for message in self:
-            template = message.template_id
-            if template and template.channel_type != message.channel_type:
-                raise ValidationError(
-                    _(
-                        "Template %(template)s is for %(ttype)s, not for channel "
-                        "%(channel)s."
-                    )
-                    % {
-                        "template": template.name,
-                        "ttype": template.channel_type,
-                        "channel": message.channel_id.name,
-                    }
-                )
+            routing.check_template_channel(message.template_id, message.channel_id)
 
     # ------------------------------------------------------------------
     # CRUD
@@ -403,162 +387,9 @@ class MessagingMessage(models.Model):
 
     @api.model
     def _bulk_enqueue(self, channel, template, recipients, **common):
-        """Queue many messages fast (campaigns): set-wise INSERTs.
-
-        ``recipients`` is a list of (partner, res_model, res_id[, chain]).
-        Addresses are resolved and early refusals recorded now: the plain
-        cases in SQL (``_insert_resolved_sql``), the rest one by one with
-        ``_resolve_recipient``. Content is rendered by the dispatcher, one
-        template pass per claimed batch. Returns the ids.
-        """
-        now = fields.Datetime.now()
-        category = common.get("category") or template.category or "transactional"
-        chain = common.get("fallback_chain") or []
-        base = {
-            "channel_id": channel.id,
-            "channel_type": channel.channel_type,
-            "company_id": (common.get("company_id") or channel.company_id.id),
-            "template_id": template.id,
-            "campaign_id": common.get("campaign_id"),
-            "user_id": common.get("user_id") or self.env.uid,
-            "category": category,
-            "scheduled_at": common.get("scheduled_at") or now,
-            "fallback_chain": json.dumps(chain) if chain else None,
-            "attempt_count": 0,
-            "create_uid": self.env.uid,
-            "write_uid": self.env.uid,
-            "create_date": now,
-            "write_date": now,
-        }
-        self.env.flush_all()
-        ids, done = self._insert_resolved_sql(channel, template, recipients, base)
-        rest = [r for r in recipients if not r[0] or r[0].id not in done]
-        if rest:
-            ids += self._insert_resolved_python(channel, template, rest, base)
-        self.invalidate_model()
-        return ids
-
-    @api.model
-    def _get_recipient_chain(self, recipient, base):
-        """The fallback chain of ``recipient`` as JSON: its own (automatic
-        routing gives each recipient one), else the common one."""
-        if len(recipient) > 3:
-            return json.dumps(recipient[3]) if recipient[3] else None
-        return base["fallback_chain"]
-
-    @api.model
-    def _insert_resolved_sql(self, channel, template, recipients, base):
-        """Queue the recipients ``_resolve_recipients_sql`` answers for, in
-        one INSERT ... SELECT. Returns (ids, the partner ids queued)."""
-        route = self._get_sql_route(channel, template)
-        recipients = [r for r in recipients if r[0]]
-        if not route or not recipients:
-            return [], set()
-        address, free = self._get_sql_address(route, base["category"])
-        columns = list(base) + [
-            "partner_id",
-            "res_model",
-            "res_id",
-            "route",
-            "recipient",
-            "state",
-            "tracking_id",
-        ]
-        values = [SQL("%s", value) for key, value in base.items()]
-        values[list(base).index("fallback_chain")] = SQL("r.chain")
-        self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO messaging_message (%(columns)s)
-                SELECT %(values)s, p.id, r.res_model, r.res_id, %(route)s,
-                       a.address, 'queued', replace(gen_random_uuid()::text, '-', '')
-                  FROM unnest(%(partners)s::int[], %(models)s::varchar[],
-                              %(res_ids)s::int[], %(chains)s::jsonb[])
-                           WITH ORDINALITY AS r(partner_id, res_model, res_id,
-                                                chain, position)
-                  JOIN res_partner p ON p.id = r.partner_id
-                 CROSS JOIN LATERAL (SELECT %(address)s AS address,
-                                            %(free)s AS free) a
-                 WHERE a.address IS NOT NULL AND a.free
-                 ORDER BY r.position
-                RETURNING id, partner_id
-                """,
-                columns=SQL(", ").join(SQL.identifier(c) for c in columns),
-                values=SQL(", ").join(values),
-                route=route,
-                partners=[r[0].id for r in recipients],
-                models=[r[1] for r in recipients],
-                res_ids=[r[2] for r in recipients],
-                chains=[self._get_recipient_chain(r, base) for r in recipients],
-                address=address,
-                free=free,
-            )
-        )
-        rows = self.env.cr.fetchall()
-        return [row[0] for row in rows], {row[1] for row in rows}
-
-    @api.model
-    def _insert_resolved_python(self, channel, template, recipients, base):
-        """Queue ``recipients`` resolved one by one (``_resolve_recipient``):
-        refusals are recorded with their reason and fall back as the queue
-        does. Returns the ids."""
-        now = base["create_date"]
-        category = base["category"]
-        columns = list(base) + [
-            "partner_id",
-            "res_model",
-            "res_id",
-            "route",
-            "recipient",
-            "state",
-            "failure_type",
-            "error_message",
-            "failed_at",
-            "tracking_id",
-        ]
-        chain_index = columns.index("fallback_chain")
-        # computed values (display name, blacklist) for these contacts only
-        prefetch = tuple(r[0].id for r in recipients if r[0])
-        rows = []
-        for recipient in recipients:
-            partner = recipient[0].with_prefetch(prefetch)
-            route, address, failure, text = self._resolve_recipient(
-                channel, template, partner, category
-            )
-            values = list(base.values())
-            values[chain_index] = self._get_recipient_chain(recipient, base)
-            rows.append(
-                (
-                    *values,
-                    partner.id,
-                    recipient[1],
-                    recipient[2],
-                    route or None,
-                    address or None,
-                    "skipped" if failure else "queued",
-                    failure,
-                    text,
-                    now if failure else None,
-                    uuid.uuid4().hex,
-                )
-            )
-        self.env.flush_all()
-        query = (
-            "INSERT INTO messaging_message (%s) VALUES %%s"
-            " RETURNING id, state, failure_type" % ", ".join(columns)
-        )
-        ids, refused = [], []
-        fallback_types = self._get_fallback_failure_types()
-        for start in range(0, len(rows), 5000):
-            for row in execute_values(
-                self.env.cr._obj, query, rows[start : start + 5000], fetch=True
-            ):
-                ids.append(row[0])
-                if row[1] == "skipped" and row[2] in fallback_types:
-                    refused.append(row[0])
-        self.invalidate_model()
-        self.browse(refused)._create_fallback()
-        return ids
+        """Queue many messages fast (campaigns): see ``enqueue.bulk_enqueue``.
+        Returns the ids."""
+        return enqueue.bulk_enqueue(self.env, channel, template, recipients, **common)
 
     def unlink(self):
         if any(m.state == "sending" for m in self):
@@ -570,312 +401,9 @@ class MessagingMessage(models.Model):
     # ------------------------------------------------------------------
 
     def _prepare_for_queue(self):
-        """Resolve address and content; refuse early what cannot be sent."""
-        for message in self:
-            message._prepare_one()
-
-    def _prepare_one(self):
-        self.ensure_one()
-        if self.recipient and self.route:
-            # prepared by the queue's own code (a user's presets are refused
-            # at create): consent is checked all the same
-            route, address = self.route, self.recipient
-            failure, text = None, None
-            refusal = self.category == "marketing" and self._get_consent_refusal(
-                self.channel_id, self.partner_id, route, address
-            )
-            if refusal:
-                failure, text = "opt_out", refusal
-        else:
-            route, address, failure, text = self._resolve_recipient(
-                self.channel_id, self.template_id, self.partner_id, self.category
-            )
-        if failure:
-            self._set_failed(failure, text, state="skipped")
-            return
-        vals = {"route": route, "recipient": address}
-        if self.template_id and not self.body and not self.template_data:
-            vals.update(self._render_content())
-        self.sudo().write(vals)
-        if self.channel_type == "zalo" and route in ("phone", "uid"):
-            errors = self.template_id._check_params(self.template_data or {})
-            if errors:
-                self._set_failed("invalid_params", "\n".join(errors))
-
-    @api.model
-    def _resolve_recipient(self, channel, template, partner, category):
-        """(route, address, failure type, failure text) for one recipient.
-
-        Refuses early what cannot be sent: a marketing message to an address
-        in Odoo's blacklists (or a Zalo user who opted out on this OA), no
-        address on this channel, invalid phone number.
-        """
-        invalid = None
-        try:
-            route, address = self._get_route_and_address(channel, template, partner)
-        except UserError as exc:
-            route, address, invalid = False, False, str(exc)
-        if category == "marketing" and partner:
-            refusal = self._get_consent_refusal(channel, partner, route, address)
-            if refusal:
-                return route, False, "opt_out", refusal
-        if invalid:
-            return False, False, "invalid_address", invalid
-        if not address:
-            return (
-                route,
-                False,
-                "no_address",
-                _("%(partner)s has no address for channel %(channel)s.")
-                % {
-                    "partner": partner.display_name or _("The recipient"),
-                    "channel": channel.name,
-                },
-            )
-        return route, address, None, None
-
-    @api.model
-    def _get_sql_route(self, channel, template):
-        """The route ``_resolve_recipients_sql`` resolves on ``channel``,
-        else None (Zalo by user id or consultation: one by one)."""
-        ctype = channel.channel_type
-        if ctype in ("esms", "speedsms"):
-            return "sms"
-        if ctype in ("email", "sandbox"):
-            return ctype
-        if (
-            ctype == "zalo"
-            and template.zalo_template_id
-            and template.zalo_route == "phone"
-        ):
-            return "phone"
-        return None
-
-    @api.model
-    def _get_sql_address(self, route, category):
-        """(address, consent) SQL expressions on ``res_partner p`` for
-        ``route``: the address ``_resolve_recipient`` would use when it is
-        certain (else NULL), and whether a ``category`` message may go to it.
-        See ``_resolve_recipients_sql``."""
-        marketing = category == "marketing"
-        no_number = SQL("COALESCE(p.mobile, '') = '' AND COALESCE(p.phone, '') = ''")
-        phone = SQL(
-            """CASE WHEN p.country_id IS NOT NULL AND left(p.phone_sanitized, 1) = '+'
-                     AND (COALESCE(p.mobile, '') = '') <> (COALESCE(p.phone, '') = '')
-                    THEN substr(p.phone_sanitized, 2) END"""
-        )
-        phone_free = SQL(
-            "NOT EXISTS (SELECT 1 FROM phone_blacklist b"
-            " WHERE b.active AND b.number = p.phone_sanitized)"
-            if marketing
-            else "TRUE"
-        )
-        email_free = SQL(
-            "NOT EXISTS (SELECT 1 FROM mail_blacklist b"
-            " WHERE b.active AND b.email = p.email_normalized)"
-            if marketing
-            else "TRUE"
-        )
-        if route == "email":
-            return (
-                SQL("COALESCE(NULLIF(p.email_normalized, ''), NULLIF(p.email, ''))"),
-                email_free,
-            )
-        if route == "sandbox":
-            return (
-                SQL(
-                    "COALESCE(%s, CASE WHEN %s AND strpos(p.email, '@') > 0"
-                    " THEN p.email END)",
-                    phone,
-                    no_number,
-                ),
-                SQL(
-                    "CASE WHEN %s THEN %s ELSE %s END",
-                    no_number,
-                    email_free,
-                    phone_free,
-                ),
-            )
-        return phone, phone_free
-
-    @api.model
-    def _resolve_recipients_sql(self, channel, template, partner_ids, category):
-        """{partner id: (route, address, None, None)} for the contacts that
-        ``_resolve_recipient`` would queue, found in one query.
-
-        Only what is certain is answered here, the rest (refusals with their
-        texts, and whatever the stored data cannot settle) is left to
-        ``_resolve_recipient``. A number is taken from Odoo's stored
-        ``phone_sanitized`` only when it is the one ``_messaging_phone``
-        formats the same way: the contact has a country (both use it) and
-        exactly one of mobile and phone (Odoo falls back to the phone when
-        the mobile is invalid, we refuse it). Consent: ``phone.blacklist`` on
-        that number, ``mail.blacklist`` on the normalized e-mail, as
-        ``messaging_phone_blacklisted`` and ``is_blacklisted`` do.
-        """
-        route = self._get_sql_route(channel, template)
-        if not route or not partner_ids:
-            return {}
-        address, free = self._get_sql_address(route, category)
-        for model in ("res.partner", "phone.blacklist", "mail.blacklist"):
-            self.env[model].flush_model()
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT a.id, a.address
-                  FROM (SELECT p.id, %(address)s AS address, %(free)s AS free
-                          FROM res_partner p
-                         WHERE p.id = ANY(%(ids)s)) a
-                 WHERE a.address IS NOT NULL AND a.free
-                """,
-                address=address,
-                free=free,
-                ids=list(partner_ids),
-            )
-        )
-        return {
-            partner_id: (route, address, None, None)
-            for partner_id, address in self.env.cr.fetchall()
-        }
-
-    @api.model
-    def _get_consent_refusal(self, channel, partner, route, address):
-        """Why a marketing message may not go to this address, else False.
-
-        Odoo's lists are the truth: ``phone.blacklist`` for numbers (SMS,
-        Zalo by phone, and the person behind a Zalo user id),
-        ``mail.blacklist`` for e-mail; a Zalo user's opt-out on one OA, where
-        Odoo has no list, is kept on the identity.
-        """
-        if route == "email" or (route == "sandbox" and address and "@" in address):
-            if self._is_email_blacklisted(partner, address):
-                return _(
-                    "%(partner)s opted out of marketing messages: %(email)s is "
-                    "in the e-mail blacklist (mail.blacklist)."
-                ) % {"partner": self._consent_name(partner), "email": address}
-            return False
-        if route in ("uid", "consultation"):
-            identity = partner._messaging_identity(channel) if partner else False
-            if not identity and address:
-                identity = (
-                    self.env["messaging.identity"]
-                    .sudo()
-                    .search(
-                        [
-                            ("channel_id", "=", channel.id),
-                            ("external_id", "=", address),
-                        ],
-                        limit=1,
-                    )
-                )
-            if identity and identity.sudo().opt_out:
-                return _(
-                    "%(partner)s opted out of marketing messages on %(channel)s."
-                ) % {"partner": self._consent_name(partner), "channel": channel.name}
-            address = False  # the person's own number decides below
-        if self._is_phone_blacklisted(partner, address):
-            return _(
-                "%(partner)s opted out of marketing messages: %(number)s is "
-                "in the phone blacklist (phone.blacklist)."
-            ) % {
-                "partner": self._consent_name(partner),
-                "number": "+" + address
-                if address
-                else partner._messaging_checked_number(),
-            }
-        return False
-
-    @api.model
-    def _consent_name(self, partner):
-        return partner.display_name or _("The recipient")
-
-    @api.model
-    def _is_phone_blacklisted(self, partner, number):
-        """``number`` (84..., the address sent to) or the contact's own
-        number is in ``phone.blacklist``."""
-        listed = bool(partner) and partner.messaging_phone_blacklisted
-        # the contact's numbers were checked with it (one query per batch of
-        # contacts); only another number costs a query of its own
-        if (
-            listed
-            or not number
-            or (partner and "+" + number == partner.phone_sanitized)
-            or (partner and number == partner._messaging_phone_or_none())
-        ):
-            return listed
-        return bool(
-            self.env["phone.blacklist"]
-            .sudo()
-            .search_count([("number", "=", "+" + number.lstrip("+"))], limit=1)
-        )
-
-    @api.model
-    def _is_email_blacklisted(self, partner, email):
-        if partner and email and email in (partner.email_normalized, partner.email):
-            return partner.is_blacklisted
-        if not email:
-            return False
-        return bool(
-            self.env["mail.blacklist"]
-            .sudo()
-            .search_count(
-                [("email", "=", tools.email_normalize(email) or email)], limit=1
-            )
-        )
-
-    @api.model
-    def _get_route_and_address(self, channel, template, partner):
-        """(route, address) on ``channel``; address False if none."""
-        ctype = channel.channel_type
-        if ctype == "email":
-            return "email", partner.email_normalized or partner.email or False
-        if ctype in ("esms", "speedsms"):
-            return "sms", partner._messaging_phone()
-        if ctype == "sandbox":
-            return "sandbox", partner._messaging_phone() or partner.email or False
-        # Zalo
-        identity = partner._messaging_identity(channel)
-        if template and template.zalo_template_id:
-            uid = identity.external_id if identity else False
-            if template.zalo_route == "uid":
-                return "uid", uid
-            if template.zalo_route == "phone" or not uid:
-                return "phone", partner._messaging_phone()
-            # automatic: the cheaper of the routes this recipient has
-            try:
-                phone = partner._messaging_phone()
-            except UserError:
-                phone = False
-            if phone and template.price_phone < template.price_uid:
-                return "phone", phone
-            return "uid", uid
-        if identity and identity._get_window()[0] == "closed":
-            return "consultation", False
-        return "consultation", identity.external_id if identity else False
-
-    def _render_content(self):
-        """Content values rendered from the template on the source record."""
-        self.ensure_one()
-        template = self.template_id
-        res_model = self.res_model or template.model
-        if template.model != res_model:
-            raise UserError(
-                _("Template %(template)s renders on %(tmodel)s, not on %(model)s.")
-                % {
-                    "template": template.name,
-                    "tmodel": template.model,
-                    "model": res_model,
-                }
-            )
-        res_id = self.res_id
-        vals = {}
-        if template.body:
-            vals["body"] = template._render_body([res_id])[res_id]
-        if template.subject:
-            vals["subject"] = template._render_field("subject", [res_id])[res_id]
-        if template.param_ids:
-            vals["template_data"] = template._render_params([res_id])[res_id]
-        return vals
+        """Resolve address and content; refuse early what cannot be sent
+        (see ``enqueue.prepare_one``)."""
+        enqueue.prepare_for_queue(self)
 
     # ------------------------------------------------------------------
     # State changes
@@ -940,7 +468,9 @@ class MessagingMessage(models.Model):
             "error_message": False,
             "failure_type": False,
             "claim_until": False,
-            "cost": result.cost if result.cost is not None else self._estimate_cost(),
+            "cost": result.cost
+            if result.cost is not None
+            else routing.message_cost(self),
         }
         if self.channel_type == "sandbox":
             vals["receipt_due_at"] = now + timedelta(
@@ -1009,39 +539,6 @@ class MessagingMessage(models.Model):
         messages.invalidate_recordset(fnames)
         # computed fields that depend on these (campaign counters) follow
         messages.modified(fnames)
-
-    @api.model
-    def _route_rank(self, channel, template, route, partner):
-        """Sort key of a route for automatic routing: cheapest kind first.
-
-        Free consultation (48 h window), paid consultation (7 days), ZBS
-        template by user id or phone (by price), SMS, then e-mail.
-        """
-        price = 0.0
-        if route == "consultation":
-            identity = partner._messaging_identity(channel)
-            paid = identity and identity._get_window()[0] == "paid"
-            return (0, channel.cost_zalo_consultation if paid else 0.0)
-        if route == "uid":
-            price = template.price_uid or channel.cost_zalo_uid
-        elif route == "phone":
-            price = template.price_phone or channel.cost_per_message
-        elif route == "sms":
-            segments = sms_segments(template.body or "")[2] or 1
-            price = channel.cost_per_segment * segments or channel.cost_per_message
-        rank = {"uid": 1, "phone": 1, "sandbox": 1, "sms": 2}.get(route, 3)
-        return (rank, price or channel.cost_per_message)
-
-    def _estimate_cost(self):
-        self.ensure_one()
-        channel = self.channel_id
-        if self.route == "uid":
-            return self.template_id.price_uid or channel.cost_zalo_uid
-        if self.route == "phone":
-            return self.template_id.price_phone or channel.cost_per_message
-        if self.route == "sms" and channel.cost_per_segment:
-            return channel.cost_per_segment * sms_segments(self.body or "")[2]
-        return channel.cost_per_message
 
     def _set_delivered(self, when=None):
         # receipts in bulk replay this in fold_delivered: change both
@@ -1585,7 +1082,7 @@ class MessagingMessage(models.Model):
         previous batch, settled on the way."""
         adapters = {}
         done = 0
-        self._prepare_lazy_content()
+        rendering.prepare_lazy_content(self)
         group = []
         for index, message in enumerate(self):
             if deadline is not None and time.monotonic() > deadline:
@@ -1624,7 +1121,7 @@ class MessagingMessage(models.Model):
             # quota reached by an earlier message of this batch
             self._reschedule(channel.paused_until, count_attempt=False)
             return False
-        hold = self._check_marketing_rules()
+        hold = consent.check_marketing_rules(self)
         if hold:
             action, when, reason = hold
             if action == "skip":
@@ -1633,146 +1130,6 @@ class MessagingMessage(models.Model):
                 self._reschedule(when, count_attempt=False)
             return False
         return True
-
-    def _prepare_lazy_content(self):
-        """Render, in one pass per template, messages queued without content
-        (campaigns enqueue fast and render when they are sent)."""
-        todo = self.filtered(
-            lambda m: (
-                m.state == "queued"
-                and m.template_id
-                and not m.body
-                and not m.template_data
-            )
-        )
-        groups = {}
-        for message in todo:
-            key = (message.template_id, message.res_model)
-            groups.setdefault(key, []).append(message.id)
-        rows = []  # rendered content, written in one UPDATE below
-        invalid = []  # (message, errors)
-        for (template, _model), ids in groups.items():
-            messages = self.browse(ids)
-            res_ids = messages.mapped("res_id")
-            bodies = template._render_body(res_ids) if template.body else {}
-            subjects = (
-                template._render_field("subject", res_ids) if template.subject else {}
-            )
-            params = template._render_params(res_ids) if template.param_ids else {}
-            if not (bodies or subjects or params):
-                continue
-            for message in messages:
-                res_id = message.res_id
-                data = params[res_id] if params else None
-                rows.append(
-                    SQL(
-                        "(%s::int, %s::text, %s::varchar, %s::jsonb)",
-                        message.id,
-                        bodies[res_id] if bodies else None,
-                        subjects[res_id] if subjects else None,
-                        # an empty dict is stored as NULL, as the ORM does
-                        json.dumps(data) if data else None,
-                    )
-                )
-                if message.route in ("phone", "uid") and params:
-                    errors = template._check_params(data)
-                    if errors:
-                        invalid.append((message, errors))
-        self._write_lazy_content(rows)
-        for message, errors in invalid:
-            message._set_failed("invalid_params", "\n".join(errors))
-
-    def _write_lazy_content(self, rows):
-        """Rendered ``(id, body, subject, template_data)`` rows (None: keep the
-        value) in one UPDATE: one ORM write per message cost more than the
-        rendering itself. Nothing is computed from these fields."""
-        if not rows:
-            return
-        fnames = ["body", "subject", "template_data", "write_date", "write_uid"]
-        self.flush_model(fnames)
-        now = fields.Datetime.now()
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE messaging_message m
-                   SET body = COALESCE(v.body, m.body),
-                       subject = COALESCE(v.subject, m.subject),
-                       template_data = COALESCE(v.template_data, m.template_data),
-                       write_date = %(now)s, write_uid = %(uid)s
-                  FROM (VALUES %(rows)s) AS v(id, body, subject, template_data)
-                 WHERE m.id = v.id
-             RETURNING m.id
-                """,
-                now=now,
-                uid=self.env.uid,
-                rows=SQL(", ").join(rows),
-            )
-        )
-        messages = self.browse([row[0] for row in self.env.cr.fetchall()])
-        messages.invalidate_recordset(fnames)
-        messages.modified(fnames)
-
-    def _check_marketing_rules(self):
-        """None when the message may go now, else (action, when, reason).
-
-        Transactional messages are never held by these rules.
-        """
-        self.ensure_one()
-        if self.category != "marketing":
-            return None
-        channel = self.channel_id
-        if channel._in_quiet_hours():
-            return "wait", channel._next_local_time(channel.quiet_hours_end), None
-        if channel.resend_window_minutes and self.partner_id and self.template_id:
-            since = fields.Datetime.now() - timedelta(
-                minutes=channel.resend_window_minutes
-            )
-            if self.search_count(
-                [
-                    ("id", "!=", self.id),
-                    ("partner_id", "=", self.partner_id.id),
-                    ("template_id", "=", self.template_id.id),
-                    *self._get_reached_domain(since),
-                ],
-                limit=1,
-            ):
-                return (
-                    "skip",
-                    None,
-                    _("Already sent to this contact with this template within %s min.")
-                    % channel.resend_window_minutes,
-                )
-        if channel.recipient_daily_cap and self.partner_id:
-            local_midnight = channel._local_now().replace(
-                hour=0, minute=0, second=0, microsecond=0
-            )
-            sent_today = self.search_count(
-                [
-                    ("id", "!=", self.id),
-                    ("partner_id", "=", self.partner_id.id),
-                    ("channel_id", "=", channel.id),
-                    ("category", "=", "marketing"),
-                    *self._get_reached_domain(channel._to_utc_naive(local_midnight)),
-                ]
-            )
-            if sent_today >= channel.recipient_daily_cap:
-                return "wait", channel._next_local_time(channel.quiet_hours_end), None
-        return None
-
-    @api.model
-    def _get_reached_domain(self, since):
-        """Messages that (may have) reached their recipient since ``since``:
-        sent, and those whose outcome is unknown (counted as reached by the
-        marketing rules: they may well have been received)."""
-        return [
-            "|",
-            "&",
-            ("state", "in", ("sending", "sent", "delivered", "read")),
-            ("sent_at", ">=", since),
-            "&",
-            ("state", "=", "unknown"),
-            ("unknown_since", ">=", since),
-        ]
 
     def _mark_sending(self):
         """queued -> sending for the rows this worker still holds the lease

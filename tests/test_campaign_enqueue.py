@@ -8,6 +8,8 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
+from odoo.addons.multichannel_messaging.engine import routing
+
 from .test_wizard_common import SalesMessagingCase
 
 CHUNK = {"messaging_enqueue_chunk_size": 2}
@@ -425,7 +427,7 @@ class TestEnqueueResolution(SalesMessagingCase):
         )
 
     def _expected(self, channel, template, partner, category):
-        route, address, failure, text = self.Message._resolve_recipient(
+        route, address, failure, text = routing.resolve_recipient(
             channel, template, partner, category
         )
         return (
@@ -477,16 +479,14 @@ class TestEnqueueResolution(SalesMessagingCase):
         }
         for channel, template in self.steps:
             for category in ("marketing", "transactional"):
-                resolved = self.Message._resolve_recipients_sql(
+                resolved = routing.resolve_recipients_sql(
                     channel, template, self.partners.ids, category
                 )
                 for partner_id, answer in resolved.items():
                     partner = self.env["res.partner"].browse(partner_id)
                     self.assertEqual(
                         answer,
-                        self.Message._resolve_recipient(
-                            channel, template, partner, category
-                        ),
+                        routing.resolve_recipient(channel, template, partner, category),
                     )
                 self.assertLessEqual(
                     set(plain.get(channel, self.partners.browse()).ids), set(resolved)
@@ -507,7 +507,7 @@ class TestEnqueueResolution(SalesMessagingCase):
                     )
                     self.assertFalse(set(refused.ids) & set(resolved))
         self.assertFalse(
-            self.Message._resolve_recipients_sql(
+            routing.resolve_recipients_sql(
                 self.zalo, self.steps[4][1], self.partners.ids, "marketing"
             ),
             "Zalo by user id is resolved one by one",
