@@ -8,7 +8,7 @@ from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
-from ..engine import routing
+from ..engine import routing as router  # the campaign has a field "routing"
 from .models import MANAGER_GROUP, USER_GROUP
 
 COUNTED_STATES = [
@@ -229,7 +229,7 @@ class MessagingCampaign(models.Model):
     @api.constrains("channel_id", "template_id")
     def _check_template(self):
         for campaign in self:
-            routing.check_template_channel(campaign.template_id, campaign.channel_id)
+            router.check_template_channel(campaign.template_id, campaign.channel_id)
 
     @api.depends("source_res_ids")
     def _compute_source_count(self):
@@ -531,7 +531,7 @@ class MessagingCampaign(models.Model):
             if partner.id in recent:
                 result.update(failure="duplicate", reason=self._get_recent_reason())
                 continue
-            options, failures = routing.rank_routes(steps, partner, category, fixed)
+            options, failures = router.rank_routes(steps, partner, category, fixed)
             if not options:
                 # fixed: the chain's last refusal; automatic: queued on the
                 # primary step and refused there
@@ -609,10 +609,10 @@ class MessagingCampaign(models.Model):
                 outcomes.append((None, failure or state, 0.0, count))
             elif route == "consultation":  # the price depends on each window
                 for partner in self.env["res.partner"].browse(partner_ids):
-                    cost = routing.route_cost(channel, template, route, partner)
+                    cost = router.route_cost(channel, template, route, partner)
                     outcomes.append((channel, None, cost, 1))
             else:
-                cost = routing.route_cost(channel, template, route)
+                cost = router.route_cost(channel, template, route)
                 outcomes.append((channel, None, cost * count, count))
         self.env.cr.execute(
             "SELECT count(*) FROM messaging_message"
@@ -1360,7 +1360,7 @@ class MessagingCampaign(models.Model):
         if recipients is None:
             recipients = self._get_recipients()
         for partner, res_model, res_id in recipients:
-            options, _failures = routing.rank_routes(steps, partner, category)
+            options, _failures = router.rank_routes(steps, partner, category)
             routes = [(option.channel, option.template) for option in options]
             # none: queued on the primary step, refused there with a reason
             channel, template = routes[0] if routes else steps[0]

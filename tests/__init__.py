@@ -33,3 +33,4 @@ from . import test_webhook_committed
 from . import test_webhook_hostile
 from . import test_unsubscribe
 from . import test_campaign_enqueue
+from . import test_routing
