@@ -33,6 +33,26 @@ def check_template_model(template, res_model):
         )
 
 
+def check_template_for(template, res_model):
+    """Refuse a template of another model or with a required parameter
+    lacking a value expression (clear errors before anything is queued)."""
+    if not template:
+        return
+    check_template_model(template, res_model)
+    missing = template.param_ids.filtered(
+        lambda p: p.required and not (p.expression or "").strip()
+    )
+    if missing:
+        raise UserError(
+            template.env._(
+                "Template %(template)s: parameter(s) %(params)s have no value. "
+                "Fill in their expression on the template.",
+                template=template.name,
+                params=", ".join(missing.mapped("name")),
+            )
+        )
+
+
 def render(template, res_ids, parts=PARTS):
     """{res_id: {part: rendered value}} for the ``parts`` the template has
     (a part it has not is left out): the text, the e-mail subject, the ZBS

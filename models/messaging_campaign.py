@@ -8,6 +8,7 @@ from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
 
+from ..engine import rendering
 from ..engine import routing as router  # the campaign has a field "routing"
 from .models import MANAGER_GROUP, USER_GROUP
 
@@ -854,7 +855,7 @@ class MessagingCampaign(models.Model):
         """The template renders on the campaign's records and declares a
         value for each of its required parameters."""
         self.ensure_one()
-        self.env["messaging.send.mixin"]._check_template_for(template, self.res_model)
+        rendering.check_template_for(template, self.res_model)
 
     def action_confirm(self):
         """Draft -> waiting for activation."""

@@ -289,7 +289,7 @@ class TestCampaignEnqueue(SalesMessagingCase):
 
 @tagged("post_install", "-at_install")
 class TestEnqueueResolution(SalesMessagingCase):
-    """The set-wise resolution queues exactly what ``_resolve_recipient``
+    """The set-wise resolution queues exactly what ``routing.resolve_recipient``
     queues: same routes, addresses, refusals, failure types and texts."""
 
     @classmethod
@@ -467,7 +467,7 @@ class TestEnqueueResolution(SalesMessagingCase):
                         )
 
     def test_set_wise_answers_only_what_it_is_sure_of(self):
-        """What the query answers is what ``_resolve_recipient`` answers, and
+        """What the query answers is what ``routing.resolve_recipient`` answers, and
         it does answer the plain cases (else the test above proves nothing)."""
         plain = {
             self.sms: self.partner_a
@@ -515,7 +515,7 @@ class TestEnqueueResolution(SalesMessagingCase):
 
     def test_campaign_refusals_and_fallbacks_as_before(self):
         """A chunked campaign with a fallback chain: the refusals and the
-        fallbacks they create, as ``_resolve_recipient`` decides them."""
+        fallbacks they create, as ``routing.resolve_recipient`` decides them."""
         segment = self._segment(self.partners)
         campaign = (
             self.env["messaging.campaign"]

@@ -68,23 +68,7 @@ class MessagingSendMixin(models.AbstractModel):
     def _check_template_for(self, template, res_model):
         """Refuse a template of another model or with a parameter lacking a
         value expression (clear errors before anything is queued)."""
-        if not template:
-            return
-        rendering.check_template_model(template, res_model)
-        missing = template.param_ids.filtered(
-            lambda p: p.required and not (p.expression or "").strip()
-        )
-        if missing:
-            raise UserError(
-                _(
-                    "Template %(template)s: parameter(s) %(params)s have no value. "
-                    "Fill in their expression on the template."
-                )
-                % {
-                    "template": template.name,
-                    "params": ", ".join(missing.mapped("name")),
-                }
-            )
+        rendering.check_template_for(template, res_model)
 
     @api.model
     def _check_channel_template(self, channel, template):
