@@ -18,7 +18,16 @@ from odoo import fields
 from odoo.tools import plaintext2html
 
 from ..providers import AUTH, ProviderError
-from . import claim, inflight, outbound, receipts, results, throttle, transaction
+from . import (
+    claim,
+    inflight,
+    outbound,
+    receipts,
+    rendering,
+    results,
+    throttle,
+    transaction,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -108,7 +117,7 @@ def dispatch_batch(messages, auto_commit, deadline, in_flight=None):
     env = messages.env
     adapters = {}
     done = 0
-    messages._prepare_lazy_content()
+    rendering.prepare_lazy_content(messages)
     group = []
     for index, message in enumerate(messages):
         if deadline is not None and time.monotonic() > deadline:

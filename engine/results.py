@@ -25,7 +25,7 @@ from ..providers import (
     UNKNOWN,
     UNREACHABLE,
 )
-from . import claim, inflight, outbound, throttle
+from . import claim, inflight, outbound, routing, throttle
 
 # failures for which the next fallback step is tried
 FALLBACK_FAILURE_TYPES = (
@@ -167,7 +167,9 @@ def prepare_sent_values(message, result, now=None):
         "error_message": False,
         "failure_type": False,
         "claim_until": False,
-        "cost": result.cost if result.cost is not None else message._estimate_cost(),
+        "cost": result.cost
+        if result.cost is not None
+        else routing.message_cost(message),
     }
     if message.channel_type == "sandbox":
         vals["receipt_due_at"] = now + timedelta(

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from odoo import fields
 
-from . import claim, transaction
+from . import claim, consent, transaction
 
 _logger = logging.getLogger(__name__)
 _sleep = time.sleep  # the throttle's waits (tests make a worker oversleep)
@@ -147,7 +147,7 @@ def may_send_now(message):
         # quota reached by an earlier message of this batch
         claim.reschedule(message, channel.paused_until, count_attempt=False)
         return False
-    hold = message._check_marketing_rules()
+    hold = consent.check_marketing_rules(message)
     if hold:
         action, when, reason = hold
         if action == "skip":

@@ -5,6 +5,8 @@ from psycopg2.extensions import TransactionRollbackError
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..engine import routing
+
 _logger = logging.getLogger(__name__)
 
 # Order of the fixed fallback chain: Zalo, SMS, e-mail; the sandbox last.
@@ -145,20 +147,9 @@ class IrActionsServer(models.Model):
                         "tmodel": wrong[0].model,
                     }
                 )
-            channel = action.messaging_channel_id
-            template = action.messaging_template_id
-            if channel and template and channel.channel_type != template.channel_type:
-                raise ValidationError(
-                    _(
-                        "Action %(action)s: template %(template)s cannot be sent "
-                        "on channel %(channel)s; pick a template of the same type."
-                    )
-                    % {
-                        "action": action.name,
-                        "template": template.name,
-                        "channel": channel.name,
-                    }
-                )
+            routing.check_template_channel(
+                action.messaging_template_id, action.messaging_channel_id
+            )
 
     # ------------------------------------------------------------------
     # Runner
@@ -302,20 +293,11 @@ class IrActionsServer(models.Model):
 
     def _messaging_route(self, steps, partner):
         """Automatic routing: the steps this customer can be reached on,
-        cheapest first (same ranking as campaigns)."""
-        Message = self.env["messaging.message"]
-        options = []
-        for index, (channel, template) in enumerate(steps):
-            route, _address, failure, _text = Message._resolve_recipient(
-                channel, template, partner, template.category
-            )
-            if not failure:
-                rank = Message._route_rank(channel, template, route, partner)
-                options.append((rank, index, channel, template))
+        cheapest first (the router's ranking, as campaigns)."""
+        options, _failures = routing.rank_routes(steps, partner)
         if not options:  # queued on the first step, refused there with a reason
             return steps
-        options.sort(key=lambda option: option[:2])
-        return [(channel, template) for _r, _i, channel, template in options]
+        return [(option.channel, option.template) for option in options]
 
     def _messaging_queue(self, document, partner, steps):
         """Create the message of the first step that can be queued.

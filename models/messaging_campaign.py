@@ -1,9 +1,10 @@
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import UserError
 
-from ..engine import campaign_enqueue, transaction
+from ..engine import campaign_enqueue, rendering, transaction
+from ..engine import routing as router  # the campaign has a field "routing"
 from .models import MANAGER_GROUP, USER_GROUP
 
 
@@ -144,19 +145,7 @@ class MessagingCampaign(models.Model):
     @api.constrains("channel_id", "template_id")
     def _check_template(self):
         for campaign in self:
-            template = campaign.template_id
-            if template and campaign.channel_id:
-                if template.channel_type != campaign.channel_id.channel_type:
-                    raise ValidationError(
-                        _(
-                            "Template %(template)s cannot be sent on channel "
-                            "%(channel)s: pick a template of the same type."
-                        )
-                        % {
-                            "template": template.name,
-                            "channel": campaign.channel_id.name,
-                        }
-                    )
+            router.check_template_channel(campaign.template_id, campaign.channel_id)
 
     @api.depends("source_res_ids")
     def _compute_source_count(self):
@@ -189,17 +178,16 @@ class MessagingCampaign(models.Model):
     def _simulate_recipients(self, recipients):
         """Where each recipient would go, without queuing anything.
 
-        Follows the queue's own rules (``_resolve_recipient``: opt-outs, no or
-        invalid address; the fallback chain or the automatic routing; the
-        campaign's no re-send window). Returns one dict per recipient with
-        partner, res_model, res_id, channel, template, route, address,
-        failure (a failure type or None), reason and cost.
+        Follows the queue's own rules (the router, ``engine/routing.py``:
+        opt-outs, no or invalid address; the fallback chain or the automatic
+        routing; the campaign's no re-send window). Returns one dict per
+        recipient with partner, res_model, res_id, channel, template, route,
+        address, failure (a failure type or None), reason and cost.
         """
         self.ensure_one()
-        Message = self.env["messaging.message"]
         steps = self._get_steps()
         category = self.template_id.category or "marketing"
-        fallback_types = Message._get_fallback_failure_types()
+        fixed = self.routing == "fixed"
         recent = self._get_recent_partner_ids({r[0].id for r in recipients})
         results = []
         for partner, res_model, res_id in recipients:
@@ -219,34 +207,20 @@ class MessagingCampaign(models.Model):
             if partner.id in recent:
                 result.update(failure="duplicate", reason=self._get_recent_reason())
                 continue
-            options, failures = [], []
-            for channel, template in steps:
-                route, address, failure, text = Message._resolve_recipient(
-                    channel, template, partner, category
-                )
-                if failure:
-                    failures.append((failure, text))
-                    if self.routing == "fixed" and failure not in fallback_types:
-                        break  # the queue does not fall back on this refusal
-                    continue
-                rank = Message._route_rank(channel, template, route, partner)
-                options.append((rank, channel, template, route, address))
-                if self.routing == "fixed":
-                    break
+            options, failures = router.rank_routes(steps, partner, category, fixed)
             if not options:
                 # fixed: the chain's last refusal; automatic: queued on the
                 # primary step and refused there
-                failure, text = failures[-1 if self.routing == "fixed" else 0]
+                failure, text = failures[-1 if fixed else 0]
                 result.update(failure=failure, reason=text)
                 continue
-            options.sort(key=lambda option: option[0])
-            rank, channel, template, route, address = options[0]
+            best = options[0]
             result.update(
-                channel=channel,
-                template=template,
-                route=route,
-                address=address,
-                cost=rank[1],
+                channel=best.channel,
+                template=best.template,
+                route=best.route,
+                address=best.address,
+                cost=best.rank[1],
             )
         return results
 
@@ -254,7 +228,6 @@ class MessagingCampaign(models.Model):
         """The estimate from the rows just queued: for each recipient, the
         last step of its chain queued so far (sent to, or why not)."""
         self.ensure_one()
-        Message = self.env["messaging.message"]
         self.env.flush_all()
         self.env.cr.execute(
             """
@@ -279,12 +252,11 @@ class MessagingCampaign(models.Model):
                 outcomes.append((None, failure or state, 0.0, count))
             elif route == "consultation":  # the price depends on each window
                 for partner in self.env["res.partner"].browse(partner_ids):
-                    rank = Message._route_rank(channel, template, route, partner)
-                    outcomes.append((channel, None, rank[1], 1))
+                    cost = router.route_cost(channel, template, route, partner)
+                    outcomes.append((channel, None, cost, 1))
             else:
-                partner = self.env["res.partner"]
-                rank = Message._route_rank(channel, template, route, partner)
-                outcomes.append((channel, None, rank[1] * count, count))
+                cost = router.route_cost(channel, template, route)
+                outcomes.append((channel, None, cost * count, count))
         self.env.cr.execute(
             "SELECT count(*) FROM messaging_message"
             " WHERE campaign_id = %s AND fallback_parent_id IS NULL",
@@ -330,7 +302,7 @@ class MessagingCampaign(models.Model):
         """The template renders on the campaign's records and declares a
         value for each of its required parameters."""
         self.ensure_one()
-        self.env["messaging.send.mixin"]._check_template_for(template, self.res_model)
+        rendering.check_template_for(template, self.res_model)
 
     def action_confirm(self):
         """Draft -> waiting for activation."""
@@ -518,27 +490,18 @@ class MessagingCampaign(models.Model):
 
     def _route_recipients(self, recipients=None):
         """{(channel, template): [(partner, model, id, chain)]}, cheapest first
-        (``recipients``: a chunk of them, else all)."""
-        Message = self.env["messaging.message"]
+        (``recipients``: a chunk of them, else all): the router's ranking."""
         steps = self._get_steps()
         category = self.template_id.category
         groups = {}
         if recipients is None:
             recipients = self._get_recipients()
         for partner, res_model, res_id in recipients:
-            options = []
-            for channel, template in steps:
-                route, _addr, failure, _text = Message._resolve_recipient(
-                    channel, template, partner, category
-                )
-                if not failure:
-                    rank = Message._route_rank(channel, template, route, partner)
-                    options.append((rank, channel, template))
-            options.sort(key=lambda option: option[0])
-            if not options:  # queued on the primary step, refused with a reason
-                options = [(None, *steps[0])]
-            _rank, channel, template = options[0]
-            chain = [[c.id, t.id] for _r, c, t in options[1:]]
+            options, _failures = router.rank_routes(steps, partner, category)
+            routes = [(option.channel, option.template) for option in options]
+            # none: queued on the primary step, refused there with a reason
+            channel, template = routes[0] if routes else steps[0]
+            chain = [[c.id, t.id] for c, t in routes[1:]]
             groups.setdefault((channel, template), []).append(
                 (partner, res_model, res_id, chain)
             )

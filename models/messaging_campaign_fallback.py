@@ -1,5 +1,6 @@
-from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo import api, fields, models
+
+from ..engine import routing
 
 
 class MessagingCampaignFallback(models.Model):
@@ -14,14 +15,4 @@ class MessagingCampaignFallback(models.Model):
     @api.constrains("channel_id", "template_id")
     def _check_template_channel(self):
         for step in self:
-            if step.template_id.channel_type != step.channel_id.channel_type:
-                raise ValidationError(
-                    _(
-                        "Fallback step: template %(template)s is for another channel "
-                        "type than %(channel)s."
-                    )
-                    % {
-                        "template": step.template_id.name,
-                        "channel": step.channel_id.name,
-                    }
-                )
+            routing.check_template_channel(step.template_id, step.channel_id)

@@ -3,6 +3,8 @@ from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.phone_validation.tools import phone_validation
 
+from ..engine import consent
+
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
@@ -299,15 +301,14 @@ class ResPartner(models.Model):
     def _messaging_is_opted_out(self, channel):
         """Whether marketing messages on ``channel`` skip this contact."""
         self.ensure_one()
-        Message = self.env["messaging.message"]
         ctype = channel.channel_type
         if ctype == "email":
-            return Message._is_email_blacklisted(self, self.email_normalized)
+            return consent.is_email_blacklisted(self.env, self, self.email_normalized)
         identity = self._messaging_identity(channel) if ctype == "zalo" else False
         if identity and identity.sudo().opt_out:
             return True
         if ctype == "sandbox" and not self._messaging_blacklist_numbers():
-            return Message._is_email_blacklisted(self, self.email_normalized)
+            return consent.is_email_blacklisted(self.env, self, self.email_normalized)
         return self.messaging_phone_blacklisted
 
 

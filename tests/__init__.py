@@ -35,3 +35,4 @@ from . import test_zalo_events
 from . import test_unsubscribe
 from . import test_campaign_enqueue
 from . import test_english_source
+from . import test_routing

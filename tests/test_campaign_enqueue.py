@@ -8,7 +8,7 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from odoo.addons.multichannel_messaging.engine import campaign_enqueue
+from odoo.addons.multichannel_messaging.engine import campaign_enqueue, routing
 
 from .test_wizard_common import SalesMessagingCase
 
@@ -290,7 +290,7 @@ class TestCampaignEnqueue(SalesMessagingCase):
 
 @tagged("post_install", "-at_install")
 class TestEnqueueResolution(SalesMessagingCase):
-    """The set-wise resolution queues exactly what ``_resolve_recipient``
+    """The set-wise resolution queues exactly what ``routing.resolve_recipient``
     queues: same routes, addresses, refusals, failure types and texts."""
 
     @classmethod
@@ -428,7 +428,7 @@ class TestEnqueueResolution(SalesMessagingCase):
         )
 
     def _expected(self, channel, template, partner, category):
-        route, address, failure, text = self.Message._resolve_recipient(
+        route, address, failure, text = routing.resolve_recipient(
             channel, template, partner, category
         )
         return (
@@ -468,7 +468,7 @@ class TestEnqueueResolution(SalesMessagingCase):
                         )
 
     def test_set_wise_answers_only_what_it_is_sure_of(self):
-        """What the query answers is what ``_resolve_recipient`` answers, and
+        """What the query answers is what ``routing.resolve_recipient`` answers, and
         it does answer the plain cases (else the test above proves nothing)."""
         plain = {
             self.sms: self.partner_a
@@ -480,16 +480,14 @@ class TestEnqueueResolution(SalesMessagingCase):
         }
         for channel, template in self.steps:
             for category in ("marketing", "transactional"):
-                resolved = self.Message._resolve_recipients_sql(
+                resolved = routing.resolve_recipients_sql(
                     channel, template, self.partners.ids, category
                 )
                 for partner_id, answer in resolved.items():
                     partner = self.env["res.partner"].browse(partner_id)
                     self.assertEqual(
                         answer,
-                        self.Message._resolve_recipient(
-                            channel, template, partner, category
-                        ),
+                        routing.resolve_recipient(channel, template, partner, category),
                     )
                 self.assertLessEqual(
                     set(plain.get(channel, self.partners.browse()).ids), set(resolved)
@@ -510,7 +508,7 @@ class TestEnqueueResolution(SalesMessagingCase):
                     )
                     self.assertFalse(set(refused.ids) & set(resolved))
         self.assertFalse(
-            self.Message._resolve_recipients_sql(
+            routing.resolve_recipients_sql(
                 self.zalo, self.steps[4][1], self.partners.ids, "marketing"
             ),
             "Zalo by user id is resolved one by one",
@@ -518,7 +516,7 @@ class TestEnqueueResolution(SalesMessagingCase):
 
     def test_campaign_refusals_and_fallbacks_as_before(self):
         """A chunked campaign with a fallback chain: the refusals and the
-        fallbacks they create, as ``_resolve_recipient`` decides them."""
+        fallbacks they create, as ``routing.resolve_recipient`` decides them."""
         segment = self._segment(self.partners)
         campaign = (
             self.env["messaging.campaign"]

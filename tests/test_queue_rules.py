@@ -10,7 +10,7 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.tests import tagged
 
-from ..engine import campaign_stats, claim, dispatch, throttle, transaction
+from ..engine import campaign_stats, claim, dispatch, routing, throttle, transaction
 from .common import MessagingCase
 
 VN = pytz.timezone("Asia/Ho_Chi_Minh")
@@ -361,17 +361,17 @@ class TestQueueRules(MessagingCase):
 
     def test_auto_route_takes_cheaper_uid(self):
         zalo, template = self._zalo_setup(300, 200)
-        route = self.Message._get_route_and_address(zalo, template, self.partner_a)
+        route = routing.get_route_and_address(zalo, template, self.partner_a)
         self.assertEqual(route, ("uid", "123456789012345678"))
 
     def test_auto_route_takes_cheaper_phone(self):
         zalo, template = self._zalo_setup(300, 400)
-        route = self.Message._get_route_and_address(zalo, template, self.partner_a)
+        route = routing.get_route_and_address(zalo, template, self.partner_a)
         self.assertEqual(route, ("phone", "84912345678"))
 
     def test_auto_route_without_identity_uses_phone(self):
         zalo, template = self._zalo_setup(300, 200)
-        route = self.Message._get_route_and_address(zalo, template, self.partner_b)
+        route = routing.get_route_and_address(zalo, template, self.partner_b)
         self.assertEqual(route, ("phone", "84987654321"))
 
     def test_consultation_window(self):
@@ -382,11 +382,11 @@ class TestQueueRules(MessagingCase):
         self.assertEqual(identity.window_state, "free")
         identity.last_interaction_at = fields.Datetime.now() - timedelta(days=3)
         self.assertEqual(identity._get_window()[0], "paid")
-        route = self.Message._get_route_and_address(zalo, False, self.partner_a)
+        route = routing.get_route_and_address(zalo, False, self.partner_a)
         self.assertEqual(route, ("consultation", "123456789012345678"))
         identity.last_interaction_at = fields.Datetime.now() - timedelta(days=8)
         self.assertEqual(identity._get_window()[0], "closed")
-        route = self.Message._get_route_and_address(zalo, False, self.partner_a)
+        route = routing.get_route_and_address(zalo, False, self.partner_a)
         self.assertEqual(route, ("consultation", False))
 
     def test_automatic_routing_cheapest_first(self):

@@ -1,7 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from .messaging_send_mixin import ZBS_ROUTES
+from ..engine import rendering
+from ..engine.rendering import ZBS_ROUTES
 
 MANAGER_GROUP = "multichannel_messaging.group_messaging_manager"
 
@@ -82,12 +83,7 @@ class MessagingComposer(models.TransientModel):
             if not template or not record or template.model != composer.res_model:
                 continue
             try:
-                if template.body and not template.zalo_template_id:
-                    composer.body = template._render_body(record.ids)[record.id]
-                if template.subject:
-                    composer.subject = template._render_field("subject", record.ids)[
-                        record.id
-                    ]
+                composer.body, composer.subject = composer._render_text(record)
             except UserError:
                 continue  # the preview shows the rendering error
 
@@ -148,16 +144,21 @@ class MessagingComposer(models.TransientModel):
         if not record or template.model != self.res_model:
             return True
         try:
-            body = template.body and template._render_body(record.ids)[record.id]
-            subject = (
-                template.subject
-                and template._render_field("subject", record.ids)[record.id]
-            )
+            body, subject = self._render_text(record)
         except UserError:
             return True
         return (self.body or "") != (body or "") or (self.subject or "") != (
             subject or ""
         )
+
+    def _render_text(self, record):
+        """(body, subject) of the template on ``record``, by the renderer
+        the queue sends with (False for a part the template has not)."""
+        self.ensure_one()
+        template = self.template_id
+        parts = ("subject",) if template.zalo_template_id else ("body", "subject")
+        values = rendering.render(template, record.ids, parts)[record.id]
+        return values.get("body", False), values.get("subject", False)
 
     def _get_default_category(self):
         self.ensure_one()

@@ -1,7 +1,10 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-ZBS_ROUTES = ("phone", "uid")
+from ..engine import rendering, routing
+from ..engine.rendering import ZBS_ROUTES
+
+NO_BODY = ("subject", "template_data")
 
 
 class MessagingSendMixin(models.AbstractModel):
@@ -52,10 +55,7 @@ class MessagingSendMixin(models.AbstractModel):
     def _matching_template(self, template, channel, res_model):
         """Keep ``template`` if it suits the channel and the records, else the
         first template that does (none without a channel or a model)."""
-        if (
-            template.channel_type == channel.channel_type
-            and template.model == res_model
-        ):
+        if routing.fits_channel(template, channel) and template.model == res_model:
             return template
         if not channel or not res_model:
             return self.env["messaging.template"]
@@ -68,47 +68,13 @@ class MessagingSendMixin(models.AbstractModel):
     def _check_template_for(self, template, res_model):
         """Refuse a template of another model or with a parameter lacking a
         value expression (clear errors before anything is queued)."""
-        if not template:
-            return
-        if template.model != res_model:
-            raise UserError(
-                _(
-                    "Template %(template)s renders on %(tmodel)s, not on %(model)s: "
-                    "pick a template made for these records."
-                )
-                % {
-                    "template": template.name,
-                    "tmodel": template.model,
-                    "model": res_model,
-                }
-            )
-        missing = template.param_ids.filtered(
-            lambda p: p.required and not (p.expression or "").strip()
-        )
-        if missing:
-            raise UserError(
-                _(
-                    "Template %(template)s: parameter(s) %(params)s have no value. "
-                    "Fill in their expression on the template."
-                )
-                % {
-                    "template": template.name,
-                    "params": ", ".join(missing.mapped("name")),
-                }
-            )
+        rendering.check_template_for(template, res_model)
 
     @api.model
     def _check_channel_template(self, channel, template):
         if not channel:
             raise UserError(_("Pick a channel to send on."))
-        if template and template.channel_type != channel.channel_type:
-            raise UserError(
-                _(
-                    "Template %(template)s cannot be sent on channel %(channel)s: "
-                    "pick a template of the same type."
-                )
-                % {"template": template.name, "channel": channel.name}
-            )
+        routing.check_template_channel(template, channel, UserError)
 
     @api.model
     def _render_previews(
@@ -118,22 +84,18 @@ class MessagingSendMixin(models.AbstractModel):
         use (or why it would refuse it), the rendered content and the errors
         found in it. ``partner``, ``body`` and ``category`` override the
         record's customer, the template's text and category (composer)."""
-        Message = self.env["messaging.message"]
         category = category or template.category or "transactional"
-        res_ids = records.ids
-        bodies, subjects, params, render_error = {}, {}, {}, None
+        content, render_error = {}, None
         if template and template.model == records._name:
+            # a text given by the composer replaces the template's
+            parts = rendering.PARTS if body is None else NO_BODY
             try:
-                if template.body and body is None:
-                    bodies = template._render_body(res_ids)
-                if template.subject:
-                    subjects = template._render_field("subject", res_ids)
-                if template.param_ids:
-                    params = template._render_params(res_ids)
+                content = rendering.render(template, records.ids, parts)
             except UserError as exc:  # shown in the preview, refused on send
                 render_error = str(exc)
         previews = []
         for record in records:
+            values = content.get(record.id) or {}
             customer = (
                 partner if partner is not None else record._messaging_get_partner()
             )
@@ -143,21 +105,22 @@ class MessagingSendMixin(models.AbstractModel):
                 "route": False,
                 "address": False,
                 "refusal": False,
-                "subject": subjects.get(record.id) or False,
-                "body": body if body is not None else bodies.get(record.id) or False,
-                "params": list((params.get(record.id) or {}).items()),
+                "subject": values.get("subject") or False,
+                "body": body if body is not None else values.get("body") or False,
+                "params": list((values.get("template_data") or {}).items()),
                 "errors": [render_error] if render_error else [],
             }
             previews.append(preview)
             if not customer:
                 preview["refusal"] = _("No customer to send to.")
                 continue
-            route, address, failure, text = Message._resolve_recipient(
+            route, address, failure, text = routing.resolve_recipient(
                 channel, template, customer, category
             )
             preview.update(route=route, address=address, refusal=text or False)
             if not failure and route in ZBS_ROUTES and template.param_ids:
-                preview["errors"] += template._check_params(params.get(record.id) or {})
+                params = values.get("template_data") or {}
+                preview["errors"] += template._check_params(params)
         return previews
 
     @api.model

@@ -1,0 +1,151 @@
+"""THE renderer: a template's content on its records, for a preview (the
+send wizards, the composer) and for a send (a message prepared when it is
+created, or a campaign's messages rendered in one pass per template when
+they are claimed).
+
+Every expression goes through the template's ``mail.render.mixin``
+(``_render_field`` / ``_render_template``): who may write which expression is
+checked there, on every write of the template (see ``messaging.template``).
+"""
+
+import json
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+# the parts of a message a template renders
+PARTS = ("body", "subject", "template_data")
+ZBS_ROUTES = ("phone", "uid")
+
+
+def check_template_model(template, res_model):
+    """Refuse ``template`` on records of another model than its own."""
+    if template and template.model != res_model:
+        raise UserError(
+            template.env._(
+                "Template %(template)s renders on %(tmodel)s, not on %(model)s: "
+                "pick a template made for these records.",
+                template=template.name,
+                tmodel=template.model,
+                model=res_model,
+            )
+        )
+
+
+def check_template_for(template, res_model):
+    """Refuse a template of another model or with a required parameter
+    lacking a value expression (clear errors before anything is queued)."""
+    if not template:
+        return
+    check_template_model(template, res_model)
+    missing = template.param_ids.filtered(
+        lambda p: p.required and not (p.expression or "").strip()
+    )
+    if missing:
+        raise UserError(
+            template.env._(
+                "Template %(template)s: parameter(s) %(params)s have no value. "
+                "Fill in their expression on the template.",
+                template=template.name,
+                params=", ".join(missing.mapped("name")),
+            )
+        )
+
+
+def render(template, res_ids, parts=PARTS):
+    """{res_id: {part: rendered value}} for the ``parts`` the template has
+    (a part it has not is left out): the text, the e-mail subject, the ZBS
+    parameters (``template_data``)."""
+    rendered = {}
+    if "body" in parts and template.body:
+        rendered["body"] = template._render_body(res_ids)
+    if "subject" in parts and template.subject:
+        rendered["subject"] = template._render_field("subject", res_ids)
+    if "template_data" in parts and template.param_ids:
+        rendered["template_data"] = template._render_params(res_ids)
+    return {
+        res_id: {part: values[res_id] for part, values in rendered.items()}
+        for res_id in res_ids
+    }
+
+
+def render_message(message):
+    """Content values of one ``message``, rendered from its template on its
+    record (a message created with its content prepared)."""
+    message.ensure_one()
+    template = message.template_id
+    check_template_model(template, message.res_model or template.model)
+    return render(template, [message.res_id])[message.res_id]
+
+
+def prepare_lazy_content(messages):
+    """Render, in one pass per template, the queued ``messages`` without
+    content (campaigns enqueue fast and render when they are sent)."""
+    todo = messages.filtered(
+        lambda m: (
+            m.state == "queued" and m.template_id and not m.body and not m.template_data
+        )
+    )
+    groups = {}
+    for message in todo:
+        key = (message.template_id, message.res_model)
+        groups.setdefault(key, []).append(message.id)
+    rows = []  # rendered content, written in one UPDATE below
+    invalid = []  # (message, errors)
+    for (template, _model), ids in groups.items():
+        group = messages.browse(ids)
+        content = render(template, group.mapped("res_id"))
+        for message in group:
+            values = content[message.res_id]
+            if not values:
+                break  # nothing to render with this template
+            data = values.get("template_data")
+            rows.append(
+                SQL(
+                    "(%s::int, %s::text, %s::varchar, %s::jsonb)",
+                    message.id,
+                    values.get("body"),
+                    values.get("subject"),
+                    # an empty dict is stored as NULL, as the ORM does
+                    json.dumps(data) if data else None,
+                )
+            )
+            if message.route in ZBS_ROUTES and data is not None:
+                errors = template._check_params(data)
+                if errors:
+                    invalid.append((message, errors))
+    write_lazy_content(messages, rows)
+    for message, errors in invalid:
+        message._set_failed("invalid_params", "\n".join(errors))
+
+
+def write_lazy_content(messages, rows):
+    """Rendered ``(id, body, subject, template_data)`` rows (None: keep the
+    value) in one UPDATE: one ORM write per message cost more than the
+    rendering itself. Nothing is computed from these fields."""
+    if not rows:
+        return
+    fnames = ["body", "subject", "template_data", "write_date", "write_uid"]
+    messages.flush_model(fnames)
+    env = messages.env
+    env.cr.execute(
+        SQL(
+            """
+            UPDATE messaging_message m
+               SET body = COALESCE(v.body, m.body),
+                   subject = COALESCE(v.subject, m.subject),
+                   template_data = COALESCE(v.template_data, m.template_data),
+                   write_date = %(now)s, write_uid = %(uid)s
+              FROM (VALUES %(rows)s) AS v(id, body, subject, template_data)
+             WHERE m.id = v.id
+         RETURNING m.id
+            """,
+            now=fields.Datetime.now(),
+            uid=env.uid,
+            rows=SQL(", ").join(rows),
+        )
+    )
+    written = messages.browse([row[0] for row in env.cr.fetchall()])
+    written.invalidate_recordset(fnames)
+    written.modified(fnames)
