@@ -296,6 +296,7 @@ class ZaloAdapter(BaseAdapter):
         return self._parse_send_response(response)
 
     def _build_request(self, msg):
+        """(URL, JSON body) of one outbound message, or ValueError."""
         if not msg.tracking_id or len(msg.tracking_id) > TRACKING_ID_MAX:
             raise ValueError(
                 Term(
@@ -304,71 +305,73 @@ class ZaloAdapter(BaseAdapter):
                 )
             )
         if msg.kind == "template":
-            if not msg.template_ref:
-                raise ValueError(_lt("A Zalo template id is required."))
-            template_data = {
-                k: "" if v is None else str(v) for k, v in (msg.params or {}).items()
-            }
-            if msg.route == "uid":
-                if not msg.zalo_user_id:
-                    raise ValueError(
-                        _lt("A Zalo user id is required to send by user id.")
-                    )
-                body = {
-                    "user_id": str(msg.zalo_user_id),
-                    "template_id": str(msg.template_ref),
-                    "template_data": template_data,
-                }
-                return f"{self.openapi_url}/v3.0/oa/message/template", body
-            if not msg.phone:
-                raise ValueError(
-                    _lt("A phone number is required to send a Zalo template.")
-                )
-            body = {
-                "phone": msg.phone,
-                "template_id": str(msg.template_ref),
-                "template_data": template_data,
-                "tracking_id": msg.tracking_id,
-            }
-            if self.config.get("zalo_dev_mode"):
-                body["mode"] = "development"
-            return f"{self.business_url}/message/template", body
+            return self._build_template_request(msg)
         if msg.kind in ("text", "image"):
-            if not msg.zalo_user_id:
-                raise ValueError(_lt("A Zalo user id is required for an OA message."))
-            message = {}
-            if msg.text:
-                if len(msg.text) > CS_TEXT_MAX:
-                    raise ValueError(
-                        Term(
-                            _lt(
-                                "Zalo OA text is limited to %(max)s characters "
-                                "(%(length)s given)."
-                            ),
-                            max=CS_TEXT_MAX,
-                            length=len(msg.text),
-                        )
-                    )
-                message["text"] = msg.text
-            if msg.kind == "image":
-                if not msg.image_url:
-                    raise ValueError(
-                        _lt("An image URL is required for an image message.")
-                    )
-                message["attachment"] = {
-                    "type": "template",
-                    "payload": {
-                        "template_type": "media",
-                        "elements": [{"media_type": "image", "url": msg.image_url}],
-                    },
-                }
-            elif not msg.text:
-                raise ValueError(_lt("A text is required for a Zalo OA text message."))
-            body = {"recipient": {"user_id": str(msg.zalo_user_id)}, "message": message}
-            return f"{self.openapi_url}/v3.0/oa/message/cs", body
+            return self._build_oa_request(msg)
         raise ValueError(
             Term(_lt("Unsupported message kind %(kind)r for Zalo."), kind=msg.kind)
         )
+
+    def _build_template_request(self, msg):
+        """A ZBS Template Message, by Zalo user id or by phone number."""
+        if not msg.template_ref:
+            raise ValueError(_lt("A Zalo template id is required."))
+        template_data = {
+            k: "" if v is None else str(v) for k, v in (msg.params or {}).items()
+        }
+        if msg.route == "uid":
+            if not msg.zalo_user_id:
+                raise ValueError(_lt("A Zalo user id is required to send by user id."))
+            body = {
+                "user_id": str(msg.zalo_user_id),
+                "template_id": str(msg.template_ref),
+                "template_data": template_data,
+            }
+            return f"{self.openapi_url}/v3.0/oa/message/template", body
+        if not msg.phone:
+            raise ValueError(_lt("A phone number is required to send a Zalo template."))
+        body = {
+            "phone": msg.phone,
+            "template_id": str(msg.template_ref),
+            "template_data": template_data,
+            "tracking_id": msg.tracking_id,
+        }
+        if self.config.get("zalo_dev_mode"):
+            body["mode"] = "development"
+        return f"{self.business_url}/message/template", body
+
+    def _build_oa_request(self, msg):
+        """An OA consultation message (text, or an image with a caption)."""
+        if not msg.zalo_user_id:
+            raise ValueError(_lt("A Zalo user id is required for an OA message."))
+        message = {}
+        if msg.text:
+            if len(msg.text) > CS_TEXT_MAX:
+                raise ValueError(
+                    Term(
+                        _lt(
+                            "Zalo OA text is limited to %(max)s characters "
+                            "(%(length)s given)."
+                        ),
+                        max=CS_TEXT_MAX,
+                        length=len(msg.text),
+                    )
+                )
+            message["text"] = msg.text
+        if msg.kind == "image":
+            if not msg.image_url:
+                raise ValueError(_lt("An image URL is required for an image message."))
+            message["attachment"] = {
+                "type": "template",
+                "payload": {
+                    "template_type": "media",
+                    "elements": [{"media_type": "image", "url": msg.image_url}],
+                },
+            }
+        elif not msg.text:
+            raise ValueError(_lt("A text is required for a Zalo OA text message."))
+        body = {"recipient": {"user_id": str(msg.zalo_user_id)}, "message": message}
+        return f"{self.openapi_url}/v3.0/oa/message/cs", body
 
     def _parse_send_response(self, body):
         raw = self._clean_raw(body)
