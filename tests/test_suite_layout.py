@@ -37,7 +37,7 @@ class TestSuiteLayout(BaseCase):
     def test_every_test_file_is_imported_by_the_package(self):
         missing = sorted(files_named_test() - imported_by_package_init())
         self.assertEqual(
-            missing, [], "tests/__init__.py must import these (Odoo's runner skips them)"
+            missing, [], "not imported by tests/__init__.py: Odoo's runner skips them"
         )
 
     def test_the_package_imports_only_existing_files(self):
