@@ -42,7 +42,10 @@ from .common import MessagingCase, PeerAdapterCase, PeerChannelsMixin
 from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer
 
 SPEED_PATH = "/index.php/sms/send"
-READ_TIMEOUT = 0.3  # the peers stall 1 s: far past it, whatever the load
+# an answer is read within 1 s even on a busy machine (0.3 s was not always);
+# the peers stall 3 s: far past it, whatever the load
+READ_TIMEOUT = 1.0
+STALL_SECONDS = 3.0
 # one request per kind, in this order, then "ok" (retries included)
 SCHEDULE = ["ok", "drop", "http_500", "stall", "garbage", "http_502", "reset", "ok"]
 # the messages (in dispatch order) whose answer the schedule loses
@@ -67,7 +70,7 @@ class TestTransportClassification(PeerAdapterCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.peer.stall_seconds = 1.0  # read when a request stalls
+        cls.peer.stall_seconds = STALL_SECONDS  # read when a request stalls
 
     def test_each_fault_kind(self):
         self.peer.set_faults(SCHEDULE)
@@ -229,7 +232,7 @@ class TestFaultsQueue(PeerChannelsMixin, MessagingCase):
             max_in_flight=1,
         )
         for peer in (cls.zalo_peer, cls.esms_peer, cls.speedsms_peer):
-            peer.stall_seconds = 1.0
+            peer.stall_seconds = STALL_SECONDS
         cls._start_peers(cls.zalo_peer, cls.esms_peer, cls.speedsms_peer)
         cls.zalo = cls._peer_channel(
             cls.zalo_peer.zalo_config(),

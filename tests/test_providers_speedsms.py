@@ -82,7 +82,8 @@ class TestSpeedSmsSend(SpeedSmsPeerCase):
         self.assertEqual((result.status, result.code), (QUOTA, "300"))
 
     def test_read_timeout_is_unknown(self):
-        self.peer.queue_response(SEND_PATH, delay=1.0)
+        # answered after 3 s: far past the 0.3 s timeout, whatever the load
+        self.peer.queue_response(SEND_PATH, delay=3.0)
         result = self.adapter(timeout_read=0.3).send(self.sms())
         self.assertEqual((result.status, result.reason), (UNKNOWN, "read_timeout"))
 

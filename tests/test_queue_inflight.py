@@ -49,8 +49,11 @@ class TestInflightDispatch(PeerChannelsMixin, MessagingCase):
             speedsms_sms_type="2",
             name="SpeedSMS in flight",
             channel_type="speedsms",
-            timeout_read=0.5,
+            # answers (0.1 s) read in time on a busy machine, stalls (3 s)
+            # far past it
+            timeout_read=1.5,
         )
+        cls.speedsms_peer.stall_seconds = 3.0
         cls.zalo = cls._peer_channel(
             cls.zalo_peer.zalo_config(), name="Zalo in flight", channel_type="zalo"
         )
