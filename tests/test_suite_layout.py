@@ -6,7 +6,10 @@ missing there passes under one runner and is silently skipped by the other.
 """
 
 import ast
+import importlib
+import inspect
 import os
+from unittest import TestCase
 
 from odoo.tests import BaseCase, tagged
 
@@ -42,3 +45,29 @@ class TestSuiteLayout(BaseCase):
 
     def test_the_package_imports_only_existing_files(self):
         self.assertLessEqual(imported_by_package_init(), files_named_test())
+
+    def test_inherited_test_methods_run_under_odoo_runner_too(self):
+        """Odoo's runner runs only the test methods a class defines itself,
+        pytest-odoo the inherited ones too: a class that inherits tests must
+        say ``allow_inherited_tests_method``."""
+        package = __name__.rsplit(".", 1)[0]
+        silent = []
+        for name in sorted(files_named_test()):
+            module = importlib.import_module("%s.%s" % (package, name))
+            for cls in vars(module).values():
+                if not (
+                    inspect.isclass(cls)
+                    and issubclass(cls, TestCase)
+                    and cls.__module__ == module.__name__
+                ):
+                    continue
+                inherited = [
+                    m
+                    for m, _f in inspect.getmembers(cls, callable)
+                    if m.startswith("test") and m not in vars(cls)
+                ]
+                if inherited and not getattr(
+                    cls, "allow_inherited_tests_method", False
+                ):
+                    silent.append("%s.%s" % (name, cls.__name__))
+        self.assertEqual(silent, [], "inherited tests Odoo's runner would skip")
