@@ -3,6 +3,11 @@
 The outcome of a message depends only on a hash of its ``tracking_id`` and
 the configured ratios, so a ratio of 0 or 1 is exact and a re-run of the same
 campaign gives the same result. Failures look like real Zalo answers.
+
+Who controls the outcome: the caller. Real users get the realistic mix, since
+the queue gives every message a random tracking id (uuid4). Tests either set
+the ratios to 0 or 1 (exact), or choose the tracking ids themselves: then
+``sandbox_outcome`` tells in advance what each message will become.
 """
 
 import hashlib
@@ -55,6 +60,14 @@ def sandbox_final_state(tracking_id, read_ratio):
     )
 
 
+def sandbox_outcome(tracking_id, fail_ratio, read_ratio):
+    """What the sandbox makes of a message: ``"failed"`` (refused at send),
+    ``"read"`` or ``"delivered"`` (its final receipt)."""
+    if _fraction("fail", tracking_id) < _ratio(fail_ratio):
+        return "failed"
+    return sandbox_final_state(tracking_id, read_ratio)
+
+
 class SandboxAdapter(BaseAdapter):
     provider_type = "sandbox"
 
@@ -67,9 +80,9 @@ class SandboxAdapter(BaseAdapter):
     def send(self, msg):
         if not msg.tracking_id:
             return self._invalid("tracking_id is required.")
-        fail_ratio = _ratio(self.config.get("sandbox_fail_ratio"))
+        fail_ratio = self.config.get("sandbox_fail_ratio")
         daily = DEFAULT_DAILY_QUOTA
-        if _fraction("fail", msg.tracking_id) < fail_ratio:
+        if sandbox_outcome(msg.tracking_id, fail_ratio, 0.0) == "failed":
             index = int(_digest("code", msg.tracking_id)[:8], 16) % len(
                 SANDBOX_FAILURES
             )

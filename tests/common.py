@@ -1,4 +1,9 @@
-from odoo.tests import TransactionCase, new_test_user
+from odoo.tests import BaseCase, TransactionCase, new_test_user
+
+from odoo.addons.multichannel_messaging.providers import OutboundMessage, get_adapter
+from odoo.addons.multichannel_messaging.providers.base import new_session
+
+from . import test_webhook_common as wh
 
 
 class MessagingCase(TransactionCase):
@@ -76,6 +81,28 @@ class MessagingCase(TransactionCase):
         cls.partner_nothing = Partner.create({"name": "Vũ Không Địa Chỉ"})
 
     @classmethod
+    def _setup_email_and_zalo(cls, email_name):
+        """``cls.email``: an e-mail channel; ``cls.template_email``: a marketing
+        e-mail and ``cls.template_email_tx`` its transactional copy;
+        ``cls.zalo``: a Zalo OA that takes webhooks."""
+        cls.email = cls.env["messaging.channel"].create(
+            dict(cls.NO_THROTTLE, name=email_name, channel_type="email")
+        )
+        cls.template_email = cls.env["messaging.template"].create(
+            {
+                "name": "Tin khuyến mãi",
+                "channel_type": "email",
+                "category": "marketing",
+                "subject": "Ưu đãi",
+                "body": "Chào {{ object.name }}",
+            }
+        )
+        cls.template_email_tx = cls.template_email.copy(
+            {"name": "Hóa đơn", "category": "transactional"}
+        )
+        cls.zalo = cls.env["messaging.channel"].create(wh.zalo_channel_values())
+
+    @classmethod
     def _make_user(cls, login, groups, company=None, **kw):
         return make_user(cls.env, login, groups, company=company or cls.company, **kw)
 
@@ -103,3 +130,92 @@ def make_user(env, login, groups, company=None, **kw):
         company_ids=[(6, 0, company.ids)],
         **kw,
     )
+
+
+class PeerAdapterCase(BaseCase):
+    """One provider adapter against one loopback peer: the peer runs for the
+    whole class (``PEER``, a ``tests.peers`` class, for ``PROVIDER``), each
+    test starts from a fresh peer state and its own HTTP session."""
+
+    PEER = None
+    PROVIDER = None
+    TIMEOUTS = {"timeout_connect": 1, "timeout_read": 2}
+    SMS = {}  # what ``sms()`` builds when not told otherwise
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.peer = cls.PEER()
+        cls.peer.start()
+        cls.addClassCleanup(cls.peer.stop)
+
+    def setUp(self):
+        super().setUp()
+        self.peer.reset()
+        # a new session per test: no keep-alive connection shared between tests
+        self.session = new_session()
+        self.addCleanup(self.session.close)
+
+    def adapter(self, **overrides):
+        config = getattr(self.peer, "%s_config" % self.PROVIDER)(**self.TIMEOUTS)
+        config.update(overrides)
+        return get_adapter(self.PROVIDER, config, session=self.session)
+
+    @classmethod
+    def sms(cls, **values):
+        return OutboundMessage(**dict(cls.SMS, **values))
+
+
+class PeerChannelsMixin:
+    """For a MessagingCase: loopback peers that run for the whole class, and
+    channels and templates that speak to them."""
+
+    @classmethod
+    def _start_peers(cls, *peers):
+        for peer in peers:
+            peer.start()
+            cls.addClassCleanup(peer.stop)
+
+    @classmethod
+    def _peer_channel(cls, peer_config, **vals):
+        """A channel on a peer's ``*_config()``, without throttle; ``vals`` on
+        top."""
+        Channel = cls.env["messaging.channel"]
+        values = {k: v for k, v in peer_config.items() if k in Channel._fields}
+        values.update(cls.NO_THROTTLE)
+        values.update(vals)
+        return Channel.create(values)
+
+    @classmethod
+    def _peer_zbs_template(cls, zalo_peer, name, limits=False, **vals):
+        """A transactional ZBS template on the peer's first template, every
+        parameter rendered from the partner's name (``limits``: with the
+        peer's length limits and required flags)."""
+        spec = next(iter(zalo_peer.templates.values()))
+
+        def param(p):
+            values = {"name": p["name"], "expression": "{{ object.name }}"}
+            if limits:
+                values.update(max_length=p["maxLength"], required=p["require"])
+            return (0, 0, values)
+
+        values = {
+            "name": name,
+            "channel_type": "zalo",
+            "category": "transactional",
+            "zalo_template_id": str(spec["templateId"]),
+            "param_ids": [param(p) for p in spec["listParams"]],
+        }
+        values.update(vals)
+        return cls.env["messaging.template"].create(values)
+
+    def _reset_peers(self, *peers):
+        """Fresh peer states, and the Zalo channel on the Zalo peer's tokens."""
+        for peer in peers:
+            peer.reset()
+        self.zalo.write(
+            {
+                "zalo_access_token": self.zalo_peer.access_token,
+                "zalo_refresh_token": self.zalo_peer.refresh_token,
+            }
+        )

@@ -1000,9 +1000,15 @@ class SpeedSmsPeer(LoopbackPeer):
             }
 
 
+# sockets bound and never listening: their ports stay refused until the
+# process ends (a port freed at once could be taken by a listener of another
+# test run on a busy machine)
+_REFUSING_SOCKETS = []
+
+
 def unused_local_url():
     """``http://127.0.0.1:<port>`` where nothing listens (connection refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    _REFUSING_SOCKETS.append(sock)
+    return "http://127.0.0.1:%d" % sock.getsockname()[1]

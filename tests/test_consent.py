@@ -22,22 +22,7 @@ class TestConsent(MessagingCase):
         super().setUpClass()
         cls.PhoneBlacklist = cls.env["phone.blacklist"]
         cls.MailBlacklist = cls.env["mail.blacklist"]
-        cls.email = cls.env["messaging.channel"].create(
-            dict(cls.NO_THROTTLE, name="E-mail test", channel_type="email")
-        )
-        cls.template_email = cls.env["messaging.template"].create(
-            {
-                "name": "Tin khuyến mãi",
-                "channel_type": "email",
-                "category": "marketing",
-                "subject": "Ưu đãi",
-                "body": "Chào {{ object.name }}",
-            }
-        )
-        cls.template_email_tx = cls.template_email.copy(
-            {"name": "Hóa đơn", "category": "transactional"}
-        )
-        cls.zalo = cls.env["messaging.channel"].create(wh.zalo_channel_values())
+        cls._setup_email_and_zalo("E-mail test")
         cls.mine = cls.sandbox | cls.sandbox_b | cls.email | cls.zalo
         cls.user = cls._make_user("consent_user", USER + ",base.group_partner_manager")
         cls.manager = cls._make_user(

@@ -11,78 +11,40 @@ from odoo.tests import tagged
 
 from odoo.addons.multichannel_messaging.engine import claim, dispatch
 
-from .common import MessagingCase
+from .common import MessagingCase, PeerChannelsMixin
 from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer
 
 
 @tagged("post_install", "-at_install")
-class TestDispatchProviders(MessagingCase):
+class TestDispatchProviders(PeerChannelsMixin, MessagingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.zalo_peer = ZaloPeer()
         cls.esms_peer = EsmsPeer()
         cls.speedsms_peer = SpeedSmsPeer()
-        for peer in (cls.zalo_peer, cls.esms_peer, cls.speedsms_peer):
-            peer.start()
-            cls.addClassCleanup(peer.stop)
-        Channel = cls.env["messaging.channel"]
-
-        def fields_of(config):
-            return {k: v for k, v in config.items() if k in Channel._fields}
-
-        cls.zalo = Channel.create(
-            dict(
-                fields_of(cls.zalo_peer.zalo_config()),
-                **cls.NO_THROTTLE,
-                name="Zalo OA",
-                channel_type="zalo",
-                cost_per_message=300,
-                cost_zalo_uid=200,
-                max_attempts=3,
-            )
+        cls._start_peers(cls.zalo_peer, cls.esms_peer, cls.speedsms_peer)
+        cls.zalo = cls._peer_channel(
+            cls.zalo_peer.zalo_config(),
+            name="Zalo OA",
+            channel_type="zalo",
+            cost_per_message=300,
+            cost_zalo_uid=200,
+            max_attempts=3,
         )
-        cls.esms = Channel.create(
-            dict(
-                fields_of(cls.esms_peer.esms_config()),
-                **cls.NO_THROTTLE,
-                name="eSMS",
-                channel_type="esms",
-                cost_per_segment=750,
-            )
+        cls.esms = cls._peer_channel(
+            cls.esms_peer.esms_config(),
+            name="eSMS",
+            channel_type="esms",
+            cost_per_segment=750,
         )
-        speed_config = fields_of(cls.speedsms_peer.speedsms_config())
-        speed_config["speedsms_sms_type"] = "2"
-        cls.speedsms = Channel.create(
-            dict(
-                speed_config,
-                name="SpeedSMS",
-                channel_type="speedsms",
-                **cls.NO_THROTTLE,
-            )
+        cls.speedsms = cls._peer_channel(
+            cls.speedsms_peer.speedsms_config(),
+            speedsms_sms_type="2",
+            name="SpeedSMS",
+            channel_type="speedsms",
         )
-        peer_template = next(iter(cls.zalo_peer.templates.values()))
-        cls.zbs = cls.env["messaging.template"].create(
-            {
-                "name": "ZBS",
-                "channel_type": "zalo",
-                "category": "transactional",
-                "zalo_template_id": str(peer_template["templateId"]),
-                "param_ids": [
-                    (
-                        0,
-                        0,
-                        {
-                            "name": p["name"],
-                            "expression": "{{ object.name }}",
-                            "max_length": p["maxLength"],
-                            "required": p["require"],
-                        },
-                    )
-                    for p in peer_template["listParams"]
-                ],
-            }
-        )
+        cls.zbs = cls._peer_zbs_template(cls.zalo_peer, "ZBS", limits=True)
         cls.sms_template = cls.env["messaging.template"].create(
             {
                 "name": "SMS",
@@ -110,14 +72,7 @@ class TestDispatchProviders(MessagingCase):
 
     def setUp(self):
         super().setUp()
-        for peer in (self.zalo_peer, self.esms_peer, self.speedsms_peer):
-            peer.reset()
-        self.zalo.write(
-            {
-                "zalo_access_token": self.zalo_peer.access_token,
-                "zalo_refresh_token": self.zalo_peer.refresh_token,
-            }
-        )
+        self._reset_peers(self.zalo_peer, self.esms_peer, self.speedsms_peer)
 
     def _zbs(self, partner=None, **vals):
         return self._queue(

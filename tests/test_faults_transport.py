@@ -17,7 +17,7 @@ import urllib3
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import BaseCase, tagged
+from odoo.tests import tagged
 
 from odoo.addons.multichannel_messaging.engine import claim
 from odoo.addons.multichannel_messaging.providers import (
@@ -36,16 +36,18 @@ from odoo.addons.multichannel_messaging.providers.transport import (
     _Exchange,
     classify_transport_error,
     get_session,
-    new_session,
 )
 from odoo.addons.multichannel_messaging.providers.zalo_events import zalo_time
 
 from . import test_webhook_common as wh
-from .common import MessagingCase
+from .common import MessagingCase, PeerAdapterCase, PeerChannelsMixin
 from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer
 
 SPEED_PATH = "/index.php/sms/send"
-READ_TIMEOUT = 0.3  # the peers stall 1 s: far past it, whatever the load
+# an answer is read within 1 s even on a busy machine (0.3 s was not always);
+# the peers stall 3 s: far past it, whatever the load
+READ_TIMEOUT = 1.0
+STALL_SECONDS = 3.0
 # one request per kind, in this order, then "ok" (retries included)
 SCHEDULE = ["ok", "drop", "http_500", "stall", "garbage", "http_502", "reset", "ok"]
 # the messages (in dispatch order) whose answer the schedule loses
@@ -59,28 +61,18 @@ def _sms(tracking_id="mm-fault-1"):
 
 
 @tagged("post_install", "-at_install")
-class TestTransportClassification(BaseCase):
+class TestTransportClassification(PeerAdapterCase):
     """Every transport failure is *not sent* or *outcome unknown*, in one
     place (providers/transport.py) for every adapter."""
+
+    PEER = SpeedSmsPeer
+    PROVIDER = "speedsms"
+    TIMEOUTS = {"timeout_connect": 1, "timeout_read": READ_TIMEOUT}
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.peer = SpeedSmsPeer()
-        cls.peer.stall_seconds = 1.0
-        cls.peer.start()
-        cls.addClassCleanup(cls.peer.stop)
-
-    def setUp(self):
-        super().setUp()
-        self.peer.reset()
-        self.session = new_session()
-        self.addCleanup(self.session.close)
-
-    def adapter(self, **overrides):
-        config = self.peer.speedsms_config(timeout_connect=1, timeout_read=READ_TIMEOUT)
-        config.update(overrides)
-        return get_adapter("speedsms", config, session=self.session)
+        cls.peer.stall_seconds = STALL_SECONDS  # read when a request stalls
 
     def test_each_fault_kind(self):
         self.peer.set_faults(SCHEDULE)
@@ -224,7 +216,7 @@ class TestTransportClassification(BaseCase):
 
 
 @tagged("post_install", "-at_install")
-class TestFaultsQueue(MessagingCase):
+class TestFaultsQueue(PeerChannelsMixin, MessagingCase):
     """The queue under the fault schedule, for every adapter."""
 
     @classmethod
@@ -233,9 +225,7 @@ class TestFaultsQueue(MessagingCase):
         cls.zalo_peer = ZaloPeer()
         cls.esms_peer = EsmsPeer()
         cls.speedsms_peer = SpeedSmsPeer()
-        Channel = cls.env["messaging.channel"]
         common = dict(
-            cls.NO_THROTTLE,
             max_attempts=4,
             timeout_connect=1,
             timeout_read=READ_TIMEOUT,
@@ -244,55 +234,30 @@ class TestFaultsQueue(MessagingCase):
             max_in_flight=1,
         )
         for peer in (cls.zalo_peer, cls.esms_peer, cls.speedsms_peer):
-            peer.stall_seconds = 1.0
-            peer.start()
-            cls.addClassCleanup(peer.stop)
-
-        def fields_of(config):
-            return {k: v for k, v in config.items() if k in Channel._fields}
-
-        cls.zalo = Channel.create(
-            dict(
-                fields_of(cls.zalo_peer.zalo_config()),
-                name="Zalo (faults)",
-                channel_type="zalo",
-                **common,
-            )
+            peer.stall_seconds = STALL_SECONDS
+        cls._start_peers(cls.zalo_peer, cls.esms_peer, cls.speedsms_peer)
+        cls.zalo = cls._peer_channel(
+            cls.zalo_peer.zalo_config(),
+            name="Zalo (faults)",
+            channel_type="zalo",
+            **common,
         )
-        cls.esms = Channel.create(
-            dict(
-                fields_of(cls.esms_peer.esms_config()),
-                name="eSMS (faults)",
-                channel_type="esms",
-                **common,
-            )
+        cls.esms = cls._peer_channel(
+            cls.esms_peer.esms_config(),
+            name="eSMS (faults)",
+            channel_type="esms",
+            **common,
         )
-        cls.speedsms = Channel.create(
-            dict(
-                fields_of(cls.speedsms_peer.speedsms_config()),
-                name="SpeedSMS (faults)",
-                channel_type="speedsms",
-                speedsms_sms_type="2",
-                **common,
-            )
+        cls.speedsms = cls._peer_channel(
+            cls.speedsms_peer.speedsms_config(),
+            name="SpeedSMS (faults)",
+            channel_type="speedsms",
+            speedsms_sms_type="2",
+            **common,
         )
-        spec = next(iter(cls.zalo_peer.templates.values()))
-        params = [
-            (0, 0, {"name": p["name"], "expression": "{{ object.name }}"})
-            for p in spec["listParams"]
-        ]
         Template = cls.env["messaging.template"]
         cls.zbs_phone, cls.zbs_uid = (
-            Template.create(
-                {
-                    "name": "ZBS %s" % route,
-                    "channel_type": "zalo",
-                    "category": "transactional",
-                    "zalo_template_id": spec["templateId"],
-                    "zalo_route": route,
-                    "param_ids": params,
-                }
-            )
+            cls._peer_zbs_template(cls.zalo_peer, "ZBS %s" % route, zalo_route=route)
             for route in ("phone", "uid")
         )
         cls.cs = Template.create(
@@ -338,9 +303,7 @@ class TestFaultsQueue(MessagingCase):
 
     def setUp(self):
         super().setUp()
-        for peer in (self.zalo_peer, self.esms_peer, self.speedsms_peer):
-            peer.reset()
-        self.zalo.zalo_access_token = self.zalo_peer.access_token
+        self._reset_peers(self.zalo_peer, self.esms_peer, self.speedsms_peer)
         # no keep-alive connection of an earlier test (or a stalled one)
         get_session().close()
 

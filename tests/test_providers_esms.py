@@ -21,37 +21,22 @@ from odoo.addons.multichannel_messaging.providers import (
     transport,
 )
 from odoo.addons.multichannel_messaging.providers.transport import new_session
+from odoo.addons.multichannel_messaging.tests.common import PeerAdapterCase
 from odoo.addons.multichannel_messaging.tests.peers import EsmsPeer, unused_local_url
 
 SEND_PATH = EsmsPeer.send_path
 BALANCE_PATH = EsmsPeer.balance_path
 
 
-class EsmsPeerCase(BaseCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.peer = EsmsPeer()
-        cls.peer.start()
-        cls.addClassCleanup(cls.peer.stop)
+class EsmsPeerCase(PeerAdapterCase):
+    PEER = EsmsPeer
+    PROVIDER = "esms"
 
-    def setUp(self):
-        super().setUp()
-        self.peer.reset()
-        self.session = new_session()
-        self.addCleanup(self.session.close)
-
-    def adapter(self, **overrides):
-        config = self.peer.esms_config(timeout_connect=1, timeout_read=2)
-        config.update(overrides)
-        return get_adapter("esms", config, session=self.session)
-
-    @staticmethod
-    def sms(**values):
-        values.setdefault("tracking_id", "mm-sms-7")
-        values.setdefault("phone", "84912345678")
-        values.setdefault("text", "Don hang SO042 da duoc xac nhan")
-        return OutboundMessage(**values)
+    SMS = {
+        "tracking_id": "mm-sms-7",
+        "phone": "84912345678",
+        "text": "Don hang SO042 da duoc xac nhan",
+    }
 
 
 @tagged("post_install", "-at_install")
@@ -167,7 +152,8 @@ class TestEsmsSend(EsmsPeerCase):
         )
 
     def test_read_timeout_is_unknown(self):
-        self.peer.queue_response(SEND_PATH, delay=1.0)
+        # answered after 3 s: far past the 0.3 s timeout, whatever the load
+        self.peer.queue_response(SEND_PATH, delay=3.0)
         result = self.adapter(timeout_read=0.3).send(self.sms())
         self.assertEqual((result.status, result.reason), (UNKNOWN, "read_timeout"))
 

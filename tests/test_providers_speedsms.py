@@ -1,6 +1,6 @@
 import base64
 
-from odoo.tests import BaseCase, tagged
+from odoo.tests import tagged
 
 from odoo.addons.multichannel_messaging.providers import (
     ACCEPTED,
@@ -10,41 +10,23 @@ from odoo.addons.multichannel_messaging.providers import (
     RETRY,
     UNKNOWN,
     UNREACHABLE,
-    OutboundMessage,
     ProviderError,
-    get_adapter,
 )
-from odoo.addons.multichannel_messaging.providers.transport import new_session
+from odoo.addons.multichannel_messaging.tests.common import PeerAdapterCase
 from odoo.addons.multichannel_messaging.tests.peers import SpeedSmsPeer
 
 SEND_PATH = "/index.php/sms/send"
 
 
-class SpeedSmsPeerCase(BaseCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.peer = SpeedSmsPeer()
-        cls.peer.start()
-        cls.addClassCleanup(cls.peer.stop)
+class SpeedSmsPeerCase(PeerAdapterCase):
+    PEER = SpeedSmsPeer
+    PROVIDER = "speedsms"
 
-    def setUp(self):
-        super().setUp()
-        self.peer.reset()
-        self.session = new_session()
-        self.addCleanup(self.session.close)
-
-    def adapter(self, **overrides):
-        config = self.peer.speedsms_config(timeout_connect=1, timeout_read=2)
-        config.update(overrides)
-        return get_adapter("speedsms", config, session=self.session)
-
-    @staticmethod
-    def sms(**values):
-        values.setdefault("tracking_id", "mm-sms-9")
-        values.setdefault("phone", "84912345678")
-        values.setdefault("text", "Ma xac thuc cua ban la 123456")
-        return OutboundMessage(**values)
+    SMS = {
+        "tracking_id": "mm-sms-9",
+        "phone": "84912345678",
+        "text": "Ma xac thuc cua ban la 123456",
+    }
 
 
 @tagged("post_install", "-at_install")
@@ -100,7 +82,8 @@ class TestSpeedSmsSend(SpeedSmsPeerCase):
         self.assertEqual((result.status, result.code), (QUOTA, "300"))
 
     def test_read_timeout_is_unknown(self):
-        self.peer.queue_response(SEND_PATH, delay=1.0)
+        # answered after 3 s: far past the 0.3 s timeout, whatever the load
+        self.peer.queue_response(SEND_PATH, delay=3.0)
         result = self.adapter(timeout_read=0.3).send(self.sms())
         self.assertEqual((result.status, result.reason), (UNKNOWN, "read_timeout"))
 

@@ -11,6 +11,7 @@ from odoo.addons.multichannel_messaging.providers import (
     strip_vietnamese_accents,
 )
 from odoo.addons.multichannel_messaging.providers.phone import to_national_vn
+from odoo.addons.multichannel_messaging.providers.sandbox import sandbox_outcome
 
 
 @tagged("post_install", "-at_install")
@@ -123,7 +124,15 @@ class TestSandbox(BaseCase):
         first = [r.status for r in self.send_many(0.3)]
         second = [r.status for r in self.send_many(0.3)]
         self.assertEqual(first, second)
-        self.assertTrue(30 < first.count(UNREACHABLE) < 90)
+        # fixed tracking ids: the outcomes are known in advance
+        self.assertEqual(
+            [status == UNREACHABLE for status in first],
+            [sandbox_outcome(f"mm-{i}", 0.3, 0) == "failed" for i in range(200)],
+        )
+        # as if the hash were a fair coin, UNREACHABLE ~ Binomial(200, 0.3):
+        # P(outside [30, 93]) = 5.8e-7 (exact binomial tails), less than
+        # once in a million runs even with random ids (these give 63)
+        self.assertTrue(30 <= first.count(UNREACHABLE) <= 93)
 
     def test_final_state(self):
         self.assertEqual(sandbox_final_state("mm-1", 0), "delivered")
@@ -132,6 +141,8 @@ class TestSandbox(BaseCase):
         self.assertEqual(
             states, [sandbox_final_state(f"mm-{i}", 0.5) for i in range(200)]
         )
+        # "read" ~ Binomial(200, 0.5) for a fair coin: P(outside [61, 139])
+        # = 1.5e-8 (exact binomial tails); these ids give 97
         self.assertTrue(60 < states.count("read") < 140)
 
     def test_test_connection_and_unknown_provider(self):

@@ -18,7 +18,7 @@ import time
 
 from odoo.tests import tagged
 
-from .common import MessagingCase
+from .common import MessagingCase, PeerChannelsMixin
 from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer
 from .test_queue_processes import (
     CRASH_EXIT_CODE,
@@ -31,7 +31,7 @@ LATENCY = 0.1
 
 
 @tagged("post_install", "-at_install")
-class TestInflightDispatch(MessagingCase):
+class TestInflightDispatch(PeerChannelsMixin, MessagingCase):
     """One dispatcher in this process, against slow loopback peers."""
 
     @classmethod
@@ -40,53 +40,24 @@ class TestInflightDispatch(MessagingCase):
         cls.esms_peer = EsmsPeer(balance=10**9)
         cls.speedsms_peer = SpeedSmsPeer(balance=10**9)
         cls.zalo_peer = ZaloPeer()
-        for peer in (cls.esms_peer, cls.speedsms_peer, cls.zalo_peer):
-            peer.start()
-            cls.addClassCleanup(peer.stop)
-        Channel = cls.env["messaging.channel"]
-
-        def fields_of(config):
-            return {k: v for k, v in config.items() if k in Channel._fields}
-
-        cls.esms = Channel.create(
-            dict(
-                fields_of(cls.esms_peer.esms_config()),
-                **cls.NO_THROTTLE,
-                name="eSMS in flight",
-                channel_type="esms",
-            )
+        cls._start_peers(cls.esms_peer, cls.speedsms_peer, cls.zalo_peer)
+        cls.esms = cls._peer_channel(
+            cls.esms_peer.esms_config(), name="eSMS in flight", channel_type="esms"
         )
-        cls.speedsms = Channel.create(
-            dict(
-                fields_of(cls.speedsms_peer.speedsms_config()),
-                **cls.NO_THROTTLE,
-                speedsms_sms_type="2",
-                name="SpeedSMS in flight",
-                channel_type="speedsms",
-                timeout_read=0.5,
-            )
+        cls.speedsms = cls._peer_channel(
+            cls.speedsms_peer.speedsms_config(),
+            speedsms_sms_type="2",
+            name="SpeedSMS in flight",
+            channel_type="speedsms",
+            # answers (0.1 s) read in time on a busy machine, stalls (3 s)
+            # far past it
+            timeout_read=1.5,
         )
-        cls.zalo = Channel.create(
-            dict(
-                fields_of(cls.zalo_peer.zalo_config()),
-                **cls.NO_THROTTLE,
-                name="Zalo in flight",
-                channel_type="zalo",
-            )
+        cls.speedsms_peer.stall_seconds = 3.0
+        cls.zalo = cls._peer_channel(
+            cls.zalo_peer.zalo_config(), name="Zalo in flight", channel_type="zalo"
         )
-        template = next(iter(cls.zalo_peer.templates.values()))
-        cls.zbs = cls.env["messaging.template"].create(
-            {
-                "name": "ZBS in flight",
-                "channel_type": "zalo",
-                "category": "transactional",
-                "zalo_template_id": str(template["templateId"]),
-                "param_ids": [
-                    (0, 0, {"name": p["name"], "expression": "{{ object.name }}"})
-                    for p in template["listParams"]
-                ],
-            }
-        )
+        cls.zbs = cls._peer_zbs_template(cls.zalo_peer, "ZBS in flight")
         cls.sms = {
             ctype: cls.env["messaging.template"].create(
                 {
@@ -111,16 +82,10 @@ class TestInflightDispatch(MessagingCase):
 
     def setUp(self):
         super().setUp()
+        self._reset_peers(self.esms_peer, self.speedsms_peer, self.zalo_peer)
         for peer in (self.esms_peer, self.speedsms_peer, self.zalo_peer):
-            peer.reset()
             peer.latency = LATENCY
             self.addCleanup(setattr, peer, "latency", 0.0)
-        self.zalo.write(
-            {
-                "zalo_access_token": self.zalo_peer.access_token,
-                "zalo_refresh_token": self.zalo_peer.refresh_token,
-            }
-        )
 
     def _queue_all(self, channel, template, count):
         return self.Message.create(
@@ -141,6 +106,11 @@ class TestInflightDispatch(MessagingCase):
         peer's latency alone would one after the other."""
         count = 60
         self.esms.max_in_flight = 20
+        # a slow peer (0.5 s an answer): one after the other takes 30 s, in
+        # flight about 3 x 0.5 s plus the queue's own work, which a busy
+        # machine may stretch by seconds but not by 25
+        latency = 0.5
+        self.esms_peer.latency = latency
         messages = self._queue_all(self.esms, self.sms["esms"], count)
         started = time.monotonic()
         self.assertEqual(self.Message._process_queue(), count)
@@ -158,7 +128,7 @@ class TestInflightDispatch(MessagingCase):
         )
         self.assertGreaterEqual(self.esms_peer.peak_in_flight, 2)
         self.assertLessEqual(self.esms_peer.peak_in_flight, 20)
-        self.assertLess(elapsed, count * LATENCY)
+        self.assertLess(elapsed, count * latency)
         # keep-alive: far fewer connections than requests
         self.assertLessEqual(self.esms_peer.connections_opened, count // 2)
 
@@ -280,14 +250,21 @@ class TestInflightProcesses(QueueProcessesCase):
             while end < len(times) and times[end] < arrived + 1.0:
                 end += 1
             busiest = max(busiest, end - start)
-        # slots are booked 1.03/rate apart; a request whose thread was slowed
-        # between its slot and the peer (here: by up to ~100 ms on a loaded
-        # machine) may arrive inside the next window
-        self.assertLessEqual(busiest, rate + 2, "busiest second: %d" % busiest)
+        # slots are booked 1.03/rate apart (51.5 ms); a request whose thread
+        # was slowed by D between its slot and the peer may arrive inside the
+        # next window: a 1 s window holds the slots of 1 + D seconds, at most
+        # floor((1 + D) / 0.0515) + 1 requests. The overall bound below
+        # allows D up to 0.38 s (99 / (99 * 0.0515 - 0.38) = 21/s); the same
+        # D here gives 27 = rate + 7 (100 ms, as seen on a loaded machine,
+        # gave rate + 2, which a busier one broke)
+        self.assertLessEqual(busiest, rate + 7, "busiest second: %d" % busiest)
         overall = (len(times) - 1) / (times[-1] - times[0])
         self.assertLessEqual(overall, rate * 1.05, "overall %.1f/s" % overall)
-        # one at a time: at most 1 / 0.2 s = 5/s
-        self.assertGreater(overall, 2 * 5.0, "overall %.1f/s" % overall)
+        # one at a time: at most 1 / 0.2 s = 5/s; in flight the requests
+        # overlap (whatever the load), and the run goes faster than 5/s (a
+        # loaded machine has been seen at 18/s for a rate of 20)
+        self.assertGreaterEqual(peer.peak_in_flight, 2)
+        self.assertGreater(overall, 5.0, "overall %.1f/s" % overall)
 
     def test_crash_mid_group_leaves_at_most_the_group_sending(self):
         """A dispatcher with 8 requests in flight dies right after its first

@@ -1028,7 +1028,9 @@ class TestQueueProcesses(QueueProcessesCase):
         workers = [self._spawn() for _index in range(2)]
         last = self._spawn()
         peer = self._start(RecordingSpeedSmsPeer())
-        peer.stall_seconds = 1.0
+        # "ok" answers read within 1 s on a busy machine (0.3 s was not
+        # always); a stall of 3 s far past it
+        peer.stall_seconds = 3.0
         lost = ("drop", "stall", "garbage", "reset")
         pattern = ["ok", "ok", "drop", "ok", "http_500", "ok", "stall", "ok"]
         pattern += ["garbage", "reset"]
@@ -1036,7 +1038,7 @@ class TestQueueProcesses(QueueProcessesCase):
         count = 40
         fixture = self._make_fixture(
             self._speedsms_channel_vals(
-                peer, timeout_read=0.3, max_attempts=5, max_in_flight=1
+                peer, timeout_read=1.0, max_attempts=5, max_in_flight=1
             ),
             count,
             "faults",

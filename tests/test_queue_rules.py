@@ -27,6 +27,9 @@ class TestQueueRules(MessagingCase):
 
     # -- throttles ----------------------------------------------------------
 
+    # the throttle's clock is frozen (and moved by hand): on a busy machine,
+    # wall time passing between two bookings shortened the waits measured
+    @freeze_time(vn_to_utc(2026, 11, 23, 10, 0))
     def test_rate_books_consecutive_slots(self):
         self.sandbox.rate_per_second = 2
         wait, retry = throttle.reserve_slot(self.sandbox, max_wait=5)
@@ -37,15 +40,15 @@ class TestQueueRules(MessagingCase):
         wait, retry = throttle.reserve_slot(self.sandbox, max_wait=5)
         self.assertAlmostEqual(wait, 1.0, delta=0.05)
 
-    def test_late_wake_up_books_a_new_slot(self):
+    @freeze_time(vn_to_utc(2026, 11, 23, 10, 0), as_kwarg="frozen")
+    def test_late_wake_up_books_a_new_slot(self, frozen):
         """A worker that oversleeps its slot (busy machine) does not send on
         it: it books the next one, so sends never bunch up at the provider."""
         self.sandbox.rate_per_second = 20
-        real_sleep = time.sleep
         late = [0.05]  # the first wake-up is 50 ms late, the next on time
 
         def sleep(seconds):
-            real_sleep(seconds + (late.pop() if late else 0.0))
+            frozen.tick(seconds + (late.pop() if late else 0.0))
 
         throttle.reserve_slot(self.sandbox, max_wait=5)  # the next slot is 51.5 ms away
         with patch.object(throttle, "_sleep", sleep):
@@ -54,12 +57,12 @@ class TestQueueRules(MessagingCase):
         # the missed slot and the one used: two bookings after the first
         self.assertEqual(self.sandbox.throttle_day_count, 3)
 
-    def test_always_late_defers_the_message(self):
+    @freeze_time(vn_to_utc(2026, 11, 23, 10, 0), as_kwarg="frozen")
+    def test_always_late_defers_the_message(self, frozen):
         self.sandbox.rate_per_second = 20
-        real_sleep = time.sleep
         throttle.reserve_slot(self.sandbox, max_wait=5)
         with patch.object(
-            throttle, "_sleep", lambda seconds: real_sleep(seconds + 0.02)
+            throttle, "_sleep", lambda seconds: frozen.tick(seconds + 0.02)
         ):
             retry_at = throttle.wait_for_slot(self.sandbox, max_wait=5)
         self.assertTrue(retry_at)
@@ -93,6 +96,7 @@ class TestQueueRules(MessagingCase):
         self.assertEqual(written, [(self.sandbox, 500)])
         self.assertIn(key, throttle._QUOTA_WRITES)
 
+    @freeze_time(vn_to_utc(2026, 11, 23, 10, 0))
     def test_slot_too_far_is_deferred_not_booked(self):
         self.sandbox.min_interval_seconds = 5
         throttle.reserve_slot(self.sandbox, max_wait=0)
@@ -102,6 +106,7 @@ class TestQueueRules(MessagingCase):
         self.assertGreater(retry, fields.Datetime.now() + timedelta(seconds=3))
         self.assertEqual(self.sandbox.throttle_next_ts, before)
 
+    @freeze_time(vn_to_utc(2026, 11, 23, 10, 0))
     def test_spacing_of_five_seconds(self):
         self.sandbox.min_interval_seconds = 5
         self.sandbox.rate_per_second = 10
@@ -109,6 +114,9 @@ class TestQueueRules(MessagingCase):
         wait, _retry = throttle.reserve_slot(self.sandbox, max_wait=10)
         self.assertAlmostEqual(wait, 5.0, delta=0.05)
 
+    # frozen: "tomorrow" read after the booking is the booking's tomorrow,
+    # even at midnight in Ho Chi Minh City
+    @freeze_time(vn_to_utc(2026, 11, 23, 23, 59, 59))
     def test_daily_cap_defers_to_next_local_midnight(self):
         self.sandbox.daily_cap = 2
         throttle.reserve_slot(self.sandbox, max_wait=0)
@@ -120,6 +128,7 @@ class TestQueueRules(MessagingCase):
         self.assertEqual((local.hour, local.minute), (0, 0))
         self.assertEqual(local.date(), (datetime.now(VN) + timedelta(days=1)).date())
 
+    @freeze_time(vn_to_utc(2026, 11, 23, 10, 0))
     def test_daily_cap_holds_the_queue(self):
         self.sandbox.daily_cap = 2
         messages = self.Message.browse(

@@ -21,22 +21,7 @@ class TestUnsubscribe(HttpCase, MessagingCase):
         super().setUpClass()
         cls.PhoneBlacklist = cls.env["phone.blacklist"].with_context(active_test=False)
         cls.MailBlacklist = cls.env["mail.blacklist"].with_context(active_test=False)
-        cls.email = cls.env["messaging.channel"].create(
-            dict(cls.NO_THROTTLE, name="E-mail unsubscribe", channel_type="email")
-        )
-        cls.template_email = cls.env["messaging.template"].create(
-            {
-                "name": "Khuyến mãi tháng 12",
-                "channel_type": "email",
-                "category": "marketing",
-                "subject": "Ưu đãi",
-                "body": "Chào {{ object.name }}",
-            }
-        )
-        cls.template_email_tx = cls.template_email.copy(
-            {"name": "Xác nhận đơn", "category": "transactional"}
-        )
-        cls.zalo = cls.env["messaging.channel"].create(wh.zalo_channel_values())
+        cls._setup_email_and_zalo("E-mail unsubscribe")
 
     def _path(self, message, token=None):
         return "/messaging/unsubscribe/%s/%s" % (

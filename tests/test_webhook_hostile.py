@@ -643,6 +643,9 @@ class TestWebhookHostile(HttpCase):
 class TestWebhookHostileRoute(TestWebhookHostile):
     """The same calls through Odoo's stack and the controller route."""
 
+    # Odoo's runner runs only the test methods a class defines itself
+    # (pytest-odoo runs the inherited ones too): run them under both
+    allow_inherited_tests_method = True
     fast_path_enabled = False
 
 
