@@ -205,7 +205,9 @@ def finish_group(env, in_flight, adapters, auto_commit):
         # the provider's answers are kept at once; losing this commit to a
         # server crash leaves rows in "sending", never a duplicate
         transaction.commit(env, durable=False)
-    return len(answers)
+    # a request whose slot was missed was never sent: it is queued again
+    # (and counted when it is sent), not settled
+    return sum(1 for _m, result in answers if result.reason != inflight.LATE_REASON)
 
 
 def send_email_group(env, group, auto_commit):

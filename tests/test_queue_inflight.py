@@ -15,9 +15,11 @@ sequential time, true on any machine load.
 
 import collections
 import time
+from unittest.mock import patch
 
 from odoo.tests import tagged
 
+from ..engine import inflight
 from .common import MessagingCase, PeerChannelsMixin
 from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer
 from .test_queue_processes import (
@@ -138,6 +140,26 @@ class TestInflightDispatch(PeerChannelsMixin, MessagingCase):
         self.assertEqual(self.Message._process_queue(), 4)
         self.assertEqual(set(messages.mapped("state")), {"sent"})
         self.assertEqual(self.esms_peer.peak_in_flight, 1)
+
+    def test_missed_slot_is_sent_later_and_counted_once(self):
+        """A request whose thread starts after its slot is not sent: the
+        message is queued again, sent in the same run, and the run counts
+        it once (it counted twice on a busy machine)."""
+        real_send = inflight._send
+        missed = []
+
+        def send(adapter, outbound, send_by):
+            if not missed:
+                missed.append(outbound.tracking_id)
+                return inflight.late_result()
+            return real_send(adapter, outbound, send_by)
+
+        messages = self._queue_all(self.esms, self.sms["esms"], 4)
+        with patch.object(inflight, "_send", send):
+            self.assertEqual(self.Message._process_queue(), 4)
+        self.assertEqual(set(messages.mapped("state")), {"sent"})
+        self.assertEqual(len(self.esms_peer.sent), 4)
+        self.assertEqual(len(missed), 1)
 
     def test_expired_token_refreshed_once_for_a_whole_group(self):
         """Every request of a group comes back with Zalo's token error: the
