@@ -8,12 +8,23 @@ from odoo.tests import tagged
 
 from odoo.addons.multichannel_messaging.engine import rendering, routing
 
+from .common import PeerChannelsMixin
 from .peers import EsmsPeer, ZaloPeer
 from .test_wizard_common import SalesMessagingCase
 
+# priced where the two old price functions disagreed (see TestOnePrice)
+ZALO_PRICED = {
+    "name": "Zalo priced",
+    "channel_type": "zalo",
+    "cost_per_message": 300,
+    "cost_zalo_uid": 0,
+    "cost_zalo_consultation": 150,
+}
+ESMS_PRICED = {"name": "eSMS priced", "channel_type": "esms", "cost_per_segment": 750}
+
 
 @tagged("post_install", "-at_install")
-class TestOnePrice(SalesMessagingCase):
+class TestOnePrice(PeerChannelsMixin, SalesMessagingCase):
     """The estimate shown before activation, the estimate kept when the
     recipients are queued and the cost stored on each sent message come
     from one price. The channels below are priced where the two old price
@@ -27,34 +38,9 @@ class TestOnePrice(SalesMessagingCase):
         super().setUpClass()
         cls.zalo_peer = ZaloPeer()
         cls.esms_peer = EsmsPeer()
-        for peer in (cls.zalo_peer, cls.esms_peer):
-            peer.start()
-            cls.addClassCleanup(peer.stop)
-        Channel = cls.env["messaging.channel"]
-
-        def fields_of(config):
-            return {k: v for k, v in config.items() if k in Channel._fields}
-
-        cls.zalo = Channel.create(
-            dict(
-                fields_of(cls.zalo_peer.zalo_config()),
-                **cls.NO_THROTTLE,
-                name="Zalo priced",
-                channel_type="zalo",
-                cost_per_message=300,
-                cost_zalo_uid=0,
-                cost_zalo_consultation=150,
-            )
-        )
-        cls.esms = Channel.create(
-            dict(
-                fields_of(cls.esms_peer.esms_config()),
-                **cls.NO_THROTTLE,
-                name="eSMS priced",
-                channel_type="esms",
-                cost_per_segment=750,
-            )
-        )
+        cls._start_peers(cls.zalo_peer, cls.esms_peer)
+        cls.zalo = cls._peer_channel(cls.zalo_peer.zalo_config(), **ZALO_PRICED)
+        cls.esms = cls._peer_channel(cls.esms_peer.esms_config(), **ESMS_PRICED)
         peer_template = next(iter(cls.zalo_peer.templates.values()))
         Template = cls.env["messaging.template"]
         cls.zbs_uid = Template.create(
