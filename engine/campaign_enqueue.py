@@ -16,6 +16,8 @@ from odoo import fields
 from odoo.osv import expression
 from odoo.tools import SQL
 
+from . import transaction
+
 # recipients queued per transaction by the enqueue cron; a campaign with at
 # most this many recipients is queued inline when it is activated
 ENQUEUE_CHUNK_SIZE = 5000
@@ -136,7 +138,7 @@ def cron_enqueue(env, time_limit=ENQUEUE_TIME_LIMIT, max_chunks=None):
                 dispatch_triggered = True
             if auto_commit:
                 # the chunk is queued for good, with the cursor past it
-                env.cr.commit()  # pylint: disable=invalid-commit
+                transaction.commit(env, read_committed=False)
             # flat memory: nothing of the chunk stays in the cache
             env.flush_all()
             env.invalidate_all()

@@ -4,7 +4,6 @@ from odoo import api, fields, models
 from odoo.tools import LazyTranslate
 
 from ..providers.sms_text import normalize_keyword
-from ..providers.zalo_signature import check_zalo_signature
 from .models import ADMIN_GROUP, MANAGER_GROUP
 
 _lt = LazyTranslate(__name__)
@@ -118,23 +117,3 @@ class MessagingChannel(models.Model):
         self.ensure_one()
         normalized = normalize_keyword(text)
         return bool(normalized) and normalized in self._get_opt_out_keywords()
-
-    def _zalo_signature_terms(self):
-        """The channel's signature settings as plain data (see
-        :func:`check_zalo_signature`)."""
-        self.ensure_one()
-        channel = self.sudo()
-        return {
-            "id": channel.id,
-            "zalo_app_id": channel.zalo_app_id,
-            "zalo_oa_id": channel.zalo_oa_id,
-            "zalo_oa_secret_key": channel.zalo_oa_secret_key,
-            "zalo_app_secret": channel.zalo_app_secret,
-            "zalo_signature_variant": channel.zalo_signature_variant,
-        }
-
-    def _check_zalo_signature(self, raw_body, timestamp, header):
-        """The matching variant name, or False. Constant-time comparison."""
-        return check_zalo_signature(
-            self._zalo_signature_terms(), raw_body, timestamp, header
-        )

@@ -7,7 +7,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.sql import create_index
 
-from ..engine import inbound
+from ..engine import inbound, transaction
 from ..engine.inbound import (
     RETRY_DELAYS,
     RETRY_SPACING,
@@ -317,7 +317,7 @@ class MessagingEvent(models.Model):
                 break
             done += len(events)
             if auto_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
+                transaction.commit(self.env, read_committed=False)
             if not batch_size:
                 size = inbound.next_batch_size(
                     len(events), time.monotonic() - batch_started

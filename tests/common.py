@@ -1,7 +1,7 @@
 from odoo.tests import BaseCase, TransactionCase, new_test_user
 
 from odoo.addons.multichannel_messaging.providers import OutboundMessage, get_adapter
-from odoo.addons.multichannel_messaging.providers.base import new_session
+from odoo.addons.multichannel_messaging.providers.transport import new_session
 
 from . import test_webhook_common as wh
 
