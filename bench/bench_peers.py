@@ -106,6 +106,22 @@ class BenchEsmsPeer(BenchMixin, peers.EsmsPeer):
         return peers.EsmsPeer.handle(self, request)
 
 
+class BenchSpeedSmsPeer(BenchMixin, peers.SpeedSmsPeer):
+    """SpeedSMS with a balance that never runs out and an optional latency."""
+
+    def __init__(self, delay=0.0):
+        self.delay = delay
+        super().__init__(balance=10**15)
+
+    def init_state(self):
+        result = super().init_state()
+        self.sent = _Counter(self)
+        return result
+
+    def handle_provider(self, request):
+        return peers.SpeedSmsPeer.handle(self, request)
+
+
 class _Counter:
     """Stands in for ``EsmsPeer.sent`` (a list of every body): counts only."""
 
@@ -159,7 +175,7 @@ class IapSmsPeer(BenchMixin, peers.LoopbackPeer):
         return 200, {"jsonrpc": "2.0", "id": body.get("id"), "result": result}
 
 
-PEERS = {"esms": BenchEsmsPeer, "iap": IapSmsPeer}
+PEERS = {"esms": BenchEsmsPeer, "iap": IapSmsPeer, "speedsms": BenchSpeedSmsPeer}
 
 
 # ----------------------------------------------------------------------

@@ -23,8 +23,11 @@ in one run:
    "outcome unknown" or lost, ours and Odoo's SMS queue;
 6. receipts (``bench_receipts.py``): N delivery and N seen Zalo receipts
    stored as the webhook stores them, processed by the event cron one by one
-   and set-wise, receipts/s per cron worker.
-7. sending against a provider's latency (``--latencies``, 0/50/100 ms): one
+   and set-wise, receipts/s per cron worker;
+7. grouped recipients (``bench_grouped.py``): a campaign of one text on a
+   SpeedSMS channel at its 60 requests a minute, up to 100 recipients per
+   request;
+8. sending against a provider's latency (``--latencies``, 0/50/100 ms): one
    worker's msg/s, ours (requests in flight) next to Odoo's ``sms.sms``
    queue at one message per request.
 
@@ -49,6 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_faults  # noqa: E402
+import bench_grouped  # noqa: E402
 import bench_peers  # noqa: E402
 import bench_receipts  # noqa: E402
 
@@ -278,7 +282,7 @@ def make_esms_channel(env, name, url, **vals):
     )
 
 
-def make_campaign(env, name, channel, domain, category="transactional"):
+def make_campaign(env, name, channel, domain, category="transactional", body=BODY):
     from odoo import Command  # pylint: disable=import-outside-toplevel
 
     template = env["messaging.template"].create(
@@ -287,7 +291,7 @@ def make_campaign(env, name, channel, domain, category="transactional"):
             "channel_type": channel.channel_type,
             "model": "res.partner",
             "category": category,
-            "body": BODY,
+            "body": body,
         }
     )
     segment = env["messaging.segment"].create(
@@ -1144,7 +1148,7 @@ def _report_latency(row, figure, first):
     goal = ">= 400/s" if latency_ms == 100 else ""
     row(
         "%s Send, 1 worker, %g ms provider latency"
-        % ("6" if first else " ", latency_ms),
+        % ("8" if first else " ", latency_ms),
         "ours %s in %.1f s = %s msg/s%s"
         % (
             _n(sent),
@@ -1188,6 +1192,8 @@ def print_report(args, results):
         bench_faults.report(row, results["faults"])
     if results.get("receipts"):
         bench_receipts.report(row, results["receipts"])
+    if results.get("grouped"):
+        bench_grouped.report(row, results["grouped"])
     for index, figure in enumerate(results.get("latency") or []):
         _report_latency(row, figure, index == 0)
     if not rows:
@@ -1325,7 +1331,7 @@ def parse_args(argv=None):
         "--skip",
         default="",
         help="comma-separated parts to skip: "
-        "enqueue,dispatch,odoo,rate,faults,receipts,latency,latency_odoo "
+        "enqueue,dispatch,odoo,rate,faults,receipts,grouped,latency,latency_odoo "
         "(latency_odoo: Odoo's queue in the latency figure)",
     )
     parser.add_argument(
@@ -1348,6 +1354,13 @@ def parse_args(argv=None):
         default=0,
         help="events per transaction of the event cron in the receipts figure "
         "(default 0: the cron's own default)",
+    )
+    parser.add_argument(
+        "--grouped-messages",
+        type=int,
+        default=1000,
+        help="messages of one text in the SpeedSMS grouped-recipients figure "
+        "(default 1000; 0: skip it)",
     )
     # internal: the rate figure's dispatcher processes
     parser.add_argument(
@@ -1378,6 +1391,7 @@ def main(argv=None):
                 ("odoo", args.odoo_create),
                 ("rate", args.rate_messages),
                 ("faults", args.fault_messages),
+                ("grouped", args.grouped_messages),
             )
             if part not in skip
         ]
@@ -1416,6 +1430,8 @@ def main(argv=None):
         bench_faults.bench_faults(sys.modules[__name__], registry, args, results)
     if "receipts" not in skip and args.receipts > 0:
         bench_receipts.bench_receipts(sys.modules[__name__], registry, args, results)
+    if "grouped" not in skip and args.grouped_messages > 0:
+        bench_grouped.bench_grouped(sys.modules[__name__], registry, args, results)
     if "latency" not in skip:
         bench_latency(registry, args, results, skip)
     with open(

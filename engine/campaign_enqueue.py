@@ -23,6 +23,8 @@ from . import transaction
 ENQUEUE_CHUNK_SIZE = 5000
 # seconds one run of the enqueue cron works before it re-triggers itself
 ENQUEUE_TIME_LIMIT = 30
+# queued messages of a cancelled campaign cancelled per transaction
+CANCEL_CHUNK_SIZE = 50000
 
 
 def chunk_size(env):
@@ -90,12 +92,66 @@ def start(campaign):
 
 def resume(campaigns):
     """What piled up during a pause keeps the campaigns' pace; the
-    recipients still to queue follow it."""
+    recipients still to queue follow it.
+
+    Pacing moves every queued message of a campaign with its own spacing or
+    daily cap: up to one chunk of them here, more in the enqueue cron
+    (:func:`respread_resumed`), the claim skipping the campaign's messages
+    until then (``resume_pending``), so that resuming returns at once."""
     now = fields.Datetime.now()
+    env = campaigns.env
+    later = campaigns.browse()
     for campaign in campaigns:
-        ranked = spread_schedule(campaign, start=now)
-        # no chunk runs while paused: this row is not being moved
-        progress_of(campaign).write({"spread_start": now, "spread_rank": ranked or 0})
+        progress_of(campaign).write({"spread_start": now})
+        if _is_paced(campaign) and _queued_count(campaign) > chunk_size(env):
+            later |= campaign
+        else:
+            _respread(campaign, now)
+    if later:
+        later.write({"resume_pending": True})
+        retrigger_cron(env)
+
+
+def respread_resumed(env):
+    """Pace the resumed campaigns whose queued messages were too many to
+    pace in the click (one statement each, then committed), and let the
+    claim take them again."""
+    auto_commit = env["messaging.message"]._auto_commit()
+    for campaign in env["messaging.campaign"].search(
+        [("resume_pending", "=", True), ("state", "=", "running")]
+    ):
+        # a concurrent pause or cancel waits for this, then sees it done
+        lock(campaign)
+        campaign.invalidate_recordset(["state", "resume_pending"])
+        if campaign.state != "running" or not campaign.resume_pending:
+            continue  # paused or cancelled since
+        _respread(campaign, progress_of(campaign).spread_start)
+        campaign.resume_pending = False
+        if auto_commit:
+            transaction.commit(env, read_committed=False)
+    env["messaging.message"]._retrigger_cron()
+
+
+def _respread(campaign, start):
+    ranked = spread_schedule(campaign, start=start)
+    # no chunk runs while paused: this row is not being moved
+    progress_of(campaign).write({"spread_rank": ranked or 0})
+
+
+def _is_paced(campaign):
+    return bool(campaign.min_interval_seconds or campaign.daily_cap)
+
+
+def _queued_count(campaign):
+    """Queued messages of ``campaign``, counted up to one more than a chunk."""
+    env = campaign.env
+    env.flush_all()
+    env.cr.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM messaging_message"
+        " WHERE campaign_id = %s AND state = 'queued' LIMIT %s) q",
+        [campaign.id, chunk_size(env) + 1],
+    )
+    return env.cr.fetchone()[0]
 
 
 def enqueue_all(campaigns):
@@ -116,7 +172,8 @@ def cron_enqueue(env, time_limit=ENQUEUE_TIME_LIMIT, max_chunks=None):
     auto_commit = Message._auto_commit()
     deadline = time.monotonic() + time_limit if time_limit else None
     done = chunks = 0
-    cancel_stopped_leftovers(env)
+    cancel_leftovers(env, deadline)
+    respread_resumed(env)
     dispatch_triggered = False
     campaign_ids = Campaign.search(
         [("state", "=", "running"), ("enqueue_state", "=", "enqueuing")],
@@ -151,22 +208,81 @@ def cron_enqueue(env, time_limit=ENQUEUE_TIME_LIMIT, max_chunks=None):
     return done
 
 
-def cancel_stopped_leftovers(env):
-    """Cancel what the last chunk of a campaign cancelled while queuing left
-    queued (committed while the cancel waited for it)."""
+def cancel_queued(campaigns):
+    """Cancel what the (just cancelled) ``campaigns`` still have queued.
+
+    The claim already skips their messages (the campaigns are not running):
+    up to one chunk is cancelled here, at once; more is left to the enqueue
+    cron (:func:`cancel_leftovers`), chunk by chunk, so that cancelling a
+    campaign of any size returns at once."""
+    env = campaigns.env
+    if not campaigns.ids:
+        return
+    env.flush_all()
+    limit = chunk_size(env)
+    env.cr.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM messaging_message"
+        " WHERE campaign_id = ANY(%s) AND state = 'queued' LIMIT %s) q",
+        [campaigns.ids, limit + 1],
+    )
+    if env.cr.fetchone()[0] > limit:
+        retrigger_cron(env)
+    else:
+        _cancel_chunk(env, SQL("m.campaign_id = ANY(%s)", campaigns.ids), limit + 1)
+
+
+def cancel_leftovers(env, deadline=None):
+    """Cancel, a chunk per transaction, the queued messages of cancelled
+    campaigns: those too many to cancel in the click, and those a chunk
+    being queued committed while the cancel waited for it. Returns how many
+    were cancelled; re-triggers the cron when time ran out first."""
+    auto_commit = env["messaging.message"]._auto_commit()
+    limit = CANCEL_CHUNK_SIZE
+    cancelled = 0
+    while True:
+        count = _cancel_chunk(
+            env,
+            SQL(
+                "m.campaign_id IN (SELECT id FROM messaging_campaign"
+                " WHERE state = 'cancelled')"
+            ),
+            limit,
+        )
+        cancelled += count
+        if auto_commit:
+            transaction.commit(env, read_committed=False)
+        if count < limit:
+            return cancelled
+        if deadline is not None and time.monotonic() >= deadline:
+            retrigger_cron(env)
+            return cancelled
+
+
+def _cancel_chunk(env, where, limit):
+    """Cancel at most ``limit`` queued messages matching ``where`` (SQL on
+    ``messaging_message m``), in one statement."""
     env.flush_all()
     env.cr.execute(
-        """
-        SELECT m.id FROM messaging_message m
-          JOIN messaging_campaign c ON c.id = m.campaign_id
-         WHERE c.state = 'cancelled' AND c.enqueue_state = 'stopped'
-           AND m.state = 'queued'
-        """
+        SQL(
+            """
+            UPDATE messaging_message
+               SET state = 'cancelled', failure_type = 'cancelled',
+                   claim_until = NULL, write_uid = %(uid)s,
+                   write_date = (now() AT TIME ZONE 'UTC')
+             WHERE id IN (SELECT m.id FROM messaging_message m
+                           WHERE m.state = 'queued' AND %(where)s
+                           LIMIT %(limit)s)
+            """,
+            uid=env.uid,
+            where=where,
+            limit=limit,
+        )
     )
-    leftovers = env["messaging.message"].browse(row[0] for row in env.cr.fetchall())
-    leftovers.sudo().write(
-        {"state": "cancelled", "failure_type": "cancelled", "claim_until": False}
+    count = env.cr.rowcount
+    env["messaging.message"].invalidate_model(
+        ["state", "failure_type", "claim_until", "write_uid", "write_date"]
     )
+    return count
 
 
 def remaining(env):

@@ -8,13 +8,14 @@ just before their provider calls, and gives rows back to the queue
 never resent blindly.
 """
 
+import json
 import uuid
 from datetime import timedelta
 
 from odoo import fields
 from odoo.tools import SQL
 
-from ..providers import AWAIT_RECEIPT
+from ..providers import ADAPTERS, AWAIT_RECEIPT
 from . import outbound
 
 CLAIM_SECONDS = 120
@@ -70,7 +71,9 @@ def claim_batch(env, limit=BATCH_SIZE):
                              AND q.state = 'queued'
                              AND q.scheduled_at <= %(now)s
                              AND (q.claim_until IS NULL OR q.claim_until < %(now)s)
-                             AND (q.campaign_id IS NULL OR c.state = 'running')
+                             AND (q.campaign_id IS NULL
+                                  OR (c.state = 'running'
+                                      AND c.resume_pending IS NOT TRUE))
                         ORDER BY q.scheduled_at, q.id
                            LIMIT %(channel_limit)s
                              FOR UPDATE OF q SKIP LOCKED) q
@@ -98,7 +101,18 @@ def claim_limit_sql(limit):
     """Rows one claim may take from channel ``ch`` (SQL, see claim_batch):
     ``limit``, or for a channel with a rate or a spacing what it lets out
     in ``CLAIM_HORIZON_SECONDS`` (the slot interval of
-    ``throttle.slot_interval``, without its slack)."""
+    ``throttle.slot_interval``, without its slack), times the recipients
+    one request may carry on providers that take several (SpeedSMS)."""
+    shared = {
+        ctype: adapter.max_recipients
+        for ctype, adapter in ADAPTERS.items()
+        if adapter.max_recipients > 1
+    }
+    per_request = SQL("1")
+    if shared:
+        per_request = SQL(
+            "COALESCE((%s::jsonb ->> ch.channel_type)::int, 1)", json.dumps(shared)
+        )
     return SQL(
         """
         LEAST(%(limit)s, CASE
@@ -106,11 +120,12 @@ def claim_limit_sql(limit):
             THEN GREATEST(1, FLOOR(%(horizon)s / GREATEST(
                 CASE WHEN ch.rate_per_second > 0
                      THEN 1.0 / ch.rate_per_second ELSE 0 END,
-                COALESCE(ch.min_interval_seconds, 0))))::int
+                COALESCE(ch.min_interval_seconds, 0))))::int * %(per_request)s
             ELSE %(limit)s END)
         """,
         limit=limit,
         horizon=CLAIM_HORIZON_SECONDS,
+        per_request=per_request,
     )
 
 

@@ -221,32 +221,69 @@ def send_email_group(env, group, auto_commit):
 
 
 def start_calls(messages, channel, adapter, pool):
-    """Start one request per message, each in its throttle slot (booked
-    here, in this thread, on the channel row all workers share).
+    """Start one request per message, or per set of messages of the same
+    content where the provider takes several recipients in one request
+    (``adapter.max_recipients``), each in its throttle slot (booked here,
+    in this thread, on the channel row all workers share).
     Returns ``(message, future)`` pairs."""
     throttled = throttle.has_throttle(channel) and transaction.auto_commit()
     max_wait = throttle.max_slot_wait(messages.env) if throttled else 0.0
     started = time.monotonic()
     calls = []
-    for message in messages:
+    for unit in request_units(messages, channel, adapter):
         if calls and time.monotonic() - started > GROUP_SECONDS:
             # slow throttle: the rest goes back to the queue, never
             # called, long before its lease could run out unanswered
-            claim.reschedule(message, fields.Datetime.now(), count_attempt=False)
+            reschedule_unit(unit, fields.Datetime.now())
             continue
         if channel._is_paused():
             # quota reached by an earlier group
-            claim.reschedule(message, channel.paused_until, count_attempt=False)
+            reschedule_unit(unit, channel.paused_until)
             continue
-        request = outbound.prepare_outbound(message)
-        retry_at = throttle.wait_for_slot(channel, max_wait)
+        retry_at = throttle.wait_for_slot(channel, max_wait, len(unit))
         if retry_at:
-            claim.reschedule(message, retry_at, count_attempt=False)
+            reschedule_unit(unit, retry_at)
             continue
         # on time now; its thread must not start much later (see submit)
         send_by = time.monotonic() + throttle.LATE_SEND_SECONDS if throttled else None
-        calls.append((message, pool.submit(adapter, request, send_by)))
+        if len(unit) == 1:
+            ((message, request),) = unit
+            calls.append((message, pool.submit(adapter, request, send_by)))
+        else:
+            shares = pool.submit_many(adapter, [r for _m, r in unit], send_by)
+            calls.extend(zip([m for m, _r in unit], shares, strict=True))
     return calls
+
+
+def request_units(messages, channel, adapter):
+    """The requests of ``messages``: lists of ``(message, outbound)``, one
+    message each, or up to ``adapter.max_recipients`` messages of the same
+    content to distinct recipients (never more than the channel's daily
+    cap, which a request counts whole)."""
+    size = adapter.max_recipients
+    if channel.daily_cap:
+        size = min(size, channel.daily_cap)
+    units, open_units = [], {}
+    for message in messages:
+        request = outbound.prepare_outbound(message)
+        key = adapter.group_key(request) if size > 1 else None
+        unit = open_units.get(key) if key is not None else None
+        if (
+            unit is None
+            or len(unit) >= size
+            or request.phone in {r.phone for _m, r in unit}
+        ):
+            unit = []
+            units.append(unit)
+            if key is not None:
+                open_units[key] = unit
+        unit.append((message, request))
+    return units
+
+
+def reschedule_unit(unit, when):
+    for message, _request in unit:
+        claim.reschedule(message, when, count_attempt=False)
 
 
 def get_pooled_adapter(channel, adapters, pool, **overrides):

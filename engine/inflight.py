@@ -24,10 +24,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ..providers import transport
 from ..providers.base import RETRY, SendResult
-from ..providers.transport import new_session
-
-LATE_REASON = "late_slot"
+from ..providers.transport import LATE_REASON, new_session
 
 # Stack of a request thread. Python's default (8 MiB, the main thread's) is
 # reserved address space, and Odoo caps a worker's (limit_memory_hard, 2.5
@@ -70,12 +69,19 @@ class InflightPool:
         """Start ``adapter.send(outbound)``; returns its future. At most
         ``size`` calls run at once, further ones wait for a free thread.
 
-        ``send_by`` (``time.monotonic()``): a request whose thread starts
-        later is not sent (a booked throttle slot missed: sent late, it
-        would follow the next one too closely); its result is
-        :func:`late_result`.
+        ``send_by`` (``time.monotonic()``): a request whose thread starts,
+        or whose first byte would leave, later is not sent (a booked
+        throttle slot missed: sent late, it would follow the next one too
+        closely); its result is :func:`late_result`.
         """
         return self._executor.submit(_send, adapter, outbound, send_by)
+
+    def submit_many(self, adapter, outbounds, send_by=None):
+        """Start ``adapter.send_many(outbounds)``, one request for them
+        all; returns one future-like answer per outbound (see
+        :meth:`submit`)."""
+        future = self._executor.submit(_send_many, adapter, outbounds, send_by)
+        return [_Share(future, index) for index in range(len(outbounds))]
 
     def close(self):
         self._executor.shutdown(wait=True)
@@ -85,7 +91,36 @@ class InflightPool:
 def _send(adapter, outbound, send_by):
     if send_by is not None and time.monotonic() > send_by:
         return late_result()
-    return adapter.send(outbound)
+    # checked again right before the request is written (a new connection,
+    # a busy process): see providers/transport.py send_deadline
+    transport.send_deadline(send_by)
+    try:
+        return adapter.send(outbound)
+    finally:
+        transport.send_deadline(None)
+
+
+def _send_many(adapter, outbounds, send_by):
+    if send_by is not None and time.monotonic() > send_by:
+        return [late_result()] * len(outbounds)
+    transport.send_deadline(send_by)
+    try:
+        return adapter.send_many(outbounds)
+    finally:
+        transport.send_deadline(None)
+
+
+class _Share:
+    """One message's answer in a request for several (``submit_many``)."""
+
+    __slots__ = ("_future", "_index")
+
+    def __init__(self, future, index):
+        self._future = future
+        self._index = index
+
+    def result(self):
+        return self._future.result()[self._index]
 
 
 def late_result():

@@ -127,6 +127,12 @@ class MessagingCampaign(models.Model):
         help="Who activated the campaign: recipients are searched as this user.",
     )
     enqueue_started_at = fields.Datetime(readonly=True, copy=False)
+    resume_pending = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="Resumed; its queued messages are being paced again by a cron "
+        "before they are sent.",
+    )
 
     _sql_constraints = [
         (
@@ -365,10 +371,9 @@ class MessagingCampaign(models.Model):
         campaign_enqueue.lock(self)
         enqueuing = self.filtered(lambda c: c.enqueue_state == "enqueuing")
         enqueuing.write({"enqueue_state": "stopped"})
-        self.env["messaging.message"].search(
-            [("campaign_id", "in", self.ids), ("state", "=", "queued")]
-        ).action_cancel()
-        self.write({"state": "cancelled"})
+        # the claim skips the messages of a campaign that is not running
+        self.write({"state": "cancelled", "resume_pending": False})
+        campaign_enqueue.cancel_queued(self)
         if enqueuing:
             # the chunk waited for was committed after this transaction began
             # (its rows are not seen here): the cron cancels them
@@ -376,9 +381,24 @@ class MessagingCampaign(models.Model):
 
     def action_draft(self):
         self._check_messaging_group(MANAGER_GROUP)
-        self.filtered(lambda c: c.state in ("waiting", "cancelled")).write(
-            {"state": "draft"}
+        campaigns = self.filtered(lambda c: c.state in ("waiting", "cancelled"))
+        cancelling = (
+            self.env["messaging.message"]
+            .sudo()
+            .search(
+                [("campaign_id", "in", campaigns.ids), ("state", "=", "queued")],
+                limit=1,
+            )
         )
+        if cancelling:
+            raise UserError(
+                _(
+                    "Campaign %s is still cancelling its queued messages in the "
+                    "background. Try again in a minute.",
+                    cancelling.campaign_id.name,
+                )
+            )
+        campaigns.write({"state": "draft"})
 
     def action_view_messages(self):
         self._check_messaging_group(USER_GROUP)

@@ -14,6 +14,7 @@ from ..engine.inbound import (
     RETRYABLE_ERRORS,
     UNMATCHED_RETRY,
 )
+from ..providers import speedsms
 from ..providers.payload import as_id, as_signed_int, as_text
 
 _logger = logging.getLogger(__name__)
@@ -433,7 +434,11 @@ class MessagingEvent(models.Model):
         "status"}; status 0 delivered, 1-63 temporary failure, >= 64 failed."""
         if data.get("type") != "report":
             return "ignored", _("Not a delivery report.")
-        message = self._find_sms_message(as_id(data.get("tranId")))
+        # "<tranId>:<phone>" for a recipient of a request to several
+        domain = self._message_domain(speedsms.report_ids(data), [])
+        message = self.env["messaging.message"]
+        if domain is not None:
+            message = message.sudo().search(domain, limit=1)
         if not message:
             return "received", _("No matching message yet.")
         status = as_signed_int(data.get("status"), default=-1)

@@ -22,7 +22,7 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..engine.inbound import RETRYABLE_ERRORS, UNMATCHED_RETRY
-from ..providers import zalo_events
+from ..providers import speedsms, zalo_events
 from ..providers.payload import as_id, as_signed_int, as_text
 
 _logger = logging.getLogger(__name__)
@@ -167,14 +167,14 @@ class MessagingEvent(models.Model):
     def _parse_speedsms_report(self, data, event_time):
         if data.get("type") != "report":
             return None
-        provider_id = as_id(data.get("tranId"))
-        if not provider_id:
+        provider_ids = speedsms.report_ids(data)
+        if not provider_ids:
             return None
         status = as_signed_int(data.get("status"), default=-1)
         if status >= 64:
             return None  # a failure: the fallback takes over, per event
         note = None if status == 0 else _("Temporary status %s.") % status
-        return Receipt(None, [provider_id], [], True, False, event_time, note)
+        return Receipt(None, provider_ids, [], True, False, event_time, note)
 
     # ------------------------------------------------------------------
     # Applying a run

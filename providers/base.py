@@ -160,6 +160,8 @@ class BaseAdapter:
     """Common HTTP plumbing; subclasses implement ``send`` and admin calls."""
 
     provider_type = None
+    # recipients one request may carry for the same content (send_many)
+    max_recipients = 1
 
     def __init__(self, config, session=None):
         self.config = dict(config or {})
@@ -182,6 +184,17 @@ class BaseAdapter:
     # ------------------------------------------------------------------
     def send(self, msg):
         raise NotImplementedError
+
+    def group_key(self, msg):
+        """What requests that may carry ``msg`` together with others share
+        (same content, sender...), or None when it goes alone."""
+        return None
+
+    def send_many(self, msgs):
+        """Send ``msgs`` (of one :meth:`group_key`, each to another
+        recipient) in one request where the provider allows it; returns one
+        ``SendResult`` per message, in order."""
+        return [self.send(msg) for msg in msgs]
 
     def test_connection(self):
         raise NotImplementedError

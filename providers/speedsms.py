@@ -15,7 +15,16 @@ the account's ``email``, ``balance`` and ``currency``.
 No idempotency key and no id of ours in its delivery reports (they carry the
 ``tranId`` of the answer): a message whose answer was lost is held for a
 Manager (``unknown_policy`` HOLD, the default).
+
+One request may carry several recipients (``to`` is a list) for the same
+content; SpeedSMS allows an account 60 requests a minute, so the queue sends
+messages of the same text together (:meth:`SpeedSmsAdapter.send_many`, up to
+``MAX_RECIPIENTS``). Their answer has one ``tranId``: each message keeps
+``<tranId>:<phone>`` as its provider id, which its delivery report
+(``tranId`` and ``phone``) names (:func:`report_ids`).
 """
+
+import re
 
 from .base import (
     ACCEPTED,
@@ -39,6 +48,8 @@ SEND_PATH = "/index.php/sms/send"
 USER_INFO_PATH = "/index.php/user/info"
 DEFAULT_SMS_TYPE = 2
 TYPES_NEEDING_SENDER = (3, 5)
+# recipients per request; SpeedSMS publishes no limit of its own
+MAX_RECIPIENTS = 100
 
 # code -> (status, reason, hint); from speedsms.vn "Error Codes".
 SPEEDSMS_CODES = {
@@ -54,8 +65,33 @@ SPEEDSMS_CODES = {
 }
 
 
+def phone_key(phone):
+    """A number as SpeedSMS may write it back (``84...``, ``0...``, with
+    spaces or ``+``) reduced to ``84...``."""
+    digits = re.sub(r"\D", "", str(phone or ""))
+    if digits.startswith("0"):
+        digits = "84" + digits[1:]
+    return digits
+
+
+def shared_id(tran_id, phone):
+    """The provider id of one recipient of a request to several."""
+    return f"{tran_id}:{phone_key(phone)}"
+
+
+def report_ids(data):
+    """The provider ids a delivery report may name: the recipient's own in
+    a request to several, else the request's ``tranId``."""
+    tran_id = str(data.get("tranId") or "").strip()
+    if not tran_id:
+        return []
+    phone = phone_key(data.get("phone"))
+    return [shared_id(tran_id, phone), tran_id] if phone else [tran_id]
+
+
 class SpeedSmsAdapter(BaseAdapter):
     provider_type = "speedsms"
+    max_recipients = MAX_RECIPIENTS
 
     def __init__(self, config, session=None):
         super().__init__(config, session=session)
@@ -111,6 +147,59 @@ class SpeedSmsAdapter(BaseAdapter):
             return self._transport_result(exc)
         return self.parse_send_response(answer, msg.phone)
 
+    def group_key(self, msg):
+        try:
+            body = self.build_body(msg)
+        except ValueError:
+            return None
+        return (body["content"], body["sms_type"], body["sender"])
+
+    def send_many(self, msgs):
+        if len(msgs) < 2:
+            return [self.send(msg) for msg in msgs]
+        body = dict(self.build_body(msgs[0]), to=[msg.phone for msg in msgs])
+        try:
+            answer = self._request(
+                "POST", self.url + SEND_PATH, json=body, auth=self._auth()
+            )
+        except TransportError as exc:
+            return [self._transport_result(exc)] * len(msgs)
+        return self.parse_shared_response(answer, [msg.phone for msg in msgs])
+
+    @staticmethod
+    def parse_shared_response(answer, phones):
+        """One result per phone of a request to several: refused numbers
+        (``invalidPhone``) unreachable, the others accepted with their own
+        provider id and their share of the price; an error answer for all."""
+        if answer.get("status") != "success":
+            return [SpeedSmsAdapter.parse_send_response(answer)] * len(phones)
+        data = answer.get("data") or {}
+        invalid = {phone_key(p) for p in data.get("invalidPhone") or []}
+        accepted = [p for p in phones if phone_key(p) not in invalid]
+        price = to_float(data.get("totalPrice"))
+        share = price / len(accepted) if price is not None and accepted else None
+        results = []
+        for phone in phones:
+            if phone_key(phone) in invalid:
+                results.append(SpeedSmsAdapter.parse_send_response(answer, phone))
+                continue
+            result = SpeedSmsAdapter.parse_send_response(answer)
+            results.append(
+                SendResult(
+                    status=result.status,
+                    provider_message_id=(
+                        None
+                        if result.provider_message_id is None
+                        else shared_id(result.provider_message_id, phone)
+                    ),
+                    code=result.code,
+                    message=result.message,
+                    cost=share,
+                    raw=result.raw,
+                )
+            )
+        return results
+
     @staticmethod
     def parse_send_response(answer, phone=None):
         raw = BaseAdapter._clean_raw(answer)
@@ -119,8 +208,8 @@ class SpeedSmsAdapter(BaseAdapter):
         message = answer.get("message")
         if answer.get("status") == "success":
             data = answer.get("data") or {}
-            invalid = [str(p) for p in data.get("invalidPhone") or []]
-            if phone and phone in invalid:
+            invalid = {phone_key(p) for p in data.get("invalidPhone") or []}
+            if phone and phone_key(phone) in invalid:
                 return SendResult(
                     status=UNREACHABLE,
                     code=code,

@@ -39,6 +39,10 @@ UNKNOWN_REASONS = frozenset(
     {"read_timeout", "connection_lost", "bad_response", "gateway_timeout"}
 )
 
+# A request not sent because it would have left after its throttle slot
+# (engine/inflight.py, engine/throttle.py): queued again, not counted as tried
+LATE_REASON = "late_slot"
+
 # A pooled connection idle for longer is closed and opened again before a
 # request is written on it. Servers close idle keep-alive connections after
 # some seconds (Apache 5 s, nginx 75 s, IIS 120 s); one that does so while
@@ -99,10 +103,41 @@ def _current_exchange():
     return getattr(_local, "exchange", None)
 
 
+class LateSend(TransportError):
+    """The thread's first request would leave after its send deadline
+    (:func:`send_deadline`): nothing was written."""
+
+    def __init__(self):
+        super().__init__(LATE_REASON, "Not sent: its throttle slot was missed.")
+
+
+def send_deadline(deadline):
+    """For the calling thread's next request only: do not write it after
+    ``deadline`` (``time.monotonic()``; None: no deadline). Checked once
+    the connection is open, right before the first byte leaves, so that
+    neither a new connection's handshake nor a busy process delays a
+    throttled request past its slot unseen (it raises :class:`LateSend`).
+    Later requests of the same send (a token refresh, an upload before the
+    message) are not held to it."""
+    _local.send_by = deadline
+
+
+def _check_send_deadline(connection):
+    deadline = getattr(_local, "send_by", None)
+    if deadline is None:
+        return
+    _local.send_by = None
+    if connection.sock is None:
+        connection.connect()
+    if time.monotonic() > deadline:
+        raise LateSend()
+
+
 class _TrackedConnectionMixin:
     """Records on the thread's :class:`_Exchange` whether the request was
-    written, and never writes on a connection idle for longer than
-    :data:`KEEPALIVE_IDLE_SECONDS` (see there)."""
+    written, never writes on a connection idle for longer than
+    :data:`KEEPALIVE_IDLE_SECONDS` (see there), and keeps a throttled
+    request's send deadline (:func:`send_deadline`)."""
 
     _last_request_at = None
 
@@ -114,6 +149,7 @@ class _TrackedConnectionMixin:
             and time.monotonic() - self._last_request_at > KEEPALIVE_IDLE_SECONDS
         ):
             self.close()  # http.client connects again on the first write
+        _check_send_deadline(self)
         result = super().request(*args, **kwargs)
         self._last_request_at = time.monotonic()
         if exchange is not None:

@@ -4,8 +4,11 @@ The chunk size is forced small with the ``messaging_enqueue_chunk_size``
 context key, so a handful of contacts behaves as a large audience does.
 """
 
+from datetime import timedelta
 from unittest.mock import patch
 
+from odoo import fields
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from odoo.addons.multichannel_messaging.engine import campaign_enqueue, routing
@@ -198,6 +201,58 @@ class TestCampaignEnqueue(SalesMessagingCase):
         self._run_cron()
         self.assertEqual(late.state, "cancelled")
         self.assertEqual(set(campaign.message_ids_sent.mapped("state")), {"cancelled"})
+
+    def test_cancelling_many_queued_returns_at_once_the_cron_cancels_them(self):
+        """More queued messages than a chunk: the click cancels none of them
+        (no work proportional to the campaign), none is sent meanwhile, the
+        campaign can't go back to draft with them queued; the cron cancels
+        them all."""
+        campaign = self._campaign()
+        campaign.action_activate()
+        self._run_cron()
+        messages = campaign.message_ids_sent
+        self.assertEqual(len(messages), 7)
+        campaign.action_cancel()
+        self.assertEqual(campaign.state, "cancelled")
+        self.assertEqual(set(messages.mapped("state")), {"queued"})
+        self.assertEqual(self.Message._process_queue(), 0)
+        self.assertEqual(set(messages.mapped("state")), {"queued"})
+        with self.assertRaisesRegex(UserError, "still cancelling"):
+            campaign.action_draft()
+        self._run_cron()
+        self.assertEqual(set(messages.mapped("state")), {"cancelled"})
+        self.assertEqual(set(messages.mapped("failure_type")), {"cancelled"})
+        campaign.action_draft()
+        self.assertEqual(campaign.state, "draft")
+
+    def test_resuming_a_large_paced_campaign_paces_it_in_the_cron(self):
+        """A campaign with its own spacing, more queued than a chunk: the
+        resume click moves no message; the claim leaves them until the cron
+        has paced them again from the resume, then they go at that pace."""
+        campaign = self._campaign(min_interval_seconds=60)
+        campaign.action_activate()
+        self._run_cron()
+        messages = campaign.message_ids_sent
+        self.assertEqual(len(messages), 7)
+        campaign.action_pause()
+        messages.write({"scheduled_at": fields.Datetime.now() - timedelta(hours=1)})
+        before = {m.id: m.scheduled_at for m in messages}
+        campaign.action_resume()
+        self.assertEqual(campaign.state, "running")
+        self.assertTrue(campaign.resume_pending)
+        self.assertEqual({m.id: m.scheduled_at for m in messages}, before)
+        # all due, none claimed while the pace is pending
+        self.assertEqual(self.Message._process_queue(), 0)
+        self._run_cron()
+        self.assertFalse(campaign.resume_pending)
+        paced = messages.sorted("scheduled_at")
+        start = paced[0].scheduled_at
+        self.assertGreater(start, before[paced[0].id])
+        gaps = [(m.scheduled_at - start).total_seconds() for m in paced]
+        self.assertEqual(gaps, [0, 60, 120, 180, 240, 300, 360])
+        self.assertEqual(self.Message._process_queue(), 1)
+        self.assertNotEqual(paced[0].state, "queued")
+        self.assertEqual(set(paced[1:].mapped("state")), {"queued"})
 
     def test_pause_stops_enqueue_and_resume_continues_it(self):
         campaign = self._campaign()

@@ -12,6 +12,10 @@ from odoo.addons.multichannel_messaging.providers import (
     UNREACHABLE,
     ProviderError,
 )
+from odoo.addons.multichannel_messaging.providers.speedsms import (
+    SpeedSmsAdapter,
+    report_ids,
+)
 from odoo.addons.multichannel_messaging.tests.common import PeerAdapterCase
 from odoo.addons.multichannel_messaging.tests.peers import SpeedSmsPeer
 
@@ -91,6 +95,65 @@ class TestSpeedSmsSend(SpeedSmsPeerCase):
         self.peer.queue_response(SEND_PATH, drop=True)
         result = self.adapter().send(self.sms())
         self.assertEqual((result.status, result.reason), (UNKNOWN, "connection_lost"))
+
+    def test_same_text_to_several_in_one_request(self):
+        """One request for three numbers; the number SpeedSMS refuses
+        (written back as 0...) is unreachable, the others accepted, each
+        with its own provider id and its share of the price."""
+        phones = ["84912000001", "849", "84912000003"]
+        results = self.adapter().send_many([self.sms(phone=p) for p in phones])
+        (req,) = self.peer.requests
+        self.assertEqual(req.body["to"], phones)
+        self.assertEqual(
+            [(r.status, r.provider_message_id, r.cost) for r in results],
+            [
+                (ACCEPTED, "1001:84912000001", 250.0),
+                (UNREACHABLE, None, None),
+                (ACCEPTED, "1001:84912000003", 250.0),
+            ],
+        )
+        answer = {
+            "status": "success",
+            "code": "00",
+            "data": {"tranId": 7, "totalPrice": 500, "invalidPhone": ["0912000002"]},
+        }
+        shared = SpeedSmsAdapter.parse_shared_response(
+            answer, ["84912000001", "84912000002"]
+        )
+        self.assertEqual(
+            [(r.status, r.provider_message_id) for r in shared],
+            [(ACCEPTED, "7:84912000001"), (UNREACHABLE, None)],
+        )
+
+    def test_several_recipients_share_an_error_and_a_lost_answer(self):
+        self.peer.balance = 10
+        results = self.adapter().send_many([self.sms(), self.sms(phone="84912000002")])
+        self.assertEqual({(r.status, r.code) for r in results}, {(QUOTA, "300")})
+        self.peer.queue_response(SEND_PATH, drop=True)
+        results = self.adapter().send_many([self.sms(), self.sms(phone="84912000002")])
+        self.assertEqual(
+            {(r.status, r.reason) for r in results}, {(UNKNOWN, "connection_lost")}
+        )
+
+    def test_group_key_is_the_content_type_and_sender(self):
+        adapter = self.adapter(strip_accents=True)
+        self.assertEqual(
+            adapter.group_key(self.sms(text="Mã 1")),
+            adapter.group_key(self.sms(text="Ma 1", phone="84912000002")),
+        )
+        self.assertNotEqual(
+            adapter.group_key(self.sms(text="Ma 1")),
+            adapter.group_key(self.sms(text="Ma 2")),
+        )
+        self.assertIsNone(adapter.group_key(self.sms(phone=None)))
+
+    def test_report_names_the_recipient_of_a_shared_request(self):
+        self.assertEqual(
+            report_ids({"tranId": 7, "phone": "0912 000 001"}),
+            ["7:84912000001", "7"],
+        )
+        self.assertEqual(report_ids({"tranId": "7"}), ["7"])
+        self.assertEqual(report_ids({"phone": "84912000001"}), [])
 
 
 def _code_test(code, status):

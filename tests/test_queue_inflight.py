@@ -14,12 +14,15 @@ sequential time, true on any machine load.
 """
 
 import collections
+import json
 import time
 from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..engine import inflight
+from ..engine import inflight, outbound
+from ..providers import transport
+from ..providers.base import ACCEPTED, RETRY
 from .common import MessagingCase, PeerChannelsMixin
 from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer
 from .test_queue_processes import (
@@ -161,6 +164,91 @@ class TestInflightDispatch(PeerChannelsMixin, MessagingCase):
         self.assertEqual(len(self.esms_peer.sent), 4)
         self.assertEqual(len(missed), 1)
 
+    def test_request_past_its_deadline_at_the_wire_is_not_written(self):
+        """A throttled request whose thread started in time but whose first
+        byte would leave after its deadline (a slow connect, a busy
+        process) is not written: nothing reaches the peer, the result says
+        the slot was missed (queued again, not counted as tried); the
+        deadline holds for that first request only."""
+        messages = self._queue_all(self.esms, self.sms["esms"], 3)
+        adapter = self.esms._get_adapter()
+        first, second, third = (outbound.prepare_outbound(m) for m in messages)
+
+        class Later:
+            """``time`` as the transport sees it: a second has passed."""
+
+            @staticmethod
+            def monotonic():
+                return time.monotonic() + 1.0
+
+        with patch.object(transport, "time", Later):
+            late = inflight._send(adapter, first, time.monotonic() + 0.5)
+        self.assertEqual((late.status, late.reason), (RETRY, transport.LATE_REASON))
+        self.assertEqual(self.esms_peer.sent, [])
+        self.assertIsNone(getattr(transport._local, "send_by", None))
+
+        # in time: written
+        sent = inflight._send(adapter, first, time.monotonic() + 60)
+        self.assertEqual(sent.status, ACCEPTED, sent.message)
+        # a deadline holds for the next request only
+        transport.send_deadline(time.monotonic() - 1)
+        try:
+            missed = adapter.send(second)
+            after = adapter.send(third)
+        finally:
+            transport.send_deadline(None)
+        self.assertEqual(missed.reason, transport.LATE_REASON)
+        self.assertEqual(after.status, ACCEPTED, after.message)
+        self.assertEqual(
+            [s["RequestId"] for s in self.esms_peer.sent],
+            [first.tracking_id, third.tracking_id],
+        )
+
+    def test_same_text_goes_to_speedsms_in_one_request(self):
+        """SpeedSMS allows an account 60 requests a minute: 12 messages of
+        the same text go in one request (a personal text goes alone); each
+        message keeps its own provider id and its share of the price, and a
+        recipient's delivery report reaches that recipient's message, set-
+        wise and one by one."""
+        same = self.env["messaging.template"].create(
+            {
+                "name": "SpeedSMS same text",
+                "channel_type": "speedsms",
+                "category": "transactional",
+                "body": "Cua hang mo cua den 22h hom nay",
+            }
+        )
+        messages = self._queue_all(self.speedsms, same, 12)
+        personal = self._queue_all(self.speedsms, self.sms["speedsms"], 2)
+        self.assertEqual(self.Message._process_queue(), 14)
+
+        requests = self.speedsms_peer.sent
+        self.assertEqual(sorted(len(r["to"]) for r in requests), [1, 1, 12])
+        (shared,) = [r for r in requests if len(r["to"]) == 12]
+        self.assertEqual(sorted(shared["to"]), sorted(messages.mapped("recipient")))
+        tran = shared["tranId"]
+        self.assertEqual(set((messages | personal).mapped("state")), {"sent"})
+        self.assertEqual(
+            {m.provider_message_id for m in messages},
+            {"%s:%s" % (tran, m.recipient) for m in messages},
+        )
+        self.assertEqual(set(messages.mapped("cost")), {self.speedsms_peer.price})
+
+        Event = self.env["messaging.event"]
+        for index, one_by_one in ((3, False), (5, True)):
+            phone = "0" + messages[index].recipient[2:]
+            event = Event._store(
+                self.speedsms,
+                "report-%s" % index,
+                "report",
+                json.dumps(
+                    {"type": "report", "tranId": tran, "phone": phone, "status": 0}
+                ),
+            )
+            event.with_context(messaging_receipts_one_by_one=one_by_one)._process()
+        delivered = messages.filtered(lambda m: m.state == "delivered")
+        self.assertEqual(delivered, messages[3] | messages[5])
+
     def test_expired_token_refreshed_once_for_a_whole_group(self):
         """Every request of a group comes back with Zalo's token error: the
         token is refreshed once (its refresh token is single use), then each
@@ -272,11 +360,11 @@ class TestInflightProcesses(QueueProcessesCase):
             while end < len(times) and times[end] < arrived + 1.0:
                 end += 1
             busiest = max(busiest, end - start)
-        # slots are booked 1.03/rate apart (51.5 ms); a request whose thread
+        # slots are booked 1.04/rate apart (52 ms); a request whose thread
         # was slowed by D between its slot and the peer may arrive inside the
         # next window: a 1 s window holds the slots of 1 + D seconds, at most
-        # floor((1 + D) / 0.0515) + 1 requests. The overall bound below
-        # allows D up to 0.38 s (99 / (99 * 0.0515 - 0.38) = 21/s); the same
+        # floor((1 + D) / 0.052) + 1 requests. The overall bound below
+        # allows D up to 0.39 s (99 / (99 * 0.052 - 0.39) = 21/s); the same
         # D here gives 27 = rate + 7 (100 ms, as seen on a loaded machine,
         # gave rate + 2, which a busier one broke)
         self.assertLessEqual(busiest, rate + 7, "busiest second: %d" % busiest)
