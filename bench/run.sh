@@ -19,7 +19,10 @@
 #                set-wise: receipts/s per cron worker (--receipts N,
 #                --receipts-per-event-cap S; --skip receipts to leave it out).
 #                Only this figure: --skip enqueue,dispatch,odoo,rate,faults
-#   7. latency   msg/s of one worker with a 0/50/100 ms provider latency, ours
+#   7. grouped   a campaign of one text on SpeedSMS at 60 requests/min, up to
+#                100 recipients per request (--grouped-messages N; --skip
+#                grouped to leave it out)
+#   8. latency   msg/s of one worker with a 0/50/100 ms provider latency, ours
 #                (requests in flight) and Odoo's sms.sms at 1 per request
 #
 # Environment (see also scripts/common.sh):
