@@ -49,4 +49,21 @@ threadActionsRegistry
         },
         sequence: 6,
         sequenceGroup: 5,
+    })
+    .add("messaging-zalo-send-product", {
+        condition: isZalo,
+        setup() {
+            const component = useComponent();
+            component.actionService = useService("action");
+        },
+        icon: "fa fa-fw fa-shopping-bag",
+        iconLarge: "fa fa-fw fa-lg fa-shopping-bag",
+        name: _t("Send a product card or files"),
+        open(component) {
+            component.actionService.doAction("multichannel_messaging.messaging_conversation_reply_action", {
+                additionalContext: { default_conversation_id: component.thread.id },
+            });
+        },
+        sequence: 7,
+        sequenceGroup: 5,
     });
