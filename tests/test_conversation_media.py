@@ -12,10 +12,10 @@ from odoo.tests import HttpCase, tagged
 
 from ..providers import ACCEPTED, PERMANENT, RETRY, MediaFile, OutboundMessage
 from ..providers.zalo_media import check_media, media_kind, upload_answer
+from . import test_conversation as conversation_tests
 from . import test_webhook_common as wh
 from .common import MessagingCase, PeerAdapterCase
 from .peers import ZaloPeer
-from .test_conversation import ConversationMixin, TestConversation
 
 # a 1x1 PNG and a minimal PDF: what Odoo and Zalo take them for
 PNG = base64.b64decode(
@@ -162,15 +162,15 @@ class TestZaloMediaAdapter(PeerAdapterCase):
 
 
 @tagged("post_install", "-at_install")
-class TestConversationMedia(ConversationMixin, MessagingCase):
+class TestConversationMedia(conversation_tests.ConversationMixin, MessagingCase):
     """An agent's files and product cards, from Discuss and the wizard."""
 
     # the conversation helpers of the text replies' tests
-    _event = TestConversation._event
-    _identity = TestConversation._identity
-    _conversation = TestConversation._conversation
-    _queued = TestConversation._queued
-    _zalo_peer = TestConversation._zalo_peer
+    _event = conversation_tests.TestConversation._event
+    _identity = conversation_tests.TestConversation._identity
+    _conversation = conversation_tests.TestConversation._conversation
+    _queued = conversation_tests.TestConversation._queued
+    _zalo_peer = conversation_tests.TestConversation._zalo_peer
 
     @classmethod
     def setUpClass(cls):
@@ -259,7 +259,11 @@ class TestConversationMedia(ConversationMixin, MessagingCase):
         )
         # Zalo's msg_id is kept: an OA echo of this send is recognised
         self.assertEqual(queued.provider_message_id, sent["msg_id"])
-        self.assertIn("mau-ao.png", self.partner_a.message_ids[:1].body)
+        # mirrored on the contact with the file's name
+        self.assertTrue(
+            any("mau-ao.png" in m.body for m in self.partner_a.message_ids),
+            self.partner_a.message_ids.mapped("body"),
+        )
 
     def test_text_and_document_go_as_two_messages(self):
         peer = self._zalo_peer()
@@ -289,11 +293,10 @@ class TestConversationMedia(ConversationMixin, MessagingCase):
         sheet = self._attachment("bang-gia.txt", b"gia")
         with self.assertRaisesRegex(UserError, "only JPG or PNG images"):
             self._post(conversation, "Bảng giá", sheet)
-        # in the agent's language
-        self.agent_1.lang = "vi_VN"
+        # in the agent's language (their requests' context)
         with self.assertRaises(UserError) as caught:
-            self._post(conversation, "", big)
-        self.assertNotIn("Send a smaller image", str(caught.exception))
+            self._post(conversation.with_context(lang="vi_VN"), "", big)
+        self.assertIn("Hãy gửi ảnh nhỏ hơn", str(caught.exception))
         self.assertIn("anh-lon.png", str(caught.exception))
         self.assertEqual(len(conversation.message_ids), count)
         self.assertFalse(self._queued(conversation))
@@ -371,31 +374,35 @@ class TestConversationMedia(ConversationMixin, MessagingCase):
 
     def test_refusals(self):
         conversation = self._open()
+        Reply = self.env["messaging.conversation.reply"]
         # an agent of another team cannot send there
-        wizard = (
-            self.env["messaging.conversation.reply"]
-            .with_user(self.agent_other)
-            .create({"conversation_id": conversation.id, "product_id": self.product.id})
-        )
         with self.assertRaises(AccessError):
-            wizard.action_send()
-        # nor attach someone else's file to their own wizard
+            Reply.with_user(self.agent_other).create(
+                {"conversation_id": conversation.id, "product_id": self.product.id}
+            ).action_send()
+        # a team-mate cannot send a file another agent uploaded (the
+        # wizard does not see it, or refuses it)
         photo = self._attachment("mau-ao.png", PNG)
-        with self.assertRaises(AccessError):
-            self.env["messaging.conversation.reply"].with_user(self.agent_other).create(
+        refused = None
+        try:
+            Reply.with_user(self.agent_2).create(
                 {"conversation_id": conversation.id, "attachment_ids": photo.ids}
             ).action_send()
+        except (AccessError, UserError) as exc:
+            refused = exc
+        self.assertTrue(refused)
+        self.assertEqual(photo.res_model, "mail.compose.message")
         # an employee without Messaging cannot open the wizard
         employee = self._conv_user("plain_employee", "base.group_user")
         with self.assertRaises(AccessError):
-            self.env["messaging.conversation.reply"].with_user(employee).create(
+            Reply.with_user(employee).create(
                 {"conversation_id": conversation.id, "body": "x"}
             )
         self.assertFalse(self._queued(conversation))
 
 
 @tagged("post_install", "-at_install")
-class TestConversationMediaHttp(ConversationMixin, HttpCase):
+class TestConversationMediaHttp(conversation_tests.ConversationMixin, HttpCase):
     """Discuss's own routes: the upload, then the post with the file."""
 
     @classmethod
@@ -431,24 +438,28 @@ class TestConversationMediaHttp(ConversationMixin, HttpCase):
         return json.loads(response.content)["data"]["ir.attachment"][0]["id"]
 
     def _post(self, body, attachment_ids):
-        return self.make_jsonrpc_request(
-            "/mail/message/post",
-            {
-                "thread_model": "discuss.channel",
-                "thread_id": self.conversation.id,
-                "post_data": {
-                    "body": body,
-                    "message_type": "comment",
-                    "subtype_xmlid": "mail.mt_comment",
-                    "attachment_ids": attachment_ids,
-                },
+        """Discuss's post route; its JSON-RPC answer (result or error)."""
+        params = {
+            "thread_model": "discuss.channel",
+            "thread_id": self.conversation.id,
+            "post_data": {
+                "body": body,
+                "message_type": "comment",
+                "subtype_xmlid": "mail.mt_comment",
+                "attachment_ids": attachment_ids,
             },
+        }
+        response = self.url_open(
+            "/mail/message/post",
+            data=json.dumps({"jsonrpc": "2.0", "method": "call", "params": params}),
+            headers={"Content-Type": "application/json"},
         )
+        return response.json()
 
     def test_image_posted_in_discuss_is_queued_with_it(self):
         self.authenticate("agent1", "agent1")
         photo_id = self._upload("mau-ao.png", PNG, "image/png")
-        self.assertTrue(self._post("Mẫu này ạ", [photo_id]))
+        self.assertTrue(self._post("Mẫu này ạ", [photo_id]).get("result"))
         queued = self.env["messaging.message"].search(
             [("conversation_id", "=", self.conversation.id)]
         )
@@ -458,8 +469,9 @@ class TestConversationMediaHttp(ConversationMixin, HttpCase):
         self.assertEqual(queued.discuss_message_id.attachment_ids.ids, [photo_id])
         # a file Zalo would refuse: a clear error, nothing queued
         big_id = self._upload("anh-lon.png", BIG_PNG, "image/png")
-        with self.assertRaisesRegex(Exception, "Send a smaller image"):
-            self._post("", [big_id])
+        error = self._post("", [big_id])["error"]["data"]
+        self.assertEqual(error["name"], "odoo.exceptions.UserError")
+        self.assertIn("Send a smaller image", error["message"])
         self.assertEqual(
             self.env["messaging.message"].search_count(
                 [("conversation_id", "=", self.conversation.id)]
