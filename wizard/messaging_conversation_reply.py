@@ -80,7 +80,8 @@ class MessagingConversationReply(models.TransientModel):
         if self.body or self.attachment_ids:
             # the files were uploaded by this user to this wizard: they
             # become the conversation's, as the mail composer does
-            self.attachment_ids.check_access("read")
+            # (ir.attachment's own rule: check_access() does not apply it)
+            self.attachment_ids.check("read")
             conversation._messaging_check_attachments(self.attachment_ids.ids)
             self.attachment_ids.sudo().write(
                 {"res_model": "discuss.channel", "res_id": conversation.id}
