@@ -38,8 +38,11 @@ class DiscussChannel(models.Model):
         """Refuse, in the agent's language, a file Zalo would not take."""
         if not attachment_ids:
             return
-        attachments = self.env["ir.attachment"].sudo().browse(attachment_ids)
-        for attachment in attachments:
+        attachments = self.env["ir.attachment"].browse(attachment_ids)
+        # the agent's own files only (their uploads, or files they may read:
+        # ir.attachment's rule, which check_access() does not apply)
+        attachments.sudo(False).check("read")
+        for attachment in attachments.sudo():
             error = check_media(
                 attachment.name, attachment.mimetype, attachment.file_size
             )

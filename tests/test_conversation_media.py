@@ -391,6 +391,9 @@ class TestConversationMedia(conversation_tests.ConversationMixin, MessagingCase)
         except (AccessError, UserError) as exc:
             refused = exc
         self.assertTrue(refused)
+        # nor post it in Discuss
+        with self.assertRaises(AccessError):
+            self._post(conversation, "", photo, user=self.agent_2)
         self.assertEqual(photo.res_model, "mail.compose.message")
         # an employee without Messaging cannot open the wizard
         employee = self._conv_user("plain_employee", "base.group_user")
