@@ -12,7 +12,8 @@ from datetime import timedelta
 
 from odoo import fields
 
-from ..providers import ADAPTERS, HOLD, RESEND, OutboundMessage
+from ..providers import ADAPTERS, HOLD, RESEND, MediaFile, OutboundMessage
+from ..providers.zalo_media import CARD, FILE, media_kind
 
 # a resend relying on the provider's idempotency key stays this far inside
 # the provider's window (clocks differ, the first attempt took time)
@@ -25,6 +26,9 @@ def prepare_outbound(message):
     template = message.template_id
     route = message.route
     kind = "template" if route in ("phone", "uid") else "text"
+    media, card = None, None
+    if route == "consultation":
+        kind, media, card = consultation_content(message)
     return OutboundMessage(
         tracking_id=message.tracking_id,
         kind=kind,
@@ -32,13 +36,34 @@ def prepare_outbound(message):
         zalo_user_id=message.recipient if route in ("uid", "consultation") else None,
         template_ref=template.zalo_template_id or None,
         params=dict(message.template_data or {}),
-        text=message.body or None,
+        text=None if card else message.body or None,
+        media=media,
+        card=card,
         route="uid" if route == "uid" else "phone",
         # eSMS reports delivery to the URL given with each message
         callback_url=message.channel_id.sudo().webhook_url
         if message.channel_type == "esms"
         else None,
     )
+
+
+def consultation_content(message):
+    """``(kind, media, card)`` of a consultation message: text, a file
+    (its ``ir.attachment``, read here, uploaded by the adapter) or a
+    product card (its image is the file)."""
+    attachment = message.attachment_id.sudo()
+    media = None
+    if attachment:
+        media = MediaFile(
+            name=attachment.name or "file",
+            mimetype=attachment.mimetype or "",
+            data=attachment.raw or b"",
+        )
+    if message.zalo_card:
+        return CARD, media, dict(message.zalo_card)
+    if media is not None:
+        return media_kind(media.mimetype, media.name) or FILE, media, None
+    return "text", None, None
 
 
 def get_unknown_policy(message):

@@ -25,6 +25,7 @@ from . import messaging_team
 from . import messaging_auto_reply
 from . import messaging_channel_conversation
 from . import discuss_channel
+from . import discuss_channel_media
 from . import messaging_message_conversation
 from . import messaging_blacklist_sync
 from . import phone_blacklist

@@ -11,7 +11,7 @@ automatic answer, hands the conversation to an agent of the OA's team.
 import logging
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import RedirectWarning, UserError
 from odoo.tools import format_amount, html2plaintext, plaintext2html
 
@@ -28,6 +28,12 @@ CONVERSATION_STATES = [
 ]
 # context key of posts that are not agent replies (inbound, bot, notices)
 INTERNAL_POST = "messaging_conversation_internal"
+
+
+def _reply_summary(message, text):
+    """The reply as the contact's chatter shows it: its text and files."""
+    names = ", ".join(message.sudo().attachment_ids.mapped("name"))
+    return " ".join(part for part in (text, names and "📎 " + names) if part)
 
 
 class DiscussChannel(models.Model):
@@ -404,15 +410,10 @@ class DiscussChannel(models.Model):
         self.ensure_one()
         if not self.env.user._is_internal():
             raise UserError(_("Only employees can answer a Zalo conversation."))
-        if post_kwargs.get("attachment_ids"):
-            raise UserError(
-                _(
-                    "Zalo replies from Odoo carry text only: send the file as a link, "
-                    "or from the Zalo OA manager."
-                )
-            )
+        attachment_ids = post_kwargs.get("attachment_ids")
+        self._messaging_check_attachments(attachment_ids)
         text = html2plaintext(post_kwargs.get("body") or "").strip()
-        if not text:
+        if not text and not attachment_ids:
             raise UserError(_("Write a reply before sending it."))
         if len(text) > 2000:
             raise UserError(
@@ -447,7 +448,11 @@ class DiscussChannel(models.Model):
                     "multichannel_messaging.messaging_conversation_reply_action"
                 ).id,
                 _("Confirm the paid reply"),
-                {"default_conversation_id": self.id, "default_body": text},
+                {
+                    "default_conversation_id": self.id,
+                    "default_body": text,
+                    "default_attachment_ids": [Command.set(attachment_ids or [])],
+                },
             )
         self._messaging_refuse_closed()
         return text
@@ -500,7 +505,7 @@ class DiscussChannel(models.Model):
 
     def _messaging_queue_reply(self, message, text):
         self.ensure_one()
-        queued = self._messaging_queue_consultation(text, message)
+        queued = self._messaging_queue_reply_parts(message, text)
         if self.messaging_state in (False, "bot", "queue", "done"):
             # the agent who answers takes the conversation
             self.sudo()._messaging_set_agent(self.env.user)
@@ -509,14 +514,19 @@ class DiscussChannel(models.Model):
             self.env["mail.message"]._messaging_post(
                 partner.sudo().with_context(**{INTERNAL_POST: True}),
                 "zalo_reply",
-                {"agent": self.env.user.name, "text": text},
+                {"agent": self.env.user.name, "text": _reply_summary(message, text)},
                 message_type="comment",
                 subtype_xmlid="mail.mt_note",
             )
         return queued
 
     def _messaging_queue_consultation(
-        self, text, discuss_message, inbound_event=None, category="transactional"
+        self,
+        text,
+        discuss_message,
+        inbound_event=None,
+        category="transactional",
+        **extra,
     ):
         return self.env["messaging.message"]._queue_consultation(
             self.sudo().messaging_identity_id,
@@ -525,6 +535,7 @@ class DiscussChannel(models.Model):
             conversation_id=self.id,
             discuss_message_id=discuss_message.id,
             inbound_event_id=inbound_event.id if inbound_event else False,
+            **extra,
         )
 
     # ------------------------------------------------------------------

@@ -17,6 +17,19 @@ class MessagingMessage(models.Model):
         ondelete="set null",
         readonly=True,
     )
+    attachment_id = fields.Many2one(
+        "ir.attachment",
+        "File",
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+        help="The image or document this consultation message uploads to Zalo.",
+    )
+    zalo_card = fields.Json(
+        "Product card",
+        readonly=True,
+        help="The product card this message sends: title, subtitle, link.",
+    )
     inbound_event_id = fields.Many2one(
         "messaging.event",
         "Answers the event",

@@ -79,8 +79,26 @@ SECRET_KEYS = frozenset(
 
 
 @dataclass
+class MediaFile:
+    """A file to upload with a message: its name, MIME type and bytes."""
+
+    name: str
+    mimetype: str
+    data: bytes = field(repr=False, default=b"")
+
+    @property
+    def size(self):
+        return len(self.data or b"")
+
+
+@dataclass
 class OutboundMessage:
-    """One message for one recipient, already rendered by the caller."""
+    """One message for one recipient, already rendered by the caller.
+
+    ``media``: a :class:`MediaFile` the adapter uploads first (an image, a
+    GIF or a document); ``card``: a product card as plain data (``title``,
+    ``subtitle``, ``url``; its image is ``media``).
+    """
 
     tracking_id: str
     kind: str = "text"
@@ -92,6 +110,8 @@ class OutboundMessage:
     image_url: str | None = None
     route: str = "phone"
     callback_url: str | None = None
+    media: MediaFile | None = None
+    card: dict | None = None
 
 
 @dataclass
@@ -205,7 +225,8 @@ class BaseAdapter:
     def _request(self, method, url, **kwargs):
         """Do one HTTP exchange and return the parsed JSON body (a dict).
 
-        ``json`` (a JSON body), ``data`` (a form: dict or pairs), ``headers``,
+        ``json`` (a JSON body), ``data`` (a form: dict or pairs), ``files``
+        (a multipart form: ``{name: (filename, bytes, mimetype)}``), ``headers``,
         ``params`` (query string) and ``auth`` (``(user, password)``, basic
         auth) mean what they mean to ``requests``.
 
@@ -300,6 +321,7 @@ class BaseAdapter:
         """Encode the request as requests would and send it; urllib3's
         exceptions propagate."""
         json_body = kw.pop("json", None)
+        files = kw.pop("files", None)
         if kw:
             raise TypeError(f"_request() got unexpected arguments {sorted(kw)}")
         send_headers = dict(_BASE_HEADERS)
@@ -307,6 +329,10 @@ class BaseAdapter:
         if json_body is not None:
             body = json.dumps(json_body, allow_nan=False).encode("utf-8")
             send_headers["Content-Type"] = _JSON_TYPE
+        elif files is not None:
+            body, send_headers["Content-Type"] = urllib3.encode_multipart_formdata(
+                files
+            )
         elif data is not None:
             body = _encode_pairs(data)
             if isinstance(body, str):

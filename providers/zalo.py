@@ -14,7 +14,8 @@ Wire facts (see ``PROTOCOLS.md`` for sources and what stays unconfirmed):
   ``template_id``, ``template_data`` (no ``tracking_id``) and answers
   ``data.message_id`` and ``data.quota.{quota_type, remain}``;
 * ``POST {openapi}/v3.0/oa/message/cs`` takes ``recipient.user_id`` and a
-  ``message`` (text, or a ``media`` attachment template for an image);
+  ``message`` (text, an image by URL, or a file uploaded first, or a
+  product card: ``zalo_media.py``);
 * ``POST {oauth}/v4/oa/access_token`` with header ``secret_key`` and a form
   body rotates the single-use refresh token.
 """
@@ -38,6 +39,7 @@ from .base import (
 )
 from .terms import Term, _lt
 from .zalo_codes import ZALO_ERRORS
+from .zalo_media import CARD, ZaloMediaMixin, card_attachment
 
 _logger = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ DEFAULT_OAUTH_URL = "https://oauth.zaloapp.com"
 
 TRACKING_ID_MAX = 48
 CS_TEXT_MAX = 2000
+# consultation messages: text, an image (by URL or uploaded), a GIF, a
+# document, a product card
+OA_KINDS = ("text", "image", "gif", "file", CARD)
 TEMPLATE_PAGE_SIZE = 100
 TEMPLATE_MAX_PAGES = 100
 
@@ -242,7 +247,7 @@ def validate_template_params(list_params, params):
     return errors
 
 
-class ZaloAdapter(BaseAdapter):
+class ZaloAdapter(ZaloMediaMixin, BaseAdapter):
     provider_type = "zalo"
 
     def __init__(self, config, session=None):
@@ -280,6 +285,9 @@ class ZaloAdapter(BaseAdapter):
 
         When ``list_params`` (the template's ``listParams``) is given, the
         template data is validated first and nothing is sent if it is invalid.
+        A message with ``media`` uploads it first (checked against Zalo's
+        limits before): a failed upload is *not sent*, whatever happened to
+        it, since an uploaded file alone never reaches the customer.
         """
         try:
             url, body = self._build_request(msg)
@@ -289,6 +297,11 @@ class ZaloAdapter(BaseAdapter):
             errors = validate_template_params(list_params, msg.params)
             if errors:
                 return self._invalid("; ".join(errors), reason="invalid_params")
+        if msg.media is not None:
+            uploaded = self._upload_media(msg.media)
+            if isinstance(uploaded, SendResult):
+                return uploaded
+            body["message"]["attachment"] = self._uploaded_attachment(msg, *uploaded)
         try:
             response = self._request("POST", url, json=body, headers=self._headers())
         except TransportError as exc:
@@ -306,7 +319,7 @@ class ZaloAdapter(BaseAdapter):
             )
         if msg.kind == "template":
             return self._build_template_request(msg)
-        if msg.kind in ("text", "image"):
+        if msg.kind in OA_KINDS:
             return self._build_oa_request(msg)
         raise ValueError(
             Term(_lt("Unsupported message kind %(kind)r for Zalo."), kind=msg.kind)
@@ -341,7 +354,8 @@ class ZaloAdapter(BaseAdapter):
         return f"{self.business_url}/message/template", body
 
     def _build_oa_request(self, msg):
-        """An OA consultation message (text, or an image with a caption)."""
+        """An OA consultation message: text, an image by URL, or an
+        attachment filled in once its file is uploaded (``send``)."""
         if not msg.zalo_user_id:
             raise ValueError(_lt("A Zalo user id is required for an OA message."))
         message = {}
@@ -358,9 +372,11 @@ class ZaloAdapter(BaseAdapter):
                     )
                 )
             message["text"] = msg.text
-        if msg.kind == "image":
-            if not msg.image_url:
-                raise ValueError(_lt("An image URL is required for an image message."))
+        if msg.media is not None:
+            self._check_media(msg)
+        elif msg.kind == CARD:
+            message["attachment"] = card_attachment(msg.card or {}, msg.image_url)
+        elif msg.kind == "image" and msg.image_url:
             message["attachment"] = {
                 "type": "template",
                 "payload": {
@@ -368,6 +384,13 @@ class ZaloAdapter(BaseAdapter):
                     "elements": [{"media_type": "image", "url": msg.image_url}],
                 },
             }
+        elif msg.kind != "text":
+            raise ValueError(
+                Term(
+                    _lt("A file is required for a Zalo %(kind)s message."),
+                    kind=msg.kind,
+                )
+            )
         elif not msg.text:
             raise ValueError(_lt("A text is required for a Zalo OA text message."))
         body = {"recipient": {"user_id": str(msg.zalo_user_id)}, "message": message}

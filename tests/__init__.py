@@ -5,6 +5,7 @@ from . import test_campaign_enqueue
 from . import test_channel
 from . import test_consent
 from . import test_conversation
+from . import test_conversation_media
 from . import test_demo_and_records
 from . import test_dispatch_providers
 from . import test_english_source

@@ -49,6 +49,8 @@ written with one ``sendall`` - otherwise Python's ``http.server`` stalls about
 import base64
 import collections
 import contextlib
+import email.parser
+import email.policy
 import json
 import secrets
 import socket
@@ -155,6 +157,22 @@ class _Server(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):
             return None
         return super().handle_error(request, client_address)
+
+
+def _parse_multipart(raw, content_type):
+    """A multipart form as ``{field: {"filename", "content_type", "data"}}``."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+    )
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        fields[name] = {
+            "filename": part.get_filename(),
+            "content_type": part.get_content_type(),
+            "data": part.get_payload(decode=True) or b"",
+        }
+    return fields
 
 
 class LoopbackPeer:
@@ -386,6 +404,8 @@ class LoopbackPeer:
     def _parse_body(raw, content_type):
         if not raw:
             return None
+        if "multipart/form-data" in content_type:
+            return _parse_multipart(raw, content_type)
         text = raw.decode("utf-8", "replace")
         if "application/x-www-form-urlencoded" in content_type:
             return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
@@ -477,8 +497,11 @@ class ZaloPeer(LoopbackPeer):
 
     Serves ``/message/template`` (ZBS by phone), ``/v3.0/oa/message/template``
     (ZBS by user id), ``/v3.0/oa/message/cs``, ``/template/all``,
-    ``/template/info/v2``, ``/message/quota``, ``/v2.0/oa/getoa`` and
-    ``/v4/oa/access_token``. Use ``zalo_config()`` for the adapter config.
+    ``/template/info/v2``, ``/message/quota``, ``/v2.0/oa/getoa``,
+    ``/v2.0/oa/upload/{image,gif,file}`` (types and sizes checked; the
+    ``attachment_id`` / ``token`` they give is what ``message/cs`` accepts in
+    an attachment) and ``/v4/oa/access_token``. Use ``zalo_config()`` for the
+    adapter config.
 
     Tokens: ``access_token`` must equal ``self.access_token`` (else -124 on
     the business host paths, -216 on the OA paths); :meth:`expire_token`
@@ -510,6 +533,7 @@ class ZaloPeer(LoopbackPeer):
         self.daily_quota = self.initial_daily_quota
         self.remaining_quota = self.initial_daily_quota
         self.sent = []  # accepted sends: dict(route, recipient, template_id, ...)
+        self.uploads = {}  # attachment_id or token -> dict(kind, name, size)
         self.templates = {
             "100001": self.make_template("100001", "Order confirmation"),
             "100002": self.make_template("100002", "Shipping update"),
@@ -559,6 +583,9 @@ class ZaloPeer(LoopbackPeer):
             ("POST", "/message/template"): self._send_phone,
             ("POST", "/v3.0/oa/message/template"): self._send_uid,
             ("POST", "/v3.0/oa/message/cs"): self._send_cs,
+            ("POST", "/v2.0/oa/upload/image"): self._upload,
+            ("POST", "/v2.0/oa/upload/gif"): self._upload,
+            ("POST", "/v2.0/oa/upload/file"): self._upload,
             ("GET", "/template/all"): self._template_all,
             ("GET", "/template/info/v2"): self._template_info,
             ("GET", "/message/quota"): self._quota,
@@ -697,9 +724,21 @@ class ZaloPeer(LoopbackPeer):
             return 200, {"error": -201, "message": "user_id is invalid!"}
         if not message.get("text") and not message.get("attachment"):
             return 200, {"error": -201, "message": "message is invalid!"}
+        if message.get("attachment"):
+            error = self._check_cs_attachment(message["attachment"])
+            if error:
+                return 200, {"error": -201, "message": error}
         msg_id = self._new_msg_id()
         with self._lock:
-            self.sent.append({"route": "cs", "recipient": user_id, "msg_id": msg_id})
+            self.sent.append(
+                {
+                    "route": "cs",
+                    "recipient": user_id,
+                    "msg_id": msg_id,
+                    "text": message.get("text"),
+                    "attachment": message.get("attachment"),
+                }
+            )
         return 200, {
             "error": 0,
             "message": "Success",
@@ -709,6 +748,77 @@ class ZaloPeer(LoopbackPeer):
                 "quota": {"quota_type": "reward_quota", "remain": 7},
             },
         }
+
+    # -- media -----------------------------------------------------------
+    # kind -> (extensions, maximum bytes); the answer carries an
+    # attachment_id (and url) for images and GIFs, a token for files
+    UPLOAD_RULES = {
+        "/v2.0/oa/upload/image": ("image", ("jpg", "jpeg", "png"), 1024 * 1024),
+        "/v2.0/oa/upload/gif": ("gif", ("gif",), 5 * 1024 * 1024),
+        "/v2.0/oa/upload/file": ("file", ("pdf", "doc", "docx"), 5 * 1024 * 1024),
+    }
+
+    def _upload(self, request):
+        kind, extensions, max_bytes = self.UPLOAD_RULES[request.path]
+        part = request.body.get("file") if isinstance(request.body, dict) else None
+        if not isinstance(part, dict) or not part.get("data"):
+            return 200, {"error": -201, "message": "file is missing"}
+        name = part.get("filename") or ""
+        extension = name.rsplit(".", 1)[-1].lower()
+        if extension not in extensions:
+            return 200, {"error": -210, "message": "file type is not supported"}
+        if len(part["data"]) > max_bytes:
+            return 200, {"error": -210, "message": "file size exceeds the limit"}
+        reference = secrets.token_hex(12)
+        with self._lock:
+            self.uploads[reference] = {
+                "kind": kind,
+                "name": name,
+                "size": len(part["data"]),
+                "content_type": part.get("content_type"),
+            }
+        if kind == "file":
+            return 200, {"error": 0, "message": "Success", "data": {"token": reference}}
+        return 200, {
+            "error": 0,
+            "message": "Success",
+            "data": {
+                "attachment_id": reference,
+                "url": f"https://photo.loopback.zdn.vn/{reference}.{extension}",
+            },
+        }
+
+    def _check_cs_attachment(self, attachment):
+        """Why Zalo would refuse this ``message.attachment``, or None."""
+        payload = attachment.get("payload") or {}
+        if attachment.get("type") == "file":
+            upload = self.uploads.get(payload.get("token"))
+            return None if upload and upload["kind"] == "file" else "file token invalid"
+        if attachment.get("type") != "template":
+            return "attachment type invalid"
+        elements = payload.get("elements") or []
+        if payload.get("template_type") == "media":
+            element = elements[0] if len(elements) == 1 else {}
+            if element.get("url"):
+                return None
+            upload = self.uploads.get(element.get("attachment_id"))
+            if not upload or upload["kind"] != element.get("media_type"):
+                return "attachment_id invalid"
+            return None
+        if payload.get("template_type") == "list":
+            if not 1 <= len(elements) <= 5:
+                return "elements invalid"
+            for element in elements:
+                action = element.get("default_action") or {
+                    "type": "oa.open.url",
+                    "url": "x",
+                }
+                if not element.get("title") or action.get("type") != "oa.open.url":
+                    return "element invalid"
+                if not action.get("url"):
+                    return "default_action url missing"
+            return None
+        return "template_type invalid"
 
     def _template_all(self, request):
         offset = int(request.query.get("offset", 0))

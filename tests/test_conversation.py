@@ -467,8 +467,12 @@ class TestConversation(ConversationMixin, MessagingCase):
         conversation = self._conversation()
         with self.assertRaisesRegex(UserError, "2,000 characters"):
             self._reply(conversation, "x" * 2001)
-        attachment = self.env["ir.attachment"].create({"name": "a.txt", "raw": b"a"})
-        with self.assertRaisesRegex(UserError, "text only"):
+        attachment = (
+            self.env["ir.attachment"]
+            .with_user(self.agent_1)
+            .create({"name": "a.txt", "raw": b"a"})
+        )
+        with self.assertRaisesRegex(UserError, "cannot be sent on Zalo"):
             conversation.with_user(self.agent_1).sudo().message_post(
                 body="xem file",
                 message_type="comment",

@@ -4,7 +4,8 @@ from odoo.tools import format_amount, plaintext2html
 
 
 class MessagingConversationReply(models.TransientModel):
-    """Answer a Zalo user: confirm a paid reply, or reply from the contact."""
+    """Answer a Zalo user: confirm a paid reply, reply from the contact, send
+    files or a product card."""
 
     _name = "messaging.conversation.reply"
     _description = "Zalo Conversation Reply"
@@ -19,7 +20,23 @@ class MessagingConversationReply(models.TransientModel):
     window_state = fields.Selection(related="conversation_id.messaging_window_state")
     window_label = fields.Char(related="conversation_id.messaging_window_label")
     cost_text = fields.Char(compute="_compute_cost_text")
-    body = fields.Text("Reply", required=True)
+    body = fields.Text("Reply")
+    attachment_ids = fields.Many2many(
+        "ir.attachment",
+        "messaging_conversation_reply_attachment_rel",
+        "wizard_id",
+        "attachment_id",
+        string="Images and documents",
+        help="JPG or PNG images up to 1 MB, GIFs and PDF, DOC or DOCX documents "
+        "up to 5 MB: each goes to Zalo as its own message.",
+    )
+    product_id = fields.Many2one(
+        "product.product",
+        "Product card",
+        domain=[("sale_ok", "=", True)],
+        help="Sent as a card: its image, name, price for this customer and its "
+        "page on the website when the shop publishes one.",
+    )
 
     @api.model
     def default_get(self, fields_list):
@@ -52,14 +69,29 @@ class MessagingConversationReply(models.TransientModel):
                 wizard.cost_text = _("Zalo refuses free text: use a ZBS template")
 
     def action_send(self):
-        """Post the reply in the conversation; a paid one is confirmed by
-        this click."""
+        """Post the reply (text and files) and the product card in the
+        conversation; a paid one is confirmed by this click."""
         self.ensure_one()
         conversation = self.conversation_id
         conversation.check_access("read")
-        conversation.sudo().with_context(messaging_paid_confirmed=True).message_post(
-            body=plaintext2html(self.body),
-            message_type="comment",
-            subtype_xmlid="mail.mt_comment",
-        )
+        if not (self.body or self.attachment_ids or self.product_id):
+            raise UserError(_("Write a reply, attach a file or pick a product."))
+        confirmed = conversation.with_context(messaging_paid_confirmed=True)
+        if self.body or self.attachment_ids:
+            # the files were uploaded by this user to this wizard: they
+            # become the conversation's, as the mail composer does
+            # (ir.attachment's own rule: check_access() does not apply it)
+            self.attachment_ids.check("read")
+            conversation._messaging_check_attachments(self.attachment_ids.ids)
+            self.attachment_ids.sudo().write(
+                {"res_model": "discuss.channel", "res_id": conversation.id}
+            )
+            confirmed.sudo().message_post(
+                body=plaintext2html(self.body or ""),
+                attachment_ids=self.attachment_ids.ids,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+        if self.product_id:
+            confirmed._messaging_send_product(self.product_id)
         return {"type": "ir.actions.act_window_close"}

@@ -8,6 +8,26 @@ function isZalo(component) {
     return component.thread?.model === "discuss.channel" && component.thread.channel_type === "zalo";
 }
 
+/** A header action of Zalo conversations that opens the action (and
+ * options) ``actionOf(thread)`` gives. */
+function actionEntry(icon, name, sequence, actionOf) {
+    return {
+        condition: isZalo,
+        setup() {
+            const component = useComponent();
+            component.actionService = useService("action");
+        },
+        icon: `fa fa-fw ${icon}`,
+        iconLarge: `fa fa-fw fa-lg ${icon}`,
+        name,
+        open(component) {
+            component.actionService.doAction(...actionOf(component.thread));
+        },
+        sequence,
+        sequenceGroup: 5,
+    };
+}
+
 threadActionsRegistry
     .add("messaging-zalo-done", {
         condition: isZalo,
@@ -29,24 +49,22 @@ threadActionsRegistry
         sequence: 5,
         sequenceGroup: 5,
     })
-    .add("messaging-zalo-details", {
-        condition: isZalo,
-        setup() {
-            const component = useComponent();
-            component.actionService = useService("action");
-        },
-        icon: "fa fa-fw fa-id-card-o",
-        iconLarge: "fa fa-fw fa-lg fa-id-card-o",
-        name: _t("Conversation details (customer, window, templates)"),
-        open(component) {
-            component.actionService.doAction({
+    .add(
+        "messaging-zalo-details",
+        actionEntry("fa-id-card-o", _t("Conversation details (customer, window, templates)"), 6, (thread) => [
+            {
                 type: "ir.actions.act_window",
                 res_model: "discuss.channel",
-                res_id: component.thread.id,
+                res_id: thread.id,
                 views: [[false, "form"]],
                 context: { form_view_ref: "multichannel_messaging.messaging_conversation_view_form" },
-            });
-        },
-        sequence: 6,
-        sequenceGroup: 5,
-    });
+            },
+        ])
+    )
+    .add(
+        "messaging-zalo-send-product",
+        actionEntry("fa-shopping-bag", _t("Send a product card or files"), 7, (thread) => [
+            "multichannel_messaging.messaging_conversation_reply_action",
+            { additionalContext: { default_conversation_id: thread.id } },
+        ])
+    );
