@@ -58,6 +58,9 @@ URL_CHECK_BODY = re.compile(rb"\s*(?:\{\s*\}\s*)?")
 # what the route reads when Odoo's stack parsed the body as a form first:
 # refused for its Content-Type, unless the form was Zalo's URL check
 FORM_BODY = b"<body parsed as a form>"
+# environ key: the bytes of a Zalo body kept by fast_path.keep_raw_body for
+# the route (Odoo's stack may parse them as a form before the route)
+RAW_BODY = "multichannel_messaging.raw_body"
 MAX_JSON_DEPTH = 32  # Zalo events nest 3 or 4 levels
 # what a JSON body may be sent as (none: taken as JSON too)
 JSON_CONTENT_TYPES = ("application/json", "text/json", "text/plain")
@@ -372,15 +375,17 @@ class MessagingWebhookController(http.Controller):
         unknown body length, registry not loaded yet, fast path off."""
         raw = self._read_body()
         if raw == b"" and request.httprequest.content_length:
-            raw = self._form_body()
+            raw = request.httprequest.environ.get(RAW_BODY) or self._form_body()
         return self._answer(
             *answer_zalo(request.env.cr, token, raw, request.httprequest.headers)
         )
 
     def _form_body(self):
         """The body Odoo's stack already parsed as a form (a form or
-        multipart Content-Type) before this route: ``{}`` when the form is
-        Zalo's URL check (one empty field named ``{}``), else FORM_BODY."""
+        multipart Content-Type) before this route, when the fast path's
+        wrapper did not keep its bytes (its first call, the wrapper not
+        installed): ``{}`` when the form is Zalo's URL check (one empty
+        field named ``{}``), else FORM_BODY."""
         httprequest = request.httprequest
         form = httprequest.form
         if not httprequest.files and len(form) == 1:

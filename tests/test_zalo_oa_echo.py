@@ -7,7 +7,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import tagged
 
-from ..providers.zalo_events import zalo_time
+from ..providers.zalo_events import parse_event
 from . import test_webhook_common as wh
 from .common import MessagingCase
 from .peers import start_zalo_peer
@@ -56,15 +56,7 @@ class TestZaloOaEcho(ConversationMixin, MessagingCase):
         cls._setup_conversations()
 
     def _event(self, payload, state="done"):
-        raw = wh.encode(payload)
-        event = self.Event._store(
-            self.zalo,
-            wh.sign(raw, payload["timestamp"]),
-            payload["event_name"],
-            raw.decode(),
-            event_at=zalo_time(payload["timestamp"]),
-        )
-        event._process()
+        event = wh.store_and_process(self.zalo, payload)
         self.assertEqual(event.state, state, event.error_message)
         return event
 
@@ -294,7 +286,7 @@ class TestZaloOaEcho(ConversationMixin, MessagingCase):
         body = self._comments(self._conversation())[:1].body
         self.assertIn('href="https://shop.example.vn/ao-thun"', body)
         self.assertIn('src="https://shop.example.vn/ao.jpg"', body)
-        self.assertEqual(event.event_key[:4], "msg:")
+        self.assertEqual(parse_event(payload).event_key(b"")[:4], "msg:")
         self.assertTrue(event.identity_id.last_interaction_at)
 
     # -- stored only, with the reason ------------------------------------------
