@@ -39,6 +39,7 @@
         "views/sale_order_views.xml",
         "views/ir_actions_server_views.xml",
         "views/messaging_channel_webhook_views.xml",
+        "views/messaging_feedback_views.xml",
         "views/messaging_unsubscribe_templates.xml",
         "wizard/messaging_composer_views.xml",
         "wizard/messaging_bulk_send_views.xml",

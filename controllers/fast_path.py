@@ -66,7 +66,7 @@ from odoo.tools import config
 
 from ..engine.inbound import wake_cron
 from ..sql_pool import pool
-from .main import MAX_BODY_BYTES, UNREADABLE, answer_zalo, cron_id
+from .main import MAX_BODY_BYTES, RAW_BODY, UNREADABLE, answer_zalo, cron_id
 
 _logger = logging.getLogger(__name__)
 
@@ -285,6 +285,22 @@ def buffer_chunked_body(environ):
     return None
 
 
+def keep_raw_body(environ):
+    """Read here a Zalo webhook body of known length that the fast path
+    passed on, and keep its bytes for the route (``main.RAW_BODY``): Odoo's
+    stack parses a form or multipart body before any route, which then
+    reads nothing, and Zalo's URL check may come with such a Content-Type."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return  # chunked or unknown length: buffer_chunked_body, the route
+    if not 0 < length <= MAX_BODY_BYTES:
+        return  # nothing to keep, or the route answers 413
+    raw = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(raw)
+    environ[RAW_BODY] = raw
+
+
 def _respond(start_response, status, body):
     start_response(
         "%d %s" % (status, HTTPStatus(status).phrase),
@@ -312,6 +328,7 @@ def application_call(self, environ, start_response):
         answer = serve(environ)
         if answer is not None:
             return _respond(start_response, *answer)
+        keep_raw_body(environ)
     # every provider's route: after serve(), which leaves chunked bodies to
     # the route (and keeps reading them there)
     answer = buffer_chunked_body(environ)

@@ -54,6 +54,13 @@ DUPLICATE = {"error": 0, "message": "Duplicate: already received"}
 UNREADABLE = "Unreadable body (malformed chunked encoding)"
 # Zalo's URL check (an unsigned ``{}`` when the URL is saved in its console)
 URL_CHECK = {"error": 0, "message": "OK: nothing to store"}
+URL_CHECK_BODY = re.compile(rb"\s*(?:\{\s*\}\s*)?")
+# what the route reads when Odoo's stack parsed the body as a form first:
+# refused for its Content-Type, unless the form was Zalo's URL check
+FORM_BODY = b"<body parsed as a form>"
+# environ key: the bytes of a Zalo body kept by fast_path.keep_raw_body for
+# the route (Odoo's stack may parse them as a form before the route)
+RAW_BODY = "multichannel_messaging.raw_body"
 MAX_JSON_DEPTH = 32  # Zalo events nest 3 or 4 levels
 # what a JSON body may be sent as (none: taken as JSON too)
 JSON_CONTENT_TYPES = ("application/json", "text/json", "text/plain")
@@ -235,6 +242,12 @@ def content_type_reason(headers):
     return None
 
 
+def is_url_check(raw):
+    """Whether a body is Zalo's check of a new webhook URL: empty, or an
+    empty JSON object (``{}``, whitespace around or inside)."""
+    return URL_CHECK_BODY.fullmatch(raw) is not None
+
+
 def answer_zalo(cr, token, raw, headers, cron=None):
     """Check and store one Zalo call: (HTTP status, JSON body, new event id
     or None). ``raw`` is None when the body was larger than allowed, False
@@ -254,12 +267,13 @@ def answer_zalo(cr, token, raw, headers, cron=None):
         return (*refusal(413, "Body too large", channel), None)
     if raw is False:
         return (*refusal(400, UNREADABLE, channel), None)
+    if is_url_check(raw):
+        # whatever its Content-Type and signature: Zalo saves the URL on a 200
+        return 200, URL_CHECK, None
     # before the body: Odoo's stack parses a form body (the route gets none)
     unsupported = content_type_reason(headers)
     if unsupported:
         return (*refusal(415, unsupported, channel), None)
-    if not raw.strip():
-        return 200, URL_CHECK, None
     data, reason = parse_json_object(raw)
     if reason:
         return (*refusal(400, reason, channel), None)
@@ -359,14 +373,26 @@ class MessagingWebhookController(http.Controller):
     def zalo_webhook(self, token, **_kwargs):
         """Served here when the fast path (fast_path.py) passed the call on:
         unknown body length, registry not loaded yet, fast path off."""
+        raw = self._read_body()
+        if raw == b"" and request.httprequest.content_length:
+            raw = request.httprequest.environ.get(RAW_BODY) or self._form_body()
         return self._answer(
-            *answer_zalo(
-                request.env.cr,
-                token,
-                self._read_body(),
-                request.httprequest.headers,
-            )
+            *answer_zalo(request.env.cr, token, raw, request.httprequest.headers)
         )
+
+    def _form_body(self):
+        """The body Odoo's stack already parsed as a form (a form or
+        multipart Content-Type) before this route, when the fast path's
+        wrapper did not keep its bytes (its first call, the wrapper not
+        installed): ``{}`` when the form is Zalo's URL check (one empty
+        field named ``{}``), else FORM_BODY."""
+        httprequest = request.httprequest
+        form = httprequest.form
+        if not httprequest.files and len(form) == 1:
+            ((name, value),) = form.items()
+            if not value and is_url_check(name.encode()):
+                return b"{}"
+        return FORM_BODY
 
     @http.route(
         ["/messaging/webhook/esms/<string:token>"],

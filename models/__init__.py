@@ -7,6 +7,7 @@ from . import messaging_campaign_fallback
 from . import messaging_campaign
 from . import messaging_campaign_recipients
 from . import messaging_campaign_report
+from . import messaging_campaign_feedback
 from . import messaging_campaign_enqueue
 from . import messaging_identity
 from . import messaging_message
@@ -14,6 +15,8 @@ from . import messaging_message_error
 from . import messaging_event
 from . import messaging_event_receipts
 from . import messaging_event_zalo
+from . import messaging_event_oa_echo
+from . import messaging_event_feedback
 from . import models
 from . import res_partner
 from . import sale_order
@@ -26,6 +29,7 @@ from . import messaging_auto_reply
 from . import messaging_channel_conversation
 from . import discuss_channel
 from . import discuss_channel_media
+from . import discuss_channel_oa_echo
 from . import messaging_message_conversation
 from . import messaging_blacklist_sync
 from . import phone_blacklist

@@ -23,6 +23,9 @@ LINES = {
     "done": _lt("Marked as done by %(user)s."),
     "zalo_reply": _lt("Zalo reply by %(agent)s: %(text)s"),
     "not_delivered": _lt("Not delivered on Zalo: %(error)s"),
+    "zalo_feedback": _lt(
+        "Zalo rating of message %(id)s: %(stars)s %(rate)s/5\n%(text)s"
+    ),
 }
 NOTIFICATION = Markup('<div class="o_mail_notification">%s</div>')
 

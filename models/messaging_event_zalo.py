@@ -8,6 +8,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import plaintext2html
 
+from ..engine.terms import translate_term
 from ..providers import zalo_events
 
 # event kind (zalo_events.event_kind) -> the method processing it
@@ -18,6 +19,8 @@ ZALO_HANDLERS = {
     "receipt": "_process_zalo_receipt",
     "template_status": "_process_zalo_template_status",
     "quota": "_process_zalo_quota",
+    "oa_message": "_process_zalo_oa_message",  # messaging_event_oa_echo.py
+    "feedback": "_process_zalo_feedback",  # messaging_event_feedback.py
 }
 
 
@@ -25,10 +28,18 @@ class MessagingEvent(models.Model):
     _inherit = "messaging.event"
 
     def _get_zalo_handler(self, event_name):
-        """The method processing this event (called with the decoded body),
-        or None for an event only stored."""
+        """The method processing this event (called with the decoded body):
+        for an event only stored, one that says why it is ignored."""
         kind = zalo_events.event_kind(event_name)
-        return getattr(self, ZALO_HANDLERS[kind]) if kind else None
+        return (
+            getattr(self, ZALO_HANDLERS[kind]) if kind else self._process_zalo_ignored
+        )
+
+    def _process_zalo_ignored(self, data):
+        """An event kept as stored: the reason of providers/zalo_events.py
+        (IGNORED_EVENTS), in the language of the processing."""
+        reason = zalo_events.ignored_reason(self.event_name or "")
+        return "ignored", translate_term(self.env, reason)
 
     def _zalo_event(self, data):
         """The decoded body as a plain :class:`ZaloEvent`."""

@@ -63,13 +63,25 @@ def as_signed_int(value, default=0):
     return default if number is None else number
 
 
+# what a timestamp of this many digits counts, at most (Zalo's published
+# samples show 11- and 12-digit "milliseconds" beside the usual 13)
+SECONDS_BELOW = 10**10  # 10 digits: seconds (up to the year 2286)
+MILLISECONDS_BELOW = 10**13  # 11 to 13 digits: milliseconds
+MICROSECONDS_BELOW = 10**16  # 14 to 16 digits: microseconds
+
+
 def epoch_seconds(value):
     """Seconds since the epoch of a provider timestamp (epoch milliseconds,
-    as a string or a number; seconds also accepted), or None."""
-    number = as_int(value, high=10**16)
+    as a string or a number; seconds and microseconds also read, told apart
+    by their number of digits), or None."""
+    number = as_int(value, high=MICROSECONDS_BELOW - 1)
     if not number:
         return None
-    return number / 1000.0 if number > 10**11 else float(number)
+    if number < SECONDS_BELOW:
+        return float(number)
+    if number < MILLISECONDS_BELOW:
+        return number / 1000.0
+    return number / 1000000.0
 
 
 def epoch_datetime(value):

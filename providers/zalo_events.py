@@ -25,9 +25,12 @@ from .payload import (
     epoch_seconds,
     event_key_digest,
 )
+from .terms import _lt
 
 MAX_NAME_LENGTH = 128  # of a name sent by a user (user_submit_info)
 MAX_EVENT_NAME_LENGTH = 128
+MAX_FEEDBACK_LENGTH = 2000  # of a rating's note (user_feedback)
+MAX_FEEDBACK_ITEMS = 20  # feedback lines kept of one rating
 TEMPLATE_STATUSES = ("PENDING_REVIEW", "ENABLE", "REJECT", "DISABLE", "DELETE")
 RECEIPT_EVENTS = ("user_received_message", "user_seen_message")
 # what a user message without text reads as (its attachments' urls follow)
@@ -41,6 +44,8 @@ ATTACHMENT_LABELS = {
     "user_send_link": "[link]",
     "user_send_location": "[location]",
     "user_send_business_card": "[business card]",
+    "user_asking_product": "[product]",
+    "user_send_list": "[list]",
 }
 # event name -> what the processing does with it (see :func:`event_kind`)
 EVENT_KINDS = {
@@ -49,19 +54,75 @@ EVENT_KINDS = {
     "user_submit_info": "submit_info",
     "user_received_message": "receipt",
     "user_seen_message": "receipt",
+    "user_asking_product": "user_message",
+    "user_feedback": "feedback",
     "change_template_status": "template_status",
     "change_oa_daily_quota": "quota",
 }
+# events kept as stored and marked ignored, with the reason (by name, then by
+# name prefix); every other unknown name is ignored as "not documented"
+IGNORED_EVENTS = {
+    "user_reacted_message": _lt("Reactions to a message are not shown in Odoo."),
+    "oa_reacted_message": _lt("Reactions to a message are not shown in Odoo."),
+    "add_user_to_tag": _lt("Zalo OA tags are managed in Zalo, not copied to Odoo."),
+    "remove_user_from_tag": _lt(
+        "Zalo OA tags are managed in Zalo, not copied to Odoo."
+    ),
+    "remove_tag": _lt("Zalo OA tags are managed in Zalo, not copied to Odoo."),
+    "user_click_chatnow": _lt("A click on the OA's chat button carries no message."),
+    "update_user_info": _lt("Zalo profile changes are not copied to the contact."),
+    "change_template_quality": _lt(
+        "Template quality is read when the templates are synchronised."
+    ),
+    "user_click_response_button": _lt(
+        "Quick-reply buttons of templates are not used by this addon."
+    ),
+    "widget_interaction_accepted": _lt(
+        "The interaction widget is not used by this addon."
+    ),
+    "widget_failed_to_sync_user_external_id": _lt(
+        "The interaction widget is not used by this addon."
+    ),
+    "user_withdraw": _lt(
+        "Data-subject requests are answered outside Odoo (Zalo user data)."
+    ),
+}
+IGNORED_PREFIXES = {
+    "user_send_group_": _lt("Zalo group chats (GMF) are not supported."),
+    "oa_send_group_": _lt("Zalo group chats (GMF) are not supported."),
+    "anonymous_": _lt("Anonymous Zalo users have no user id to answer or link."),
+    "oa_send_anonymous_": _lt(
+        "Anonymous Zalo users have no user id to answer or link."
+    ),
+}
+NOT_DOCUMENTED = _lt("Event not handled: stored only.")
 
 zalo_time = epoch_datetime  # Zalo timestamps: epoch milliseconds -> UTC
 
 
 def event_kind(name):
-    """'user_message' for what a user sends the OA (not in a group), the
-    kind of EVENT_KINDS, or None for an event only stored."""
-    if name.startswith("user_send_") and "group" not in name:
+    """'user_message' for what a user sends the OA (not in a group),
+    'oa_message' for what the OA sent a user (a staff reply from Zalo's own
+    apps, or the echo of our own send), the kind of EVENT_KINDS, or None
+    for an event only stored (see :func:`ignored_reason`)."""
+    if ignored_reason(name, None):
+        return None
+    if name.startswith("user_send_"):
         return "user_message"
+    if name.startswith("oa_send_"):
+        return "oa_message"
     return EVENT_KINDS.get(name)
+
+
+def ignored_reason(name, default=NOT_DOCUMENTED):
+    """Why an event is only stored (English, translated where shown), or
+    ``default`` for a name this table does not list."""
+    if name in IGNORED_EVENTS:
+        return IGNORED_EVENTS[name]
+    for prefix, reason in IGNORED_PREFIXES.items():
+        if name.startswith(prefix):
+            return reason
+    return default
 
 
 @dataclass(frozen=True)
@@ -100,6 +161,19 @@ class ZaloUserInfo:
 
 
 @dataclass(frozen=True)
+class ZaloFeedback:
+    """A rating (user_feedback, the answer to a ZBS rating template): its
+    rate (None when not a number from 1 to 5), the note and the chosen
+    feedback lines as sent."""
+
+    rate: int | None = None
+    note: str = ""
+    feedbacks: tuple = ()
+    rating_type: str = ""
+    submitted_at: object = None  # naive UTC datetime or None
+
+
+@dataclass(frozen=True)
 class ZaloEvent:
     """One Zalo webhook call. Ids are text ('' when missing or unreadable);
     ``timestamp`` is the body's value as sent (the signature covers its
@@ -121,6 +195,10 @@ class ZaloEvent:
     delivery_time: object = None  # naive UTC datetime or None
     # user_submit_info
     info: ZaloUserInfo = ZaloUserInfo()
+    # user_feedback
+    feedback: ZaloFeedback = ZaloFeedback()
+    # oa_send_*: the staff member who answered from Zalo's apps, when given
+    admin_id: str = ""
     # change_template_status
     template_id: str = ""
     template_status: str = ""
@@ -129,7 +207,8 @@ class ZaloEvent:
     quota: int | None = None
     # the ids a receipt names: ``msg_ids`` then ``msg_id`` (one or a list)
     receipt_msg_ids: tuple = ()
-    # the user this event is about: follow/unfollow's follower (else sender)
+    # the user this event is about: follow/unfollow's follower, an OA
+    # message's recipient, else the sender
     user_ref: str = ""
 
     @property
@@ -151,10 +230,16 @@ class ZaloEvent:
         return self.name == "user_seen_message"
 
     @property
+    def user_id(self):
+        """The Zalo user of a message: the recipient of what the OA sent,
+        the sender of what a user sent."""
+        return self.recipient_id if self.kind == "oa_message" else self.sender_id
+
+    @property
     def summary(self):
         """The user's message as text: its text, or for an attachment its
         label, text and urls (``[image] look https://...``)."""
-        label = ATTACHMENT_LABELS.get(self.name)
+        label = ATTACHMENT_LABELS.get(self.name.replace("oa_send_", "user_send_"))
         if not label:
             return self.text
         urls = [attachment.url for attachment in self.attachments]
@@ -165,7 +250,7 @@ class ZaloEvent:
         message; receipts and management events have none of their own (or
         share the msg_id of the message they are about), so they are keyed
         on the event name + ids, or on the raw body."""
-        if self.msg_id and self.name.startswith("user_send_"):
+        if self.msg_id and self.kind == "user_message":
             return "msg:%s" % self.msg_id
         if self.msg_id or self.msg_ids:
             digest = event_key_digest(self.msg_id, *sorted(self.msg_ids))
@@ -180,32 +265,33 @@ def parse_event(data, name=None):
     message = as_dict(data.get("message"))
     sender = as_dict(data.get("sender")).get("id")
     follower = as_dict(data.get("follower")).get("id")
+    recipient = as_id(as_dict(data.get("recipient")).get("id"))
     msg_ids = as_id_list(message.get("msg_ids"))
+    name = name if name is not None else read_event_name(data)
+    user = recipient if event_kind(name) == "oa_message" else as_id(sender)
     return ZaloEvent(
-        name=name if name is not None else read_event_name(data),
+        name=name,
         app_id=as_id(data.get("app_id")),
         oa_id=as_id(data.get("oa_id") or data.get("oaId")),
         sender_id=as_id(sender),
-        recipient_id=as_id(as_dict(data.get("recipient")).get("id")),
+        recipient_id=recipient,
         follower_id=as_id(follower or sender),
         timestamp=_timestamp(data.get("timestamp")),
         msg_id=as_id(message.get("msg_id")),
         msg_ids=tuple(msg_ids),
         tracking_ids=tuple(as_id_list(message.get("tracking_id"))),
         text=as_text(message.get("text")),
-        attachments=tuple(
-            _attachment(item)
-            for item in as_list(message.get("attachments"))
-            if isinstance(item, dict)
-        ),
+        attachments=_attachments(data, message),
         delivery_time=epoch_datetime(message.get("delivery_time")),
         info=_user_info(data.get("info")),
+        feedback=_feedback(message),
+        admin_id=as_id(as_dict(data.get("sender")).get("admin_id")),
         template_id=as_id(data.get("template_id")),
         template_status=_nested_value(data.get("status"), "new_status", as_text),
         reason=as_text(data.get("reason")),
         quota=_nested_value(data.get("quota"), "new_value", as_int),
         receipt_msg_ids=tuple(msg_ids + as_id_list(message.get("msg_id"))),
-        user_ref=as_id(follower) or as_id(sender),
+        user_ref=as_id(follower) or user,
     )
 
 
@@ -232,6 +318,44 @@ def _user_info(value):
     )
 
 
+def _feedback(message):
+    """The rating of a user_feedback's ``message`` (empty for other events)."""
+    rate = as_int(message.get("rate"), low=1, high=5)
+    return ZaloFeedback(
+        rate=rate,
+        note=as_text(message.get("note"))[:MAX_FEEDBACK_LENGTH],
+        feedbacks=tuple(
+            text[:MAX_NAME_LENGTH]
+            for text in map(as_text, as_list(message.get("feedbacks")))
+            if text
+        )[:MAX_FEEDBACK_ITEMS],
+        rating_type=as_text(message.get("rating_type"))[:MAX_NAME_LENGTH],
+        submitted_at=epoch_datetime(message.get("submit_time")),
+    )
+
+
+def _attachments(data, message):
+    """The attachments of a message, and the product a user asks about
+    (user_asking_product: a top-level ``product``) as a link."""
+    attachments = [
+        _attachment(item)
+        for item in as_list(message.get("attachments"))
+        if isinstance(item, dict)
+    ]
+    product = as_dict(data.get("product"))
+    if product:
+        attachments.append(
+            ZaloAttachment(
+                kind="product",
+                url=as_text(product.get("url")),
+                thumbnail=as_text(product.get("thumbnail")),
+                name=as_text(product.get("title"))[:MAX_NAME_LENGTH],
+                description=as_text(product.get("description")),
+            )
+        )
+    return tuple(attachments)
+
+
 def _attachment(item):
     payload = as_dict(item.get("payload"))
     coords = as_dict(payload.get("coordinates"))
@@ -239,7 +363,7 @@ def _attachment(item):
         kind=as_text(item.get("type")),
         url=as_text(payload.get("url")),
         thumbnail=as_text(payload.get("thumbnail")),
-        name=as_text(payload.get("name")),
+        name=as_text(payload.get("name") or payload.get("title"))[:MAX_NAME_LENGTH],
         description=as_text(payload.get("description")),
         latitude=_coordinate(coords.get("latitude", coords.get("lat"))),
         longitude=_coordinate(coords.get("longitude", coords.get("long"))),

@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from odoo.tools.mail import plaintext2html
 
-IMAGE_KINDS = ("image", "gif", "sticker")
+IMAGE_KINDS = ("image", "gif", "sticker", "product")
 
 
 def inbound_body(event, text):
@@ -28,10 +28,13 @@ def inbound_body(event, text):
 def _attachment_html(attachment):
     url, thumbnail = attachment.safe_url, attachment.safe_thumbnail
     if attachment.kind in IMAGE_KINDS and thumbnail:
-        return Markup(
+        image = Markup(
             '<p><a href="%s" target="_blank"><img src="%s" alt="%s" '
             'style="max-width: 240px;"/></a></p>'
-        ) % (url or thumbnail, thumbnail, attachment.kind)
+        ) % (url or thumbnail, thumbnail, attachment.name or attachment.kind)
+        if attachment.kind == "product" and attachment.name:
+            image += Markup("<p>%s</p>") % attachment.name
+        return image
     if attachment.kind == "location":
         if not attachment.has_location:
             return None
@@ -40,7 +43,12 @@ def _attachment_html(attachment):
             '<p>📍 <a href="https://www.google.com/maps?q=%s,%s" '
             'target="_blank">%s, %s</a></p>'
         ) % (lat, lng, lat, lng)
+    label = attachment.name or attachment.description
     if url:
-        label = attachment.name or attachment.description or url
-        return Markup('<p>📎 <a href="%s" target="_blank">%s</a></p>') % (url, label)
+        return Markup('<p>📎 <a href="%s" target="_blank">%s</a></p>') % (
+            url,
+            label or url,
+        )
+    if label:  # no usable link (not http/https): its name at least
+        return Markup("<p>📎 %s</p>") % label
     return None

@@ -40,3 +40,5 @@ from . import test_wizard_bulk_send
 from . import test_wizard_common
 from . import test_wizard_composer
 from . import test_zalo_events
+from . import test_zalo_oa_echo
+from . import test_zalo_published

@@ -7,6 +7,7 @@ import time
 from unittest.mock import patch
 
 from ..controllers import fast_path
+from ..providers.zalo_events import zalo_time
 
 APP_ID = "3608465248940903967"
 OA_ID = "1234567890123456789"
@@ -138,3 +139,47 @@ def fast_path_answers():
 
     with patch.object(fast_path, "serve", spy):
         yield answers
+
+
+def store_and_process(channel, payload):
+    """Store a Zalo payload as the webhook does (signed, keyed by its
+    signature) on ``channel`` and process it: the event."""
+    raw = encode(payload)
+    event = channel.env["messaging.event"]._store(
+        channel,
+        sign(raw, payload["timestamp"]),
+        payload["event_name"],
+        raw.decode(),
+        event_at=zalo_time(payload["timestamp"]),
+    )
+    event._process()
+    return event
+
+
+def sent_message(channel, provider_id, partner, **values):
+    """A message already sent on ``channel`` with this provider id."""
+    message = (
+        channel.env["messaging.message"]
+        .with_context(messaging_skip_prepare=True)
+        .create(
+            dict(
+                {
+                    "partner_id": partner.id,
+                    "channel_id": channel.id,
+                    "route": "phone",
+                    "recipient": "84123456789",
+                    "body": "ZBS",
+                },
+                **values,
+            )
+        )
+    )
+    message.write({"state": "sent", "provider_message_id": provider_id})
+    return message
+
+
+def use_fast_path(testcase, enabled):
+    """Serve the webhook calls of this test by the fast path or not."""
+    patcher = patch.object(fast_path, "ENABLED", enabled)
+    patcher.start()
+    testcase.addCleanup(patcher.stop)

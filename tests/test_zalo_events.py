@@ -8,6 +8,7 @@ from datetime import datetime
 
 from odoo.tests import BaseCase, tagged
 
+from ..controllers.main import is_url_check
 from ..providers import zalo_events
 from ..providers.zalo_events import ZaloEvent, parse_event, zalo_time
 from ..providers.zalo_html import inbound_body
@@ -59,7 +60,7 @@ class TestZaloEventParser(BaseCase):
             "user_send_text.json": "user_message",
             "user_send_image.json": "user_message",
             "user_send_group_text.json": None,
-            "oa_send_text.json": None,
+            "oa_send_text.json": "oa_message",
             "user_received_message.json": "receipt",
             "user_seen_message.json": "receipt",
             "user_submit_info.json": "submit_info",
@@ -220,6 +221,95 @@ class TestZaloEventParser(BaseCase):
         for value in (None, "", "abc", 0, True, "1" * 30):
             self.assertIsNone(zalo_time(value))
 
+    def test_published_kinds(self):
+        kinds = {
+            "oa_send_image": "oa_message",
+            "oa_send_list": "oa_message",
+            "oa_send_sticker": "oa_message",
+            "user_send_video": "user_message",
+            "user_asking_product": "user_message",
+            "user_feedback": "feedback",
+            "oa_send_group_text": None,
+            "oa_send_anonymous_text": None,
+            "anonymous_send_text": None,
+            "user_send_group_image": None,
+            "add_user_to_tag": None,
+            "user_reacted_message": None,
+        }
+        for name, kind in kinds.items():
+            with self.subTest(event=name):
+                self.assertEqual(zalo_events.event_kind(name), kind)
+        self.assertIn("tags", zalo_events.ignored_reason("add_user_to_tag"))
+        self.assertIn("group", zalo_events.ignored_reason("oa_send_group_gif"))
+        self.assertEqual(
+            zalo_events.ignored_reason("brand_new_event"), zalo_events.NOT_DOCUMENTED
+        )
+        self.assertIsNone(zalo_events.ignored_reason("user_send_text", None))
+
+    def test_oa_message_is_about_its_recipient(self):
+        echo = parsed("oa_send_text.json")
+        self.assertEqual((echo.sender_id, echo.recipient_id), (OA, USER))
+        self.assertEqual(echo.user_id, USER)
+        self.assertEqual(echo.user_ref, USER, "the user, not the OA")
+        self.assertTrue(echo.event_key(b"").startswith("oa_send_text:"))
+        admin = parse_event(
+            {"event_name": "oa_send_text", "sender": {"id": OA, "admin_id": "42"}}
+        )
+        self.assertEqual(admin.admin_id, "42")
+        listed = parse_event(
+            {
+                "event_name": "oa_send_list",
+                "message": {
+                    "attachments": [
+                        {"type": "link", "payload": {"title": "Áo", "url": "link"}}
+                    ]
+                },
+            }
+        )
+        self.assertEqual(listed.attachments[0].name, "Áo")
+        self.assertEqual(listed.summary, "[list] link")
+        body = str(inbound_body(listed, listed.summary))
+        self.assertIn("<p>📎 Áo</p>", body, "a link that is not http(s): its name")
+
+    def test_feedback(self):
+        feedback = parse_event(
+            {
+                "event_name": "user_feedback",
+                "message": {
+                    "rate": "4",
+                    "note": "Tốt",
+                    "feedbacks": ["Nhanh", 7, "", {"x": 1}, "Đúng hẹn"],
+                    "msg_id": "7e4c33cfc20b05575c18",
+                    "tracking_id": "1956",
+                    "submit_time": "1616673095659",
+                },
+            }
+        ).feedback
+        self.assertEqual((feedback.rate, feedback.note), (4, "Tốt"))
+        self.assertEqual(feedback.feedbacks, ("Nhanh", "7", "Đúng hẹn"))
+        self.assertEqual(feedback.submitted_at, datetime(2021, 3, 25, 11, 51, 35))
+        for rate in (0, 6, "năm", 4.5, True):
+            with self.subTest(rate=rate):
+                event = parse_event({"message": {"rate": rate}})
+                self.assertIsNone(event.feedback.rate)
+
+    def test_timestamp_lengths(self):
+        # seconds, Zalo's 11- and 12-digit doc samples, ms, microseconds
+        self.assertEqual(zalo_time("1726468800"), datetime(2024, 9, 16, 6, 40))
+        self.assertEqual(zalo_time("15503500848"), datetime(1970, 6, 29, 10, 31, 40))
+        self.assertEqual(zalo_time("154390853474"), datetime(1974, 11, 22, 22, 20, 53))
+        self.assertEqual(zalo_time(1726468800000), datetime(2024, 9, 16, 6, 40))
+        self.assertEqual(zalo_time("1726468800000000"), datetime(2024, 9, 16, 6, 40))
+        self.assertIsNone(zalo_time("17264688000000000"), "17 digits: no timestamp")
+
+    def test_url_check_bodies(self):
+        for raw in (b"", b" ", b"{}", b" { }\r\n", b"{\n\t}"):
+            with self.subTest(raw=raw):
+                self.assertTrue(is_url_check(raw))
+        for raw in (b"{}{}", b'{"a":1}', b"[]", b"null", b"{ ", b"\xef\xbb\xbf{}"):
+            with self.subTest(raw=raw):
+                self.assertFalse(is_url_check(raw))
+
     def test_inbound_body(self):
         image = str(inbound_body(parsed("user_send_image.json"), "x"))
         self.assertIn("<p>ảnh sản phẩm</p>", image)
@@ -249,7 +339,6 @@ class TestZaloEventFixturesProcessed(MessagingCase):
         Event = self.env["messaging.event"]
         expected = {
             "user_send_group_text.json": "ignored",
-            "oa_send_text.json": "ignored",
             "user_received_message.json": "received",  # no message sent yet
             "user_received_message_no_tracking.json": "received",
             "user_seen_message.json": "received",
