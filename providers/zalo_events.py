@@ -29,6 +29,9 @@ from .payload import (
 MAX_NAME_LENGTH = 128  # of a name sent by a user (user_submit_info)
 MAX_EVENT_NAME_LENGTH = 128
 TEMPLATE_STATUSES = ("PENDING_REVIEW", "ENABLE", "REJECT", "DISABLE", "DELETE")
+# the same statuses as codes (the SDKs' 1-5), read as their names
+TEMPLATE_STATUS_CODES = dict(zip(("1", "2", "3", "4", "5"), (
+    "ENABLE", "PENDING_REVIEW", "REJECT", "DISABLE", "DELETE")))
 RECEIPT_EVENTS = ("user_received_message", "user_seen_message")
 # what a user message without text reads as (its attachments' urls follow)
 ATTACHMENT_LABELS = {
@@ -201,7 +204,7 @@ def parse_event(data, name=None):
         delivery_time=epoch_datetime(message.get("delivery_time")),
         info=_user_info(data.get("info")),
         template_id=as_id(data.get("template_id")),
-        template_status=_nested_value(data.get("status"), "new_status", as_text),
+        template_status=_template_status(data.get("status")),
         reason=as_text(data.get("reason")),
         quota=_nested_value(data.get("quota"), "new_value", as_int),
         receipt_msg_ids=tuple(msg_ids + as_id_list(message.get("msg_id"))),
@@ -217,6 +220,13 @@ def _timestamp(value):
     if not value or isinstance(value, (dict, list, bool)):
         return None
     return value
+
+
+def _template_status(value):
+    """A template's new status by name (``ENABLE``...), given by name or
+    by code (``5`` = deleted)."""
+    status = _nested_value(value, "new_status", as_text).strip().upper()
+    return TEMPLATE_STATUS_CODES.get(status, status)
 
 
 def _nested_value(value, key, read):
