@@ -185,7 +185,9 @@ def check_tag_rules(message, now=None):
         return "wait", channel._next_local_time(start, now), "tag_limit"
     first = midnight.replace(day=1)
     if _count_tag_reached(message, channel._to_utc_naive(first)) >= rule["per_month"]:
-        year, month = (first.year + 1, 1) if first.month == 12 else (first.year, first.month + 1)
+        year, month = (
+            (first.year + 1, 1) if first.month == 12 else (first.year, first.month + 1)
+        )
         next_month = first.tzinfo.localize(
             first.replace(tzinfo=None, year=year, month=month, hour=int(start))
         )

@@ -35,9 +35,7 @@ class MessagingTemplate(models.Model):
         domain=[("channel_type", "=", "zalo")],
         help="The Official Account this template is submitted to.",
     )
-    zbs_template_type = fields.Selection(
-        TEMPLATE_TYPES, string="ZBS type", default="1"
-    )
+    zbs_template_type = fields.Selection(TEMPLATE_TYPES, string="ZBS type", default="1")
     zalo_tag = fields.Selection(
         ZALO_TAGS,
         string="Zalo tag",
@@ -80,9 +78,7 @@ class MessagingTemplate(models.Model):
     zalo_quality = fields.Char("Zalo quality", readonly=True, copy=False)
     zalo_submitted_at = fields.Datetime("Submitted on", readonly=True, copy=False)
     zalo_submit_count = fields.Integer(readonly=True, copy=False)
-    zbs_preview = fields.Html(
-        "Preview", compute="_compute_zbs_preview", sanitize=True
-    )
+    zbs_preview = fields.Html("Preview", compute="_compute_zbs_preview", sanitize=True)
 
     @api.depends(
         "zbs_title",
@@ -296,8 +292,11 @@ class MessagingTemplate(models.Model):
         parts = [Markup('<div class="o_messaging_zbs_preview border rounded p-3">')]
         if self.zbs_logo and self.id:
             parts.append(
-                Markup('<img src="/web/image/messaging.template/%s/zbs_logo" '
-                       'alt="logo" style="max-height:48px"/>') % self.id
+                Markup(
+                    '<img src="/web/image/messaging.template/%s/zbs_logo" '
+                    'alt="logo" style="max-height:48px"/>'
+                )
+                % self.id
             )
         parts.append(Markup("<h5 class='mt-2'>%s</h5>") % fill(draft.title))
         parts += [Markup("<p>%s</p>") % fill(text) for text in draft.paragraphs]

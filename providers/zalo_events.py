@@ -30,8 +30,13 @@ MAX_NAME_LENGTH = 128  # of a name sent by a user (user_submit_info)
 MAX_EVENT_NAME_LENGTH = 128
 TEMPLATE_STATUSES = ("PENDING_REVIEW", "ENABLE", "REJECT", "DISABLE", "DELETE")
 # the same statuses as codes (the SDKs' 1-5), read as their names
-TEMPLATE_STATUS_CODES = dict(zip(("1", "2", "3", "4", "5"), (
-    "ENABLE", "PENDING_REVIEW", "REJECT", "DISABLE", "DELETE")))
+TEMPLATE_STATUS_CODES = {
+    "1": "ENABLE",
+    "2": "PENDING_REVIEW",
+    "3": "REJECT",
+    "4": "DISABLE",
+    "5": "DELETE",
+}
 RECEIPT_EVENTS = ("user_received_message", "user_seen_message")
 # what a user message without text reads as (its attachments' urls follow)
 ATTACHMENT_LABELS = {

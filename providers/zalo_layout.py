@@ -343,8 +343,7 @@ UNUSABLE_STATUS_TEXT = {
         "another template."
     ),
     "PENDING_REVIEW": _lt(
-        "This template is still in Zalo's review: it can be sent once Zalo "
-        "approves it."
+        "This template is still in Zalo's review: it can be sent once Zalo approves it."
     ),
 }
 

@@ -39,3 +39,4 @@ from . import test_wizard_bulk_send
 from . import test_wizard_common
 from . import test_wizard_composer
 from . import test_zalo_events
+from . import test_zbs_templates
