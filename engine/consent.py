@@ -171,7 +171,7 @@ def check_tag_rules(message, now=None):
     None."""
     template = message.template_id
     rule = ZBS_TAG_RULES.get(template.zalo_tag or "") if template else None
-    if not rule or message.channel_id.channel_type != "zalo":
+    if not rule or message.route not in ("phone", "uid"):
         return None
     channel = message.channel_id
     local = channel._local_now(now)

@@ -412,6 +412,14 @@ class TestZbsTagRulesAndQuota(ZbsPeerCase):
             hold = consent.check_marketing_rules(message)
             self.assertEqual(hold, ("wait", self._local(2026, 4, 1, 7, 0), "tag_limit"))
 
+    def test_consultation_text_is_not_held_by_the_tag(self):
+        with freeze_time(self._local(2026, 3, 10, 23, 30)):
+            message = self._queue(self.partner_a, self.zalo, self.promo)
+            message.sudo().route = "consultation"
+            self.assertIsNone(consent.check_tag_rules(message))
+            message.sudo().route = "uid"
+            self.assertEqual(consent.check_tag_rules(message)[2], "tag_hours")
+
     def test_transaction_tag_has_no_rule(self):
         self.promo.zalo_tag = "1"
         with freeze_time(self._local(2026, 3, 10, 23, 30)):
