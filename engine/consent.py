@@ -12,6 +12,8 @@ from datetime import timedelta
 from odoo import fields, tools
 from odoo.tools import SQL
 
+from ..providers.zalo_codes import ZBS_TAG_RULES
+
 
 def get_consent_refusal(channel, partner, route, address):
     """Why a marketing message may not go to this address, else False."""
@@ -116,6 +118,9 @@ def get_sql_consent(category):
 def check_marketing_rules(message):
     """None when ``message`` may go now, else (action, when, reason)."""
     message.ensure_one()
+    tag_hold = check_tag_rules(message)
+    if tag_hold:
+        return tag_hold
     if message.category != "marketing":
         return None
     channel = message.channel_id
@@ -156,6 +161,57 @@ def check_marketing_rules(message):
         if sent_today >= channel.recipient_daily_cap:
             return "wait", channel._next_local_time(channel.quiet_hours_end), None
     return None
+
+
+def check_tag_rules(message, now=None):
+    """Zalo's rules of a ZBS template's tag, whatever the message's
+    category: ``("wait", when, "tag_hours")`` outside the tag's sending
+    hours, ``("wait", when, "tag_limit")`` when this person already got as
+    many messages of the tag today (or this month) as Zalo allows; else
+    None."""
+    template = message.template_id
+    rule = ZBS_TAG_RULES.get(template.zalo_tag or "") if template else None
+    if not rule or message.route not in ("phone", "uid"):
+        return None
+    channel = message.channel_id
+    local = channel._local_now(now)
+    start, end = rule["hours"]
+    if not start <= local.hour + local.minute / 60.0 < end:
+        return "wait", channel._next_local_time(start, now), "tag_hours"
+    if not rule.get("per_day") or not (message.partner_id or message.recipient):
+        return None
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if _count_tag_reached(message, channel._to_utc_naive(midnight)) >= rule["per_day"]:
+        return "wait", channel._next_local_time(start, now), "tag_limit"
+    first = midnight.replace(day=1)
+    if _count_tag_reached(message, channel._to_utc_naive(first)) >= rule["per_month"]:
+        year, month = (
+            (first.year + 1, 1) if first.month == 12 else (first.year, first.month + 1)
+        )
+        next_month = first.tzinfo.localize(
+            first.replace(tzinfo=None, year=year, month=month, hour=int(start))
+        )
+        return "wait", channel._to_utc_naive(next_month), "tag_limit"
+    return None
+
+
+def _count_tag_reached(message, since):
+    """Messages of the same tag on the same OA that reached this person
+    (the contact, else the address) since ``since``."""
+    who = (
+        ("partner_id", "=", message.partner_id.id)
+        if message.partner_id
+        else ("recipient", "=", message.recipient)
+    )
+    return message.sudo().search_count(
+        [
+            ("id", "!=", message.id),
+            who,
+            ("channel_id", "=", message.channel_id.id),
+            ("template_id.zalo_tag", "=", message.template_id.zalo_tag),
+            *get_reached_domain(since),
+        ]
+    )
 
 
 def get_reached_domain(since):

@@ -144,6 +144,14 @@ def max_slot_wait(env):
     )
 
 
+def get_template_refusal(message):
+    """Why ``message`` cannot go with its ZBS template (deleted, disabled,
+    rejected or not yet approved on Zalo), else None."""
+    if message.route not in ("phone", "uid") or not message.template_id:
+        return None
+    return message.template_id._get_zalo_unusable_reason()
+
+
 def may_send_now(message):
     """False when ``message`` was held back (and rescheduled) or skipped."""
     message.ensure_one()
@@ -151,6 +159,10 @@ def may_send_now(message):
     if channel._is_paused():
         # quota reached by an earlier message of this batch
         claim.reschedule(message, channel.paused_until, count_attempt=False)
+        return False
+    unusable = get_template_refusal(message)
+    if unusable:
+        message._set_failed("template", unusable)
         return False
     hold = consent.check_marketing_rules(message)
     if hold:

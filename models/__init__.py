@@ -1,6 +1,7 @@
 from . import messaging_channel
 from . import messaging_template_param
 from . import messaging_template
+from . import messaging_template_zbs_line
 from . import messaging_segment
 from . import messaging_fallback_step
 from . import messaging_campaign_fallback
@@ -36,3 +37,5 @@ from . import phone_blacklist
 from . import mail_blacklist
 from . import messaging_message_unsubscribe
 from . import mail_message
+from . import messaging_template_zbs
+from . import messaging_message_template

@@ -9,12 +9,22 @@ from odoo import Command, _, api, fields, models
 
 from ..engine import throttle, transaction
 from ..providers import ProviderError, get_adapter, zalo_templates
+from ..providers.zalo_codes import ZBS_NEW_OA_DAILY_QUOTA
 
 _logger = logging.getLogger(__name__)
 
 
 class MessagingChannel(models.Model):
     _inherit = "messaging.channel"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("channel_type") == "zalo" and not vals.get("quota_daily"):
+                # a new OA's ZBS quota until Zalo tells (quota API, webhook)
+                vals["quota_daily"] = ZBS_NEW_OA_DAILY_QUOTA
+                vals.setdefault("quota_remaining", ZBS_NEW_OA_DAILY_QUOTA)
+        return super().create(vals_list)
 
     def _refresh_zalo_token(self, force=False, known_token=None):
         """Refresh the OA token pair, one refresh at a time per OA; return the
@@ -105,6 +115,28 @@ class MessagingChannel(models.Model):
             throttle.update_quota(self, *quota)
         return count
 
+    def _refresh_zalo_template(self, template_ref):
+        """One template's details from Zalo (``/template/info/v2``) into
+        its messaging.template."""
+        self.ensure_one()
+        detail = self._get_adapter().template_detail(str(template_ref))
+        return self._sync_zalo_template(
+            zalo_templates.parse_template({"templateId": template_ref}, detail)
+        )
+
+    def _apply_zalo_daily_quota(self, daily):
+        """Zalo's new daily quota (``change_oa_daily_quota``): what is left
+        today moves by as much as the quota did."""
+        self.ensure_one()
+        vals = {"quota_daily": daily, "quota_updated_at": fields.Datetime.now()}
+        if self.quota_daily:
+            vals["quota_remaining"] = max(
+                0, self.quota_remaining + daily - self.quota_daily
+            )
+        else:
+            vals["quota_remaining"] = daily
+        self.sudo().write(vals)
+
     def _sync_zalo_template(self, info):
         """Create or update the messaging.template of a parsed ZaloTemplate,
         its parameters matched by name."""
@@ -119,7 +151,13 @@ class MessagingChannel(models.Model):
             "zalo_preview_url": info.preview_url,
             "price_phone": info.price_phone,
             "price_uid": info.price_uid,
+            "zalo_quality": info.quality or False,
+            "zalo_reject_reason": info.reason if info.status == "REJECT" else False,
         }
+        if info.tag:
+            vals["zalo_tag"] = info.tag
+        if info.status == "DELETE":
+            vals["active"] = False
         params = [
             {
                 "name": param.name,
@@ -136,7 +174,8 @@ class MessagingChannel(models.Model):
                     vals,
                     channel_type="zalo",
                     zalo_template_id=info.ref,
-                    category="transactional",
+                    category="marketing" if info.tag == "3" else "transactional",
+                    zalo_channel_id=self.id,
                     company_id=self.company_id.id,
                     param_ids=[Command.create(p) for p in params],
                 )

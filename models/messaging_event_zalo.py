@@ -244,7 +244,7 @@ class MessagingEvent(models.Model):
         if not templates:
             return "ignored", _("Unknown template %s.") % template_ref
         if new_status in zalo_events.TEMPLATE_STATUSES:
-            templates.write({"zalo_status": new_status})
+            templates._apply_zalo_status(new_status, event.reason)
         if new_status in ("REJECT", "DISABLE"):
             for template in templates:
                 self._schedule_template_activity(template, new_status, event.reason)
@@ -270,7 +270,5 @@ class MessagingEvent(models.Model):
         daily = self._zalo_event(data).quota
         if daily is None:
             return "ignored", _("No new quota value.")
-        self.channel_id.sudo().write(
-            {"quota_daily": daily, "quota_updated_at": fields.Datetime.now()}
-        )
+        self.channel_id.sudo()._apply_zalo_daily_quota(daily)
         return "done", None

@@ -92,7 +92,11 @@ class MessagingTemplate(models.Model):
     def _check_content(self):
         for template in self:
             if template.channel_type == "zalo":
-                if not template.zalo_template_id and not template.body:
+                if not (
+                    template.zalo_template_id
+                    or template.body
+                    or template._has_zbs_layout()
+                ):
                     raise ValidationError(
                         _(
                             "Zalo template %s needs a ZBS template id (or a body for "
@@ -102,6 +106,11 @@ class MessagingTemplate(models.Model):
                     )
             elif not template.body:
                 raise ValidationError(_("Template %s needs a body.") % template.name)
+
+    def _has_zbs_layout(self):
+        """Whether a ZBS layout is being composed here (see
+        messaging_template_zbs.py)."""
+        return False
 
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)

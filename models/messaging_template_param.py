@@ -26,6 +26,31 @@ class MessagingTemplateParam(models.Model):
         string="Type",
         default="STRING",
     )
+    zalo_param_kind = fields.Selection(
+        [
+            ("1", "Customer name"),
+            ("2", "Phone number"),
+            ("3", "Address"),
+            ("4", "Code"),
+            ("5", "Custom label"),
+            ("6", "Transaction status"),
+            ("7", "Contact"),
+            ("8", "Gender / title"),
+            ("9", "Product / brand"),
+            ("10", "Quantity / amount"),
+            ("11", "Time"),
+            ("12", "OTP"),
+            ("13", "URL"),
+            ("14", "Currency (VND)"),
+            ("15", "Bank transfer note"),
+        ],
+        string="Zalo type",
+        help="The parameter's type declared to Zalo when the template is "
+        "submitted from Odoo; it sets the longest value Zalo accepts.",
+    )
+    sample_value = fields.Char(
+        help="Example value shown to Zalo's reviewers (and in the preview)."
+    )
     required = fields.Boolean(default=True)
     max_length = fields.Integer(help="0 = no limit")
     min_length = fields.Integer()

@@ -40,6 +40,7 @@ from .base import (
 from .terms import Term, _lt
 from .zalo_codes import ZALO_ERRORS
 from .zalo_media import CARD, ZaloMediaMixin, card_attachment
+from .zalo_layout import ZbsTemplateAdmin
 
 _logger = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ def validate_template_params(list_params, params):
     return errors
 
 
-class ZaloAdapter(ZaloMediaMixin, BaseAdapter):
+class ZaloAdapter(ZaloMediaMixin, ZbsTemplateAdmin, BaseAdapter):
     provider_type = "zalo"
 
     def __init__(self, config, session=None):
@@ -482,7 +483,13 @@ class ZaloAdapter(ZaloMediaMixin, BaseAdapter):
         }
 
     def _admin_get(self, url, params=None):
-        body = self._admin_request("GET", url, params=params, headers=self._headers())
+        return self._admin_call("GET", url, params=params)
+
+    def _admin_call(self, method, url, headers=None, **kwargs):
+        """An admin request with the OA token; a Zalo error raises
+        :class:`ProviderError`."""
+        headers = dict(self._headers(), **(headers or {}))
+        body = self._admin_request(method, url, headers=headers, **kwargs)
         code = to_int(body.get("error"))
         if code not in (0, None):
             _status, _reason, hint, _retry = classify_error(code, body.get("message"))

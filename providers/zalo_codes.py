@@ -201,3 +201,15 @@ ZALO_ERRORS = {
     ),
     -321: (QUOTA, "balance", _lt("Zalo Cloud Account out of money.")),
 }
+
+# ZBS template tags (``tag`` of ``/template/create``; ``templateTag`` of
+# ``/template/info/v2``) and the sending rules Zalo attaches to them, as the
+# secondary sources tell them (see PROTOCOLS.md): tags 2 and 3 only between
+# 07:00 and 22:00 Vietnam time; a promotion at most once a day and 30 times
+# a month to the same user. Tag 1 (transaction) has no rule of its own.
+ZBS_TAG_RULES = {
+    "2": {"hours": (7, 22)},
+    "3": {"hours": (7, 22), "per_day": 1, "per_month": 30},
+}
+# daily ZBS quota of a new OA, until Zalo tells another (quota API/webhook)
+ZBS_NEW_OA_DAILY_QUOTA = 20000

@@ -32,6 +32,14 @@ MAX_EVENT_NAME_LENGTH = 128
 MAX_FEEDBACK_LENGTH = 2000  # of a rating's note (user_feedback)
 MAX_FEEDBACK_ITEMS = 20  # feedback lines kept of one rating
 TEMPLATE_STATUSES = ("PENDING_REVIEW", "ENABLE", "REJECT", "DISABLE", "DELETE")
+# the same statuses as codes (the SDKs' 1-5), read as their names
+TEMPLATE_STATUS_CODES = {
+    "1": "ENABLE",
+    "2": "PENDING_REVIEW",
+    "3": "REJECT",
+    "4": "DISABLE",
+    "5": "DELETE",
+}
 RECEIPT_EVENTS = ("user_received_message", "user_seen_message")
 # what a user message without text reads as (its attachments' urls follow)
 ATTACHMENT_LABELS = {
@@ -287,7 +295,7 @@ def parse_event(data, name=None):
         feedback=_feedback(message),
         admin_id=as_id(as_dict(data.get("sender")).get("admin_id")),
         template_id=as_id(data.get("template_id")),
-        template_status=_nested_value(data.get("status"), "new_status", as_text),
+        template_status=_template_status(data.get("status")),
         reason=as_text(data.get("reason")),
         quota=_nested_value(data.get("quota"), "new_value", as_int),
         receipt_msg_ids=tuple(msg_ids + as_id_list(message.get("msg_id"))),
@@ -303,6 +311,13 @@ def _timestamp(value):
     if not value or isinstance(value, (dict, list, bool)):
         return None
     return value
+
+
+def _template_status(value):
+    """A template's new status by name (``ENABLE``...), given by name or
+    by code (``5`` = deleted)."""
+    status = _nested_value(value, "new_status", as_text).strip().upper()
+    return TEMPLATE_STATUS_CODES.get(status, status)
 
 
 def _nested_value(value, key, read):

@@ -1,10 +1,15 @@
 """Zalo template admin answers read into plain objects: a template of
 ``GET /template/all`` with its details (``GET /template/info/v2``), and the
-OA's quota (``GET /message/quota``). See PROTOCOLS.md for the shapes."""
+OA's quota (``GET /message/quota``); and the other way, a ZBS template
+composed in Odoo (:class:`ZbsDraft`), checked against Zalo's rules and
+written as the body of ``POST /template/create`` / ``/template/edit``
+(``zalo_layout.py``). See PROTOCOLS.md for the shapes."""
 
 from dataclasses import dataclass
 
 PARAM_TYPES = ("STRING", "NUMBER", "DATE", "CURRENCY")
+# ``templateTag`` of ``/template/info/v2`` (words) -> the ``tag`` code
+_TAG_WORDS = (("PROMOTION", "3"), ("CUSTOMER_CARE", "2"), ("TRANSACTION", "1"))
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,9 @@ class ZaloTemplate:
     price_phone: float
     price_uid: float  # the price by phone when Zalo gives none
     params: tuple  # of ZaloTemplateParam
+    reason: str = ""  # Zalo's words on a rejection
+    quality: str = ""  # templateQuality: HIGH, MEDIUM, LOW, UNDEFINED
+    tag: str = ""  # "1" transaction, "2" customer care, "3" promotion
 
 
 def parse_template(item, detail):
@@ -39,7 +47,22 @@ def parse_template(item, detail):
         price_phone=float(price or 0),
         price_uid=float(detail.get("price_uid") or price or 0),
         params=tuple(_param(p) for p in detail.get("listParams") or []),
+        reason=detail.get("reason") or "",
+        quality=str(detail.get("templateQuality") or item.get("templateQuality") or ""),
+        tag=parse_tag(detail.get("templateTag") or detail.get("tag")),
     )
+
+
+def parse_tag(value):
+    """The tag code ("1", "2", "3") of a tag as Zalo writes it (a code, or
+    a word such as ``TRANSACTION`` / ``IN_TRANSACTION``), else ""."""
+    text = str(value or "").strip().upper()
+    if text in ("1", "2", "3"):
+        return text
+    for word, code in _TAG_WORDS:
+        if word in text:
+            return code
+    return ""
 
 
 def _param(spec):

@@ -492,6 +492,9 @@ ZALO_PARAMS_DEFAULT = [
 ]
 
 
+ZBS_IMAGE_MAX = 500 * 1024
+
+
 class ZaloPeer(LoopbackPeer):
     """Zalo OA / ZBS (ZNS) / OAuth v4, all on one loopback host.
 
@@ -500,8 +503,10 @@ class ZaloPeer(LoopbackPeer):
     ``/template/info/v2``, ``/message/quota``, ``/v2.0/oa/getoa``,
     ``/v2.0/oa/upload/{image,gif,file}`` (types and sizes checked; the
     ``attachment_id`` / ``token`` they give is what ``message/cs`` accepts in
-    an attachment) and ``/v4/oa/access_token``. Use ``zalo_config()`` for the
-    adapter config.
+    an attachment) and ``/v4/oa/access_token``; templates written from Odoo:
+    ``/upload/image`` (multipart, 500 KB), ``/template/create`` (pending
+    review) and ``/template/edit`` (a rejected template only, else -1091),
+    reviewed by :meth:`review`. Use ``zalo_config()`` for the adapter config.
 
     Tokens: ``access_token`` must equal ``self.access_token`` (else -124 on
     the business host paths, -216 on the OA paths); :meth:`expire_token`
@@ -538,6 +543,8 @@ class ZaloPeer(LoopbackPeer):
             "100001": self.make_template("100001", "Order confirmation"),
             "100002": self.make_template("100002", "Shipping update"),
         }
+        self.media_ids = set()  # images uploaded by /upload/image
+        self.next_template_id = 300000
 
     @staticmethod
     def make_template(template_id, name, status="ENABLE", list_params=None):
@@ -589,6 +596,9 @@ class ZaloPeer(LoopbackPeer):
             ("GET", "/template/all"): self._template_all,
             ("GET", "/template/info/v2"): self._template_info,
             ("GET", "/message/quota"): self._quota,
+            ("POST", "/template/create"): self._template_create,
+            ("POST", "/template/edit"): self._template_edit,
+            ("POST", "/upload/image"): self._upload_image,
             ("GET", "/v2.0/oa/getoa"): self._getoa,
             ("POST", "/v4/oa/access_token"): self._oauth,
         }
@@ -824,7 +834,13 @@ class ZaloPeer(LoopbackPeer):
         offset = int(request.query.get("offset", 0))
         limit = min(int(request.query.get("limit", 100)), 100)
         status_filter = request.query.get("status")
-        names = {"1": "ENABLE", "2": "PENDING_REVIEW", "3": "REJECT", "4": "DISABLE"}
+        names = {
+            "1": "ENABLE",
+            "2": "PENDING_REVIEW",
+            "3": "REJECT",
+            "4": "DISABLE",
+            "5": "DELETE",
+        }
         rows = [
             {
                 k: t[k]
@@ -851,6 +867,119 @@ class ZaloPeer(LoopbackPeer):
         if template is None:
             return 200, {"error": -109, "message": "Template ID invalid"}
         return 200, {"error": 0, "message": "Success", "data": dict(template)}
+
+    # -- templates written from Odoo --------------------------------------
+    def review(self, template_id, status, reason=""):
+        """Zalo's reviewers (or Zalo itself) set a template's status:
+        ENABLE, REJECT (with ``reason``), DISABLE or DELETE."""
+        with self._lock:
+            template = self.templates[str(template_id)]
+            template["status"] = status
+            template["reason"] = reason
+        return template
+
+    def _upload_image(self, request):
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data") or (
+            b'name="file"' not in request.raw
+        ):
+            return 200, {"error": -121, "message": "File is missing"}
+        if len(request.raw) > ZBS_IMAGE_MAX + 1024:
+            return 200, {"error": -130, "message": "Image size exceeds 500KB"}
+        media_id = secrets.token_hex(12)
+        with self._lock:
+            self.media_ids.add(media_id)
+        return 200, {"error": 0, "message": "Success", "data": {"media_id": media_id}}
+
+    def _template_create(self, request):
+        body = request.body if isinstance(request.body, dict) else {}
+        error = self._check_template_body(body)
+        if error is None and not body.get("tracking_id"):
+            error = {"error": -121, "message": "tracking_id is required"}
+        if error:
+            return 200, error
+        with self._lock:
+            self.next_template_id += 1
+            ref = str(self.next_template_id)
+            self.templates[ref] = self._submitted(ref, body)
+        return 200, self._submit_answer(self.templates[ref])
+
+    def _template_edit(self, request):
+        body = request.body if isinstance(request.body, dict) else {}
+        ref = str(body.get("template_id") or "")
+        template = self.templates.get(ref)
+        if template is None:
+            return 200, {"error": -109, "message": "Template ID invalid"}
+        if template["status"] != "REJECT":
+            return 200, {"error": -1091, "message": "Template cannot be edited"}
+        error = self._check_template_body(body)
+        if error:
+            return 200, error
+        with self._lock:
+            self.templates[ref] = self._submitted(ref, body)
+        return 200, self._submit_answer(self.templates[ref])
+
+    def _check_template_body(self, body):
+        """Zalo's answer to a template body it refuses, else None."""
+        name = body.get("template_name") or ""
+        layout = body.get("layout") if isinstance(body.get("layout"), dict) else {}
+        if not 10 <= len(name) <= 60:
+            return {"error": -116, "message": "template_name length is invalid"}
+        if body.get("template_type") not in (1, 2, 3, 4, 5):
+            return {"error": -121, "message": "template_type is invalid"}
+        if body.get("tag") not in (1, 2, 3):
+            return {"error": -121, "message": "tag is invalid"}
+        if not (layout.get("body") or {}).get("components"):
+            return {"error": -121, "message": "layout.body is required"}
+        for component in (layout.get("header") or {}).get("components") or []:
+            logo = (component.get("LOGO") or {}).get("light") or {}
+            if logo.get("media_id") not in self.media_ids:
+                return {"error": -1202, "message": "media_id is invalid"}
+        for param in body.get("params") or []:
+            if not param.get("name") or not param.get("sample_value"):
+                return {"error": -112, "message": "param needs name and sample_value"}
+        return None
+
+    def _submitted(self, ref, body):
+        """The stored template of a body Zalo took: pending review."""
+        kinds = {"10": "NUMBER", "11": "DATE", "14": "CURRENCY"}
+        params = [
+            {
+                "name": p["name"],
+                "require": True,
+                "type": kinds.get(str(p.get("type")), "STRING"),
+                "maxLength": 30,
+                "minLength": 0,
+                "acceptNull": False,
+            }
+            for p in body.get("params") or []
+        ]
+        template = self.make_template(
+            ref, body["template_name"], "PENDING_REVIEW", params
+        )
+        tags = {1: "TRANSACTION", 2: "CUSTOMER_CARE", 3: "PROMOTION"}
+        template.update(
+            templateTag=tags[body["tag"]],
+            templateQuality="UNDEFINED",
+            reason="",
+            layout=body["layout"],
+        )
+        return template
+
+    @staticmethod
+    def _submit_answer(template):
+        return {
+            "error": 0,
+            "message": "Success",
+            "data": {
+                "template_id": template["templateId"],
+                "template_name": template["templateName"],
+                "status": template["status"],
+                "tag": template["templateTag"],
+                "preview_url": template["previewUrl"],
+                "price": template["price"],
+            },
+        }
 
     def _quota(self, _request):
         return 200, {
