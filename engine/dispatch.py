@@ -232,16 +232,20 @@ def start_calls(messages, channel, adapter, pool):
         if calls and time.monotonic() - started > GROUP_SECONDS:
             # slow throttle: the rest goes back to the queue, never
             # called, long before its lease could run out unanswered
-            claim.reschedule(message, fields.Datetime.now(), count_attempt=False)
+            claim.reschedule(
+                message, fields.Datetime.now(), count_attempt=False, code="throttle"
+            )
             continue
         if channel._is_paused():
             # quota reached by an earlier group
-            claim.reschedule(message, channel.paused_until, count_attempt=False)
+            claim.reschedule(
+                message, channel.paused_until, count_attempt=False, code="quota"
+            )
             continue
         request = outbound.prepare_outbound(message)
-        retry_at = throttle.wait_for_slot(channel, max_wait)
+        retry_at, code = throttle.wait_for_slot_why(channel, max_wait)
         if retry_at:
-            claim.reschedule(message, retry_at, count_attempt=False)
+            claim.reschedule(message, retry_at, count_attempt=False, code=code)
             continue
         # on time now; its thread must not start much later (see submit)
         send_by = time.monotonic() + throttle.LATE_SEND_SECONDS if throttled else None
@@ -315,6 +319,7 @@ def send_email(message):
             "mail_mail_id": mail.id,
             "provider_message_id": mail.message_id,
             "claim_until": False,
+            "wait_code": False,
             "cost": message.channel_id.cost_per_message,
         }
     )

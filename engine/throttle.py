@@ -63,9 +63,16 @@ def reserve_slot(channel, max_wait):
     (``transaction.shared_cursor``) so that any number of workers share one
     rate, spacing and daily count.
     """
+    wait, retry_at, _code = book_slot(channel, max_wait)
+    return wait, retry_at
+
+
+def book_slot(channel, max_wait):
+    """``reserve_slot``, with why it was not booked: ``(wait_seconds, None,
+    None)`` or ``(None, retry_at, wait code)`` ("daily_cap" or "throttle")."""
     channel.ensure_one()
     if not has_throttle(channel):
-        return 0.0, None
+        return 0.0, None, None
     if not transaction.auto_commit():
         channel.flush_recordset()
     with transaction.shared_cursor(channel.env) as cr:
@@ -73,7 +80,7 @@ def reserve_slot(channel, max_wait):
 
 
 def _book_slot(channel, cr, max_wait):
-    """``reserve_slot`` on ``cr``, under the channel row's lock."""
+    """``book_slot`` on ``cr``, under the channel row's lock."""
     # NO KEY UPDATE, not UPDATE: the foreign key checks (FOR KEY SHARE)
     # of the channel's messages written meanwhile neither wait for the
     # booking nor, under REPEATABLE READ, fail to serialize after it
@@ -90,9 +97,9 @@ def _book_slot(channel, cr, max_wait):
     if local_day != day:
         day_count = 0
     if channel.daily_cap and day_count >= channel.daily_cap:
-        return None, channel._next_local_time(0.0, slot_utc)
+        return None, channel._next_local_time(0.0, slot_utc), "daily_cap"
     if slot - now > max_wait:
-        return None, slot_utc
+        return None, slot_utc, "throttle"
     cr.execute(
         "UPDATE messaging_channel SET throttle_next_ts = %s, throttle_day = %s,"
         " throttle_day_count = %s WHERE id = %s",
@@ -101,7 +108,7 @@ def _book_slot(channel, cr, max_wait):
     channel.invalidate_recordset(
         ["throttle_next_ts", "throttle_day", "throttle_day_count"]
     )
-    return slot - now, None
+    return slot - now, None, None
 
 
 def wait_for_slot(channel, max_wait):
@@ -109,23 +116,29 @@ def wait_for_slot(channel, max_wait):
     when it is time to send, else when to try again (the slot is further
     than ``max_wait``, the daily cap is reached, or every booked slot was
     missed by waking up late)."""
+    return wait_for_slot_why(channel, max_wait)[0]
+
+
+def wait_for_slot_why(channel, max_wait):
+    """``wait_for_slot``, with why: ``(None, None)`` when it is time to
+    send, else ``(retry_at, wait code)``."""
     for _attempt in range(LATE_SLOT_ATTEMPTS):
-        wait, retry_at = reserve_slot(channel, max_wait)
+        wait, retry_at, code = book_slot(channel, max_wait)
         if retry_at:
-            return retry_at
+            return retry_at, code
         due = time.monotonic() + wait
         if wait > 0:
             _sleep(wait)
         late = time.monotonic() - due
         if late <= LATE_SEND_SECONDS:
-            return None
+            return None, None
         # the slot is left unused: a later one is booked instead
         _logger.debug(
             "Channel %s: woke up %.0f ms after the booked slot, booking again",
             channel.id,
             late * 1000,
         )
-    return fields.Datetime.now()
+    return fields.Datetime.now(), "throttle"
 
 
 def max_slot_wait(env):
@@ -145,7 +158,9 @@ def may_send_now(message):
     channel = message.channel_id
     if channel._is_paused():
         # quota reached by an earlier message of this batch
-        claim.reschedule(message, channel.paused_until, count_attempt=False)
+        claim.reschedule(
+            message, channel.paused_until, count_attempt=False, code="quota"
+        )
         return False
     hold = consent.check_marketing_rules(message)
     if hold:
@@ -153,7 +168,7 @@ def may_send_now(message):
         if action == "skip":
             message._set_failed("duplicate", reason, state="skipped")
         else:
-            claim.reschedule(message, when, count_attempt=False)
+            claim.reschedule(message, when, count_attempt=False, code=reason)
         return False
     return True
 

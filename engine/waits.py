@@ -1,0 +1,224 @@
+"""Why a queued message waits, and when sending really starts.
+
+The queue keeps a wait as a code (``messaging.message.wait_code``, written
+with ``scheduled_at`` where the queue defers a message: ``claim.reschedule``
+and the set-wise updates) and the end of the wait as ``scheduled_at``; this
+file words them on read, in the reader's language and time zone.
+
+It also says beforehand when a message or a campaign would start on a
+channel (:func:`next_start`) and when it would be done (:func:`finish_at`),
+through the same rules the queue applies: a quota pause, marketing quiet
+hours, the channel's daily cap.
+"""
+
+import math
+from datetime import timedelta
+
+import pytz
+
+from odoo import fields
+
+# the queue's reasons to wait (``messaging.message.wait_code``)
+WAIT_CODES = [
+    ("quiet_hours", "Quiet hours"),
+    ("daily_cap", "Daily cap reached"),
+    ("quota", "Provider quota used up"),
+    ("recipient_cap", "Per-recipient daily limit"),
+    ("throttle", "Rate limit"),
+    ("retry", "Retry after a temporary error"),
+    ("tag_hours", "Outside template tag hours"),
+    ("tag_limit", "Template tag limit reached"),
+]
+# a start further than this is worth saying
+START_SLACK = timedelta(minutes=1)
+# days looked at by finish_at (a campaign spread over longer says so)
+MAX_DAYS = 3660
+
+
+# ----------------------------------------------------------------------
+# Words, on read
+# ----------------------------------------------------------------------
+
+
+def reader_tz(env, default=None):
+    """The reader's time zone: the context's, the user's, else ``default``
+    (a channel's company time zone), else Vietnam's."""
+    name = env.context.get("tz") or env.user.tz
+    try:
+        return pytz.timezone(name) if name else default or _vn()
+    except pytz.UnknownTimeZoneError:
+        return default or _vn()
+
+
+def _vn():
+    return pytz.timezone("Asia/Ho_Chi_Minh")
+
+
+def format_when(env, when, tz=None, now=None):
+    """``when`` (UTC, naive) in the reader's time zone and formats: the
+    time alone within the next 24 hours (``08:00``), else the date too
+    (``05/12/2026 08:00`` in Vietnamese)."""
+    if not when:
+        return ""
+    tz = tz or reader_tz(env)
+    now = now or fields.Datetime.now()
+    local = pytz.utc.localize(when).astimezone(tz)
+    lang = env["res.lang"]._get_data(code=env.lang or "en_US")
+    time_format = (lang and lang.short_time_format) or "%H:%M"
+    if timedelta(0) <= when - now <= timedelta(hours=24):
+        return local.strftime(time_format)
+    date_format = (lang and lang.date_format) or "%m/%d/%Y"
+    return local.strftime("%s %s" % (date_format, time_format))
+
+
+def wait_text(env, code, until, error=None, tz=None, now=None):
+    """Why a message waits and until when, in the language of ``env``
+    (``code``: a wait code; ``until``: ``scheduled_at``; ``error``: the
+    provider's text of a retried error)."""
+    when = format_when(env, until, tz, now)
+    texts = {
+        "quiet_hours": env._("Quiet hours until %(when)s", when=when),
+        "daily_cap": env._("Daily cap reached, continues %(when)s", when=when),
+        "quota": env._("Provider quota used up until %(when)s", when=when),
+        "recipient_cap": env._(
+            "Per-recipient daily limit, continues %(when)s", when=when
+        ),
+        "throttle": env._("Rate limit, next try %(when)s", when=when),
+        "tag_hours": env._("Outside template tag hours until %(when)s", when=when),
+        "tag_limit": env._("Template tag limit reached until %(when)s", when=when),
+    }
+    if code == "retry":
+        if error:
+            return env._(
+                "Retry at %(when)s after a temporary error: %(error)s",
+                when=when,
+                error=error,
+            )
+        return env._("Retry at %(when)s after a temporary error", when=when)
+    if code in texts:
+        return texts[code]
+    now = now or fields.Datetime.now()
+    if until and until > now + START_SLACK:
+        return env._("Scheduled for %(when)s", when=when)
+    return ""
+
+
+def start_text(env, category, start, code, tz=None, now=None):
+    """What the composer and the activation say before the click: the
+    category and when sending starts (``start``/``code``: :func:`next_start`)."""
+    if category == "marketing":
+        if code:
+            return env._(
+                "Marketing message: will be sent at %(when)s (%(reason)s).",
+                when=format_when(env, start, tz, now),
+                reason=reason_label(env, code),
+            )
+        return env._("Marketing message: will be sent now.")
+    if code:
+        return env._(
+            "Transactional message: will be sent at %(when)s (%(reason)s).",
+            when=format_when(env, start, tz, now),
+            reason=reason_label(env, code),
+        )
+    return env._("Transactional message: will be sent now.")
+
+
+def reason_label(env, code):
+    """The short name of a wait code, in the language of ``env``."""
+    labels = {
+        "quiet_hours": env._("quiet hours"),
+        "daily_cap": env._("daily cap reached"),
+        "quota": env._("provider quota used up"),
+        "scheduled": env._("send date"),
+    }
+    return labels.get(code) or dict(WAIT_CODES).get(code, code or "")
+
+
+# ----------------------------------------------------------------------
+# When sending starts and ends, beforehand
+# ----------------------------------------------------------------------
+
+
+def next_start(channel, category, now=None):
+    """(when, code): the first time ``channel`` would send a message of
+    ``category`` from ``now`` (UTC, naive), and the first rule that holds
+    it until then (None: now)."""
+    now = now or fields.Datetime.now()
+    when, code = now, None
+    for _step in range(4):
+        held = _held_until(channel, category, when)
+        if not held:
+            break
+        until, why = held
+        when, code = until, code or why
+    return when, code
+
+
+def _held_until(channel, category, when):
+    """(until, code) when ``channel`` may not send at ``when``, else None."""
+    if channel.paused_until and channel.paused_until > when:
+        return channel.paused_until, "quota"
+    if category == "marketing" and channel._in_quiet_hours(when):
+        return channel._next_local_time(channel.quiet_hours_end, when), "quiet_hours"
+    if channel.daily_cap and _cap_reached(channel, when):
+        return channel._next_local_time(0.0, when), "daily_cap"
+    return None
+
+
+def _cap_reached(channel, when):
+    """The channel's daily count of the day of ``when`` reached its cap."""
+    day = channel._local_now(when).strftime("%Y-%m-%d")
+    return (
+        channel.throttle_day == day
+        and (channel.throttle_day_count or 0) >= channel.daily_cap
+    )
+
+
+def finish_at(channel, category, start, count, interval, cap):
+    """When ``count`` messages starting at ``start`` would all be handed
+    over: ``interval`` seconds apart, at most ``cap`` per local day, and,
+    for marketing, only outside the channel's quiet hours."""
+    if not count:
+        return start
+    quiet = category == "marketing" and channel.quiet_hours_start != (
+        channel.quiet_hours_end
+    )
+    when, left = start, count
+    used = _used_today(channel, start) if cap else 0
+    for _day in range(MAX_DAYS * 2):
+        midnight = channel._next_local_time(0.0, when)
+        if quiet and channel._in_quiet_hours(when):
+            when = channel._next_local_time(channel.quiet_hours_end, when)
+            if when >= midnight:
+                used = 0
+            continue
+        end = midnight
+        if quiet:
+            end = min(end, channel._next_local_time(channel.quiet_hours_start, when))
+        room = cap - used if cap else left
+        if interval:
+            room = min(room, math.floor((end - when).total_seconds() / interval) or 1)
+        sent = max(min(left, room), 0)
+        left -= sent
+        if not left:
+            return when + timedelta(seconds=sent * interval)
+        used += sent
+        when = end if not cap or used < cap else midnight
+        if when >= midnight:
+            used = 0
+    return when
+
+
+def _used_today(channel, when):
+    day = channel._local_now(when).strftime("%Y-%m-%d")
+    return channel.throttle_day_count or 0 if channel.throttle_day == day else 0
+
+
+def to_string(when):
+    """A UTC datetime as kept in JSON data."""
+    return fields.Datetime.to_string(when) if when else False
+
+
+def from_string(text):
+    return fields.Datetime.to_datetime(text) if text else None
+

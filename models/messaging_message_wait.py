@@ -1,0 +1,71 @@
+from odoo import api, fields, models
+
+from ..engine import waits
+
+
+class MessagingMessage(models.Model):
+    """Why a queued message waits, and until when (``scheduled_at``)."""
+
+    _inherit = "messaging.message"
+
+    wait_code = fields.Selection(
+        waits.WAIT_CODES,
+        "Waiting for",
+        readonly=True,
+        copy=False,
+        help="Set by the queue where it defers the message; cleared when it "
+        "is sent.",
+    )
+    wait_reason = fields.Char(
+        "Why it waits",
+        compute="_compute_wait_reason",
+        help="Why this queued message waits and until when, in your time zone.",
+    )
+
+    is_waiting = fields.Boolean(
+        "Waiting",
+        compute="_compute_is_waiting",
+        search="_search_is_waiting",
+        help="Queued and held back: by a rule of the queue or its send date.",
+    )
+
+    @api.depends("state", "wait_code", "scheduled_at", "error_message", "channel_id")
+    @api.depends_context("lang", "tz", "uid")
+    def _compute_wait_reason(self):
+        now = fields.Datetime.now()
+        for message in self:
+            if message.state != "queued":
+                message.wait_reason = False
+                continue
+            tz = waits.reader_tz(self.env, message.channel_id._tz())
+            error = message.error_message_display if message.wait_code else None
+            message.wait_reason = (
+                waits.wait_text(
+                    self.env,
+                    message.wait_code,
+                    message.scheduled_at,
+                    error=error if message.wait_code == "retry" else None,
+                    tz=tz,
+                    now=now,
+                )
+                or False
+            )
+
+    @api.depends("state", "wait_code", "scheduled_at")
+    def _compute_is_waiting(self):
+        now = fields.Datetime.now()
+        for message in self:
+            message.is_waiting = message.state == "queued" and bool(
+                message.wait_code or message.scheduled_at > now
+            )
+
+    def _search_is_waiting(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            return NotImplemented
+        domain = [
+            ("state", "=", "queued"),
+            "|",
+            ("wait_code", "!=", False),
+            ("scheduled_at", ">", fields.Datetime.now()),
+        ]
+        return domain if (operator == "=") == value else ["!", "&", *domain]
