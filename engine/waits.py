@@ -167,51 +167,50 @@ def _held_until(channel, category, when):
 
 def _cap_reached(channel, when):
     """The channel's daily count of the day of ``when`` reached its cap."""
-    day = channel._local_now(when).strftime("%Y-%m-%d")
-    return (
-        channel.throttle_day == day
-        and (channel.throttle_day_count or 0) >= channel.daily_cap
-    )
+    return _used_today(channel, when) >= channel.daily_cap
 
 
 def finish_at(channel, category, start, count, interval, cap):
     """When ``count`` messages starting at ``start`` would all be handed
     over: ``interval`` seconds apart, at most ``cap`` per local day, and,
     for marketing, only outside the channel's quiet hours."""
-    if not count:
-        return start
     quiet = category == "marketing" and channel.quiet_hours_start != (
         channel.quiet_hours_end
     )
+    if not count or not (quiet or cap):
+        return start + timedelta(seconds=count * interval)
     when, left = start, count
-    used = _used_today(channel, start) if cap else 0
-    for _day in range(MAX_DAYS * 2):
-        midnight = channel._next_local_time(0.0, when)
+    day, used = _local_day(channel, start), _used_today(channel, start)
+    for _step in range(MAX_DAYS * 3):
+        if _local_day(channel, when) != day:
+            day, used = _local_day(channel, when), 0
         if quiet and channel._in_quiet_hours(when):
             when = channel._next_local_time(channel.quiet_hours_end, when)
-            if when >= midnight:
-                used = 0
             continue
-        end = midnight
-        if quiet:
-            end = min(end, channel._next_local_time(channel.quiet_hours_start, when))
+        midnight = channel._next_local_time(0.0, when)
+        end = channel._next_local_time(channel.quiet_hours_start, when) if quiet else None
+        if cap:
+            end = min(end, midnight) if end else midnight
         room = cap - used if cap else left
         if interval:
-            room = min(room, math.floor((end - when).total_seconds() / interval) or 1)
+            room = min(room, max(math.floor((end - when).total_seconds() / interval), 1))
         sent = max(min(left, room), 0)
-        left -= sent
+        left, used = left - sent, used + sent
         if not left:
             return when + timedelta(seconds=sent * interval)
-        used += sent
         when = end if not cap or used < cap else midnight
-        if when >= midnight:
-            used = 0
     return when
 
 
+def _local_day(channel, when):
+    return channel._local_now(when).strftime("%Y-%m-%d")
+
+
 def _used_today(channel, when):
-    day = channel._local_now(when).strftime("%Y-%m-%d")
-    return channel.throttle_day_count or 0 if channel.throttle_day == day else 0
+    """Messages the channel already sent on the local day of ``when``."""
+    if channel.throttle_day != _local_day(channel, when):
+        return 0
+    return channel.throttle_day_count or 0
 
 
 def to_string(when):
