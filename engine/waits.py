@@ -65,7 +65,7 @@ def format_when(env, when, tz=None, now=None):
     local = pytz.utc.localize(when).astimezone(tz)
     lang = env["res.lang"]._get_data(code=env.lang or "en_US")
     time_format = (lang and lang.short_time_format) or "%H:%M"
-    if timedelta(0) <= when - now <= timedelta(hours=24):
+    if timedelta(0) <= when - now < timedelta(hours=24):
         return local.strftime(time_format)
     date_format = (lang and lang.date_format) or "%m/%d/%Y"
     return local.strftime("%s %s" % (date_format, time_format))
@@ -87,6 +87,8 @@ def wait_text(env, code, until, error=None, tz=None, now=None):
         "tag_hours": env._("Outside template tag hours until %(when)s", when=when),
         "tag_limit": env._("Template tag limit reached until %(when)s", when=when),
     }
+    if code == "campaign_paused":
+        return env._("Campaign paused")
     if code == "retry":
         if error:
             return env._(
@@ -131,7 +133,10 @@ def reason_label(env, code):
         "quota": env._("provider quota used up"),
         "scheduled": env._("send date"),
     }
-    return labels.get(code) or dict(WAIT_CODES).get(code, code or "")
+    if code in labels:
+        return labels[code]
+    field = env["messaging.message"]._fields["wait_code"]
+    return dict(field._description_selection(env)).get(code, code or "")
 
 
 # ----------------------------------------------------------------------

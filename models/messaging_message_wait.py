@@ -29,7 +29,14 @@ class MessagingMessage(models.Model):
         help="Queued and held back: by a rule of the queue or its send date.",
     )
 
-    @api.depends("state", "wait_code", "scheduled_at", "error_message", "channel_id")
+    @api.depends(
+        "state",
+        "wait_code",
+        "scheduled_at",
+        "error_message",
+        "channel_id.paused_until",
+        "campaign_id.state",
+    )
     @api.depends_context("lang", "tz", "uid")
     def _compute_wait_reason(self):
         now = fields.Datetime.now()
@@ -37,19 +44,31 @@ class MessagingMessage(models.Model):
             if message.state != "queued":
                 message.wait_reason = False
                 continue
-            tz = waits.reader_tz(self.env, message.channel_id._tz())
-            error = message.error_message_display if message.wait_code else None
+            code, until = message._get_wait(now)
+            error = message.error_message_display if code == "retry" else None
             message.wait_reason = (
                 waits.wait_text(
                     self.env,
-                    message.wait_code,
-                    message.scheduled_at,
-                    error=error if message.wait_code == "retry" else None,
-                    tz=tz,
+                    code,
+                    until,
+                    error=error,
+                    tz=waits.reader_tz(self.env, message.channel_id._tz()),
                     now=now,
                 )
                 or False
             )
+
+    def _get_wait(self, now):
+        """(wait code, until) of a queued message: the queue's code and
+        ``scheduled_at``, or what keeps it from being claimed at all (its
+        channel paused by a quota, its campaign paused)."""
+        self.ensure_one()
+        channel = self.channel_id.sudo()
+        if channel.paused_until and channel.paused_until > now:
+            return "quota", channel.paused_until
+        if self.campaign_id.sudo().state == "paused":
+            return "campaign_paused", None
+        return self.wait_code, self.scheduled_at
 
     @api.depends("state", "wait_code", "scheduled_at")
     def _compute_is_waiting(self):
