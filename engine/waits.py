@@ -193,12 +193,16 @@ def finish_at(channel, category, start, count, interval, cap):
             when = channel._next_local_time(channel.quiet_hours_end, when)
             continue
         midnight = channel._next_local_time(0.0, when)
-        end = channel._next_local_time(channel.quiet_hours_start, when) if quiet else None
+        end = (
+            channel._next_local_time(channel.quiet_hours_start, when) if quiet else None
+        )
         if cap:
             end = min(end, midnight) if end else midnight
         room = cap - used if cap else left
         if interval:
-            room = min(room, max(math.floor((end - when).total_seconds() / interval), 1))
+            room = min(
+                room, max(math.floor((end - when).total_seconds() / interval), 1)
+            )
         sent = max(min(left, room), 0)
         left, used = left - sent, used + sent
         if not left:
@@ -225,4 +229,3 @@ def to_string(when):
 
 def from_string(text):
     return fields.Datetime.to_datetime(text) if text else None
-

@@ -13,8 +13,7 @@ class MessagingMessage(models.Model):
         "Waiting for",
         readonly=True,
         copy=False,
-        help="Set by the queue where it defers the message; cleared when it "
-        "is sent.",
+        help="Set by the queue where it defers the message; cleared when it is sent.",
     )
     wait_reason = fields.Char(
         "Why it waits",

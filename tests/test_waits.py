@@ -81,12 +81,8 @@ class TestWaits(SalesMessagingCase):
                 self._vi(message).wait_reason, "Giờ yên tĩnh, gửi lúc 08:00"
             )
             # in the Waiting filter
-            self.assertIn(
-                message, self.Message.search([("is_waiting", "=", True)])
-            )
-            self.assertNotIn(
-                message, self.Message.search([("is_waiting", "=", False)])
-            )
+            self.assertIn(message, self.Message.search([("is_waiting", "=", True)]))
+            self.assertNotIn(message, self.Message.search([("is_waiting", "=", False)]))
         with freeze_time(vn_to_utc(2026, 11, 24, 8, 1)):
             self.Message._process_queue()
             self.assertEqual(message.state, "delivered")
@@ -135,7 +131,9 @@ class TestWaits(SalesMessagingCase):
                 self.env["messaging.composer"]
                 .with_user(user)
                 .with_context(active_model="res.partner", active_id=self.partner_a.id)
-                .create({"channel_id": self.sandbox.id, "template_id": self.template.id})
+                .create(
+                    {"channel_id": self.sandbox.id, "template_id": self.template.id}
+                )
             )
             self.assertIn("(quiet hours)", composer.send_start_text)
             self.assertNotIn("transactional", composer.send_start_text)
@@ -167,9 +165,7 @@ class TestWaits(SalesMessagingCase):
             # a paused channel's messages are not even claimed: the reason
             # comes from the channel
             self.assertEqual(message.state, "queued")
-            self.assertEqual(
-                message.wait_reason, "Provider quota used up until 00:00"
-            )
+            self.assertEqual(message.wait_reason, "Provider quota used up until 00:00")
             self.assertEqual(
                 self._vi(message).wait_reason, "Hết hạn mức của nhà cung cấp đến 00:00"
             )

@@ -143,7 +143,8 @@ class MessagingComposer(models.TransientModel):
         category = self._get_send_category()
         start, code = waits.next_start(channel, category)
         text = waits.start_text(self.env, category, start, code)
-        route = routing.resolve_recipient(channel, self.template_id, partner, category)[0]
+        template = self.template_id
+        route = routing.resolve_recipient(channel, template, partner, category)[0]
         if route:
             cost = routing.route_cost(
                 channel, self.template_id, route, partner, self._get_body_override()
