@@ -342,17 +342,15 @@ def process_delivery_timeouts(env):
 def post_on_document(message):
     """Log one-off messages (not campaign ones) in the document's chatter."""
     message.ensure_one()
-    if message.campaign_id or not message.res_model or not message.res_id:
+    record = message._get_chatter_record()
+    if not record:
         return
     env = message.env
-    record = env[message.res_model].browse(message.res_id).exists()
-    if not record or not hasattr(record, "message_post"):
-        return
     text = message.body or ", ".join(
         "%s: %s" % item for item in (message.template_data or {}).items()
     )
     env["mail.message"]._messaging_post(
-        record.sudo(),
+        record,
         "sent",
         {
             "channel": message.channel_id.name,

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from odoo import fields
 
-from . import claim, consent, transaction
+from . import claim, consent, transaction, waits
 
 _logger = logging.getLogger(__name__)
 _sleep = time.sleep  # the throttle's waits (tests make a worker oversleep)
@@ -168,7 +168,10 @@ def may_send_now(message):
         if action == "skip":
             message._set_failed("duplicate", reason, state="skipped")
         else:
+            first = message.wait_code != reason
             claim.reschedule(message, when, count_attempt=False, code=reason)
+            if first:
+                waits.post_held_on_document(message)
         return False
     return True
 

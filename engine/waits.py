@@ -229,3 +229,23 @@ def to_string(when):
 
 def from_string(text):
     return fields.Datetime.to_datetime(text) if text else None
+
+
+def post_held_on_document(message):
+    """Say in the document's chatter why a one-off message (not a campaign
+    one) waits and until when: worded in each reader's language."""
+    message.ensure_one()
+    record = message._get_chatter_record()
+    if not record:
+        return
+    message.env["mail.message"]._messaging_post(
+        record,
+        "held",
+        {
+            "channel": message.channel_id.name,
+            "to": message.recipient or message.partner_id.display_name,
+            "wait": [message.wait_code, to_string(message.scheduled_at)],
+        },
+        message_type="notification",
+        subtype_xmlid="mail.mt_note",
+    )

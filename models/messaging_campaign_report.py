@@ -45,6 +45,11 @@ class MessagingCampaign(models.Model):
         "(quiet hours, quotas and daily caps included), the count, the cost "
         "and when it should be done, in your time zone.",
     )
+    wait_summary = fields.Char(
+        "Waiting",
+        compute="_compute_wait_summary",
+        help="How many queued messages wait, why, and until when (in your time zone).",
+    )
     # replies
     count_replied = fields.Integer(
         "Replied",
@@ -123,6 +128,29 @@ class MessagingCampaign(models.Model):
         for campaign in self:
             lines = channels.get(campaign._origin, {})
             campaign.update(campaign_stats.totals(lines))
+
+    @api.depends("message_ids_sent.state", "message_ids_sent.wait_code")
+    @api.depends_context("lang", "tz")
+    def _compute_wait_summary(self):
+        groups = self.env["messaging.message"]._read_group(
+            [("campaign_id", "in", self._origin.ids), ("state", "=", "queued")],
+            ["campaign_id", "wait_code"],
+            ["__count", "scheduled_at:min"],
+        )
+        now = fields.Datetime.now()
+        parts = {}
+        for campaign, code, count, until in groups:
+            reason = waits.wait_text(self.env, code, until, now=now)
+            if reason:
+                parts.setdefault(campaign.id, []).append(
+                    self.env._(
+                        "%(count)s waiting: %(reason)s", count=count, reason=reason
+                    )
+                )
+        for campaign in self:
+            campaign.wait_summary = (
+                "; ".join(parts.get(campaign._origin.id, [])) or False
+            )
 
     @api.depends("message_ids_sent.state", "message_ids_sent.sent_at")
     def _compute_replied(self):

@@ -87,3 +87,17 @@ class MessagingMessage(models.Model):
             ("scheduled_at", ">", fields.Datetime.now()),
         ]
         return domain if (operator == "=") == value else ["!", "&", *domain]
+
+    def _get_chatter_record(self):
+        """The document whose chatter tells about this one-off message (as
+        superuser: the queue's own line), or None (a campaign's message, no
+        document, a document without a chatter)."""
+        self.ensure_one()
+        if self.campaign_id or not self.res_model or not self.res_id:
+            return None
+        if self.res_model not in self.env:
+            return None
+        record = self.env[self.res_model].browse(self.res_id).exists()
+        if not record or not hasattr(record, "message_post"):
+            return None
+        return record.sudo()

@@ -10,6 +10,8 @@ from freezegun import freeze_time
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
+from odoo.addons.mail.tools.discuss import Store
+
 from ..engine import results, throttle, waits
 from ..providers import QUOTA, RETRY, SendResult
 from .test_wizard_common import SalesMessagingCase
@@ -88,6 +90,40 @@ class TestWaits(SalesMessagingCase):
             self.assertEqual(message.state, "delivered")
             self.assertFalse(message.wait_code)
             self.assertFalse(message.wait_reason)
+
+    def test_held_message_is_said_in_the_chatter(self):
+        with freeze_time(NIGHT):
+            self._composer(self.partner_a, template_id=self.template.id).action_send()
+            message = self._messages_of(self.partner_a)
+            self.Message._process_queue()
+            line = self.partner_a.message_ids.filtered(
+                lambda m: (m.messaging_line or {}).get("key") == "held"
+            )
+            self.assertEqual(len(line), 1)
+
+            def shown_to(lang):
+                store = Store(line.with_context(lang=lang, tz="Asia/Ho_Chi_Minh"))
+                [data] = store.get_result()["mail.message"]
+                return str(data["body"])
+
+            self.assertIn(
+                "Test sandbox message to %s waits: Quiet hours until 08:00"
+                % message.recipient,
+                shown_to("en_US"),
+            )
+            self._vi(message)  # the Vietnamese terms loaded
+            self.assertIn("Giờ yên tĩnh, gửi lúc 08:00", shown_to("vi_VN"))
+            # held again by the next run: said once
+            message.scheduled_at = NIGHT
+            self.Message._process_queue()
+            self.assertEqual(
+                len(
+                    self.partner_a.message_ids.filtered(
+                        lambda m: (m.messaging_line or {}).get("key") == "held"
+                    )
+                ),
+                1,
+            )
 
     def test_transactional_at_night_goes_at_once(self):
         order = self._order(self.partner_a)
@@ -300,6 +336,10 @@ class TestWaits(SalesMessagingCase):
             # a day later exactly: the date is said too
             self.assertEqual(
                 messages[1].wait_reason, "Daily cap reached, continues 11/24/2026 10:00"
+            )
+            self.assertEqual(
+                campaign.wait_summary,
+                "1 waiting: Daily cap reached, continues 11/24/2026 10:00",
             )
 
     def _vnd(self, amount):
