@@ -17,6 +17,9 @@ from datetime import timedelta
 import pytz
 
 from odoo import fields
+from odoo.tools import LazyTranslate
+
+_lt = LazyTranslate(__name__)
 
 # the queue's reasons to wait (``messaging.message.wait_code``)
 WAIT_CODES = [
@@ -29,6 +32,17 @@ WAIT_CODES = [
     ("tag_hours", "Outside template tag hours"),
     ("tag_limit", "Template tag limit reached"),
 ]
+# what the composer and the activation say, by (category, delayed?)
+START_TEXTS = {
+    ("marketing", False): _lt("Marketing message: will be sent now."),
+    ("marketing", True): _lt(
+        "Marketing message: will be sent at %(when)s (%(reason)s)."
+    ),
+    ("transactional", False): _lt("Transactional message: will be sent now."),
+    ("transactional", True): _lt(
+        "Transactional message: will be sent at %(when)s (%(reason)s)."
+    ),
+}
 # a start further than this is worth saying
 START_SLACK = timedelta(minutes=1)
 # days looked at by finish_at (a campaign spread over longer says so)
@@ -108,21 +122,14 @@ def wait_text(env, code, until, error=None, tz=None, now=None):
 def start_text(env, category, start, code, tz=None, now=None):
     """What the composer and the activation say before the click: the
     category and when sending starts (``start``/``code``: :func:`next_start`)."""
-    if category == "marketing":
-        if code:
-            return env._(
-                "Marketing message: will be sent at %(when)s (%(reason)s).",
-                when=format_when(env, start, tz, now),
-                reason=reason_label(env, code),
-            )
-        return env._("Marketing message: will be sent now.")
-    if code:
-        return env._(
-            "Transactional message: will be sent at %(when)s (%(reason)s).",
-            when=format_when(env, start, tz, now),
-            reason=reason_label(env, code),
-        )
-    return env._("Transactional message: will be sent now.")
+    kind = "marketing" if category == "marketing" else "transactional"
+    text = START_TEXTS[kind, bool(code)]._translate(env.lang or "en_US")
+    if not code:
+        return text
+    return text % {
+        "when": format_when(env, start, tz, now),
+        "reason": reason_label(env, code),
+    }
 
 
 def reason_label(env, code):
