@@ -70,6 +70,7 @@ class TestWaits(SalesMessagingCase):
                 "Marketing message: will be sent at 08:00 (quiet hours). "
                 "1 message, %s." % self._vnd(300),
             )
+            self.assertTrue(composer.is_held)  # "Queue for Later", not "Send Now"
             notice = composer.action_send()["params"]["message"]
             self.assertIn("will be sent at 08:00 (quiet hours)", notice)
             message = self._messages_of(self.partner_a)
@@ -130,6 +131,7 @@ class TestWaits(SalesMessagingCase):
         with freeze_time(NIGHT):
             composer = self._composer(order, template_id=self.template_order.id)
             self.assertEqual(composer.category, "transactional")
+            self.assertFalse(composer.is_held)
             self.assertTrue(
                 composer.send_start_text.startswith(
                     "Transactional message: will be sent now."

@@ -57,6 +57,11 @@ class MessagingComposer(models.TransientModel):
         help="The category, when the queue will send it (quiet hours, quotas "
         "and daily caps included) and its cost, in your time zone.",
     )
+    is_held = fields.Boolean(
+        "Held by the queue",
+        compute="_compute_send_start_text",
+        help="The queue would hold the message now (quiet hours, quota, daily cap).",
+    )
 
     @api.model
     def default_get(self, fields_list):
@@ -132,6 +137,12 @@ class MessagingComposer(models.TransientModel):
     def _compute_send_start_text(self):
         for composer in self:
             composer.send_start_text = composer._get_send_start_text()
+            composer.is_held = bool(
+                composer.channel_id
+                and waits.next_start(
+                    composer.channel_id, composer._get_send_category()
+                )[1]
+            )
 
     def _get_send_start_text(self):
         """Before the click: in which category, when and at what cost the
