@@ -483,8 +483,11 @@ def spread_schedule(campaign, start=None, message_ids=None, rank_offset=0):
         SQL(
             """
             UPDATE messaging_message m
-               SET scheduled_at = %(start)s + make_interval(secs => r.delay)
-              FROM (SELECT n.id,
+               SET scheduled_at = %(start)s + make_interval(secs => r.delay),
+                   wait_code = CASE
+                       WHEN %(cap)s > 0 AND r.rank >= %(cap)s THEN 'daily_cap'
+                       WHEN r.delay > 0 THEN 'throttle' END
+              FROM (SELECT n.id, n.rank,
                            GREATEST(
                                CASE WHEN %(cap)s > 0
                                     THEN (n.rank / %(cap)s) * 86400.0
@@ -510,5 +513,5 @@ def spread_schedule(campaign, start=None, message_ids=None, rank_offset=0):
         )
     )
     ranked = env.cr.rowcount
-    env["messaging.message"].invalidate_model(["scheduled_at"])
+    env["messaging.message"].invalidate_model(["scheduled_at", "wait_code"])
     return ranked

@@ -10,8 +10,11 @@ Plain functions on a campaign record or an environment: no fields, no models.
 """
 
 import math
+from datetime import timedelta
 
-from . import throttle
+from odoo import fields
+
+from . import throttle, waits
 
 # message states counted by the campaign's report
 COUNTED_STATES = (
@@ -43,7 +46,10 @@ def channel_eta(campaign, count, channel):
     empty recordset or None: the campaign's own limits only), with the
     campaign's spacing and daily cap on top of the channel's:
     {"days", "seconds", "cap"}, ``cap`` set when the daily cap is what
-    spreads the messages over several days."""
+    spreads the messages over several days. On a channel, also when
+    sending starts and ends ({"start", "end", "code"}, see
+    :func:`channel_window`): quiet hours, a quota pause and a daily cap
+    already reached delay it."""
     if not count:
         return dict(NO_ETA)
     interval = campaign.min_interval_seconds or 0.0
@@ -53,14 +59,37 @@ def channel_eta(campaign, count, channel):
         if channel.daily_cap:
             caps.append(channel.daily_cap)
     seconds = count * interval
+    eta = {"days": max(math.ceil(seconds / 86400.0), 1), "seconds": seconds, "cap": 0}
     if caps:
         cap = min(caps)
         days = max(math.ceil(count / cap), 1)
         if days > 1:
             seconds = max(seconds, (days - 1) * 86400.0)
-            return {"days": days, "seconds": seconds, "cap": cap}
-    days = max(math.ceil(seconds / 86400.0), 1)
-    return {"days": days, "seconds": seconds, "cap": 0}
+            eta = {"days": days, "seconds": seconds, "cap": cap}
+    if channel:
+        eta.update(channel_window(campaign, count, channel, interval, caps))
+        span = waits.from_string(eta["end"]) - waits.from_string(eta["start"])
+        eta["days"] = max(eta["days"], math.ceil(span.total_seconds() / 86400.0))
+    return eta
+
+
+def channel_window(campaign, count, channel, interval, caps):
+    """When ``count`` messages of the campaign start and end on
+    ``channel``, as data: {"start", "end" (UTC strings), "code" (the wait
+    code that delays the start, or False)}."""
+    now = fields.Datetime.now()
+    category = campaign.template_id.category or "marketing"
+    begin = max(campaign.scheduled_at or now, now)
+    start, code = waits.next_start(channel, category, begin)
+    cap = min(caps) if caps else 0
+    end = waits.finish_at(channel, category, start, count, interval, cap)
+    if not code and begin > now + waits.START_SLACK:
+        code = "scheduled"
+    return {
+        "start": waits.to_string(start),
+        "end": waits.to_string(end),
+        "code": code or False,
+    }
 
 
 def overall_eta(campaign, reachable, lines):
@@ -71,7 +100,10 @@ def overall_eta(campaign, reachable, lines):
         for line in lines
     ]
     candidates.append(channel_eta(campaign, reachable, None))
-    return max(candidates, key=lambda eta: (eta["days"], eta["seconds"]))
+    return max(
+        candidates,
+        key=lambda eta: (eta.get("end") or "", eta["days"], eta["seconds"]),
+    )
 
 
 def eta_of(item):
@@ -83,11 +115,35 @@ def eta_of(item):
 
 
 def eta_text(env, eta):
-    """The ETA figures in words, in the language of ``env``."""
+    """The ETA figures in words, in the language of ``env``: when sending
+    starts if a rule (quiet hours, a quota, a daily cap) or the send date
+    delays it, and when it ends if that is later than its duration says."""
     if "text" in eta:  # see eta_of
         return eta["text"]
     if not eta.get("days"):
         return ""
+    duration = duration_text(env, eta)
+    start, end = waits.from_string(eta.get("start")), waits.from_string(eta.get("end"))
+    if not start:
+        return duration
+    if eta.get("code"):
+        return env._(
+            "starts %(start)s (%(reason)s), done by about %(end)s",
+            start=waits.format_when(env, start),
+            reason=waits.reason_label(env, eta["code"]),
+            end=waits.format_when(env, end),
+        )
+    if end - start > timedelta(seconds=(eta.get("seconds") or 0.0) + 60):
+        return env._(
+            "%(duration)s, done by about %(end)s",
+            duration=duration,
+            end=waits.format_when(env, end),
+        )
+    return duration
+
+
+def duration_text(env, eta):
+    """How long sending takes, in words (see :func:`eta_text`)."""
     if eta.get("cap"):
         return env._(
             "%(days)s days (daily cap %(cap)s)", days=eta["days"], cap=eta["cap"]

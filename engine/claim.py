@@ -142,7 +142,7 @@ def mark_sending(messages):
         """
         UPDATE messaging_message
            SET state = 'sending', attempt_count = COALESCE(attempt_count, 0) + 1,
-               claim_until = %(until)s, write_date = %(now)s,
+               claim_until = %(until)s, wait_code = NULL, write_date = %(now)s,
                write_uid = %(uid)s
          WHERE id IN %(ids)s AND state = 'queued' AND claim_token = %(token)s
         RETURNING id
@@ -156,7 +156,9 @@ def mark_sending(messages):
         },
     )
     owned = {row[0] for row in env.cr.fetchall()}
-    messages.invalidate_recordset(["state", "attempt_count", "claim_until"])
+    messages.invalidate_recordset(
+        ["state", "attempt_count", "claim_until", "wait_code"]
+    )
     return messages.filtered(lambda m: m.id in owned)
 
 
@@ -168,11 +170,17 @@ def release(messages):
     )
 
 
-def reschedule(message, when, result=None, count_attempt=True):
+def reschedule(message, when, result=None, count_attempt=True, code=None):
     """Back to the queue, due at ``when``, lease released. ``result``: the
     provider's answer that sent it back; ``count_attempt=False``: an
-    attempt that never reached the provider is not counted."""
-    vals = {"state": "queued", "scheduled_at": when, "claim_until": False}
+    attempt that never reached the provider is not counted; ``code``: why
+    it waits (``messaging.message.wait_code``, see engine/waits.py)."""
+    vals = {
+        "state": "queued",
+        "scheduled_at": when,
+        "claim_until": False,
+        "wait_code": code or False,
+    }
     if result is not None:
         vals.update({"error_code": result.code, "error_message": result.message})
     if not count_attempt and message.state == "sending":

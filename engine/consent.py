@@ -116,7 +116,9 @@ def get_sql_consent(category):
 
 
 def check_marketing_rules(message):
-    """None when ``message`` may go now, else (action, when, reason)."""
+    """None when ``message`` may go now, else (action, when, reason): for
+    "skip" the reason is a text, for "wait" a wait code
+    (``messaging.message.wait_code``, see engine/waits.py)."""
     message.ensure_one()
     tag_hold = check_tag_rules(message)
     if tag_hold:
@@ -125,7 +127,7 @@ def check_marketing_rules(message):
         return None
     channel = message.channel_id
     if channel._in_quiet_hours():
-        return "wait", channel._next_local_time(channel.quiet_hours_end), None
+        return "wait", channel._next_local_time(channel.quiet_hours_end), "quiet_hours"
     if channel.resend_window_minutes and message.partner_id and message.template_id:
         since = fields.Datetime.now() - timedelta(minutes=channel.resend_window_minutes)
         if message.search_count(
@@ -159,7 +161,11 @@ def check_marketing_rules(message):
             ]
         )
         if sent_today >= channel.recipient_daily_cap:
-            return "wait", channel._next_local_time(channel.quiet_hours_end), None
+            return (
+                "wait",
+                channel._next_local_time(channel.quiet_hours_end),
+                "recipient_cap",
+            )
     return None
 
 

@@ -234,15 +234,15 @@ def start_calls(messages, channel, adapter, pool):
         if calls and time.monotonic() - started > GROUP_SECONDS:
             # slow throttle: the rest goes back to the queue, never
             # called, long before its lease could run out unanswered
-            reschedule_unit(unit, fields.Datetime.now())
+            reschedule_unit(unit, fields.Datetime.now(), "throttle")
             continue
         if channel._is_paused():
             # quota reached by an earlier group
-            reschedule_unit(unit, channel.paused_until)
+            reschedule_unit(unit, channel.paused_until, "quota")
             continue
-        retry_at = throttle.wait_for_slot(channel, max_wait, len(unit))
+        retry_at, code = throttle.wait_for_slot_why(channel, max_wait, len(unit))
         if retry_at:
-            reschedule_unit(unit, retry_at)
+            reschedule_unit(unit, retry_at, code)
             continue
         # on time now; its thread must not start much later (see submit)
         send_by = time.monotonic() + throttle.LATE_SEND_SECONDS if throttled else None
@@ -281,9 +281,9 @@ def request_units(messages, channel, adapter):
     return units
 
 
-def reschedule_unit(unit, when):
+def reschedule_unit(unit, when, code):
     for message, _request in unit:
-        claim.reschedule(message, when, count_attempt=False)
+        claim.reschedule(message, when, count_attempt=False, code=code)
 
 
 def get_pooled_adapter(channel, adapters, pool, **overrides):
@@ -352,6 +352,7 @@ def send_email(message):
             "mail_mail_id": mail.id,
             "provider_message_id": mail.message_id,
             "claim_until": False,
+            "wait_code": False,
             "cost": message.channel_id.cost_per_message,
         }
     )

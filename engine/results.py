@@ -57,7 +57,9 @@ def apply_results(env, results):
     for message, result in results:
         if result.reason == inflight.LATE_REASON:
             # never sent: back to the queue for another slot
-            claim.reschedule(message, fields.Datetime.now(), count_attempt=False)
+            claim.reschedule(
+                message, fields.Datetime.now(), count_attempt=False, code="throttle"
+            )
         elif result.status == ACCEPTED:
             # a quota down to zero pauses the channel for the next group
             note_result_quota(message, result)
@@ -82,7 +84,7 @@ def apply_result(message, result):
     elif status == QUOTA:
         until = fields.Datetime.now() + timedelta(seconds=result.retry_after or 3600)
         throttle.pause_until(channel, until)
-        claim.reschedule(message, until, result, count_attempt=False)
+        claim.reschedule(message, until, result, count_attempt=False, code="quota")
     elif status == RETRY:
         if message.attempt_count >= max(channel.max_attempts, 1):
             message._set_failed("retries", result.message, code=result.code)
@@ -92,7 +94,9 @@ def apply_result(message, result):
                 if result.retry_after
                 else channel._default_retry_delay(message.attempt_count)
             )
-            claim.reschedule(message, fields.Datetime.now() + delay, result)
+            claim.reschedule(
+                message, fields.Datetime.now() + delay, result, code="retry"
+            )
     elif status == AUTH:
         message._set_failed("auth", result.message, code=result.code)
     elif status == UNKNOWN:
@@ -245,7 +249,7 @@ def set_outcome_unknown(message, result):
     ):
         message.unknown_since = since
         delay = channel._default_retry_delay(message.attempt_count)
-        claim.reschedule(message, now + delay, result)
+        claim.reschedule(message, now + delay, result, code="retry")
         return
     vals = {
         "state": "unknown",
@@ -338,17 +342,15 @@ def process_delivery_timeouts(env):
 def post_on_document(message):
     """Log one-off messages (not campaign ones) in the document's chatter."""
     message.ensure_one()
-    if message.campaign_id or not message.res_model or not message.res_id:
+    record = message._get_chatter_record()
+    if not record:
         return
     env = message.env
-    record = env[message.res_model].browse(message.res_id).exists()
-    if not record or not hasattr(record, "message_post"):
-        return
     text = message.body or ", ".join(
         "%s: %s" % item for item in (message.template_data or {}).items()
     )
     env["mail.message"]._messaging_post(
-        record.sudo(),
+        record,
         "sent",
         {
             "channel": message.channel_id.name,

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from odoo import fields
 
-from . import claim, consent, transaction
+from . import claim, consent, transaction, waits
 
 _logger = logging.getLogger(__name__)
 _sleep = time.sleep  # the throttle's waits (tests make a worker oversleep)
@@ -68,9 +68,16 @@ def reserve_slot(channel, max_wait, count=1):
     (``transaction.shared_cursor``) so that any number of workers share one
     rate, spacing and daily count.
     """
+    wait, retry_at, _code = book_slot(channel, max_wait, count)
+    return wait, retry_at
+
+
+def book_slot(channel, max_wait, count=1):
+    """``reserve_slot``, with why it was not booked: ``(wait_seconds, None,
+    None)`` or ``(None, retry_at, wait code)`` ("daily_cap" or "throttle")."""
     channel.ensure_one()
     if not has_throttle(channel):
-        return 0.0, None
+        return 0.0, None, None
     if not transaction.auto_commit():
         channel.flush_recordset()
     with transaction.shared_cursor(channel.env) as cr:
@@ -78,7 +85,7 @@ def reserve_slot(channel, max_wait, count=1):
 
 
 def _book_slot(channel, cr, max_wait, count=1):
-    """``reserve_slot`` on ``cr``, under the channel row's lock."""
+    """``book_slot`` on ``cr``, under the channel row's lock."""
     # NO KEY UPDATE, not UPDATE: the foreign key checks (FOR KEY SHARE)
     # of the channel's messages written meanwhile neither wait for the
     # booking nor, under REPEATABLE READ, fail to serialize after it
@@ -95,9 +102,9 @@ def _book_slot(channel, cr, max_wait, count=1):
     if local_day != day:
         day_count = 0
     if channel.daily_cap and day_count + count > channel.daily_cap:
-        return None, channel._next_local_time(0.0, slot_utc)
+        return None, channel._next_local_time(0.0, slot_utc), "daily_cap"
     if slot - now > max_wait:
-        return None, slot_utc
+        return None, slot_utc, "throttle"
     cr.execute(
         "UPDATE messaging_channel SET throttle_next_ts = %s, throttle_day = %s,"
         " throttle_day_count = %s WHERE id = %s",
@@ -106,7 +113,7 @@ def _book_slot(channel, cr, max_wait, count=1):
     channel.invalidate_recordset(
         ["throttle_next_ts", "throttle_day", "throttle_day_count"]
     )
-    return slot - now, None
+    return slot - now, None, None
 
 
 def wait_for_slot(channel, max_wait, count=1):
@@ -114,23 +121,29 @@ def wait_for_slot(channel, max_wait, count=1):
     when it is time to send, else when to try again (the slot is further
     than ``max_wait``, the daily cap is reached, or every booked slot was
     missed by waking up late)."""
+    return wait_for_slot_why(channel, max_wait, count)[0]
+
+
+def wait_for_slot_why(channel, max_wait, count=1):
+    """``wait_for_slot``, with why: ``(None, None)`` when it is time to
+    send, else ``(retry_at, wait code)``."""
     for _attempt in range(LATE_SLOT_ATTEMPTS):
-        wait, retry_at = reserve_slot(channel, max_wait, count)
+        wait, retry_at, code = book_slot(channel, max_wait, count)
         if retry_at:
-            return retry_at
+            return retry_at, code
         due = time.monotonic() + wait
         if wait > 0:
             _sleep(wait)
         late = time.monotonic() - due
         if late <= LATE_SEND_SECONDS:
-            return None
+            return None, None
         # the slot is left unused: a later one is booked instead
         _logger.debug(
             "Channel %s: woke up %.0f ms after the booked slot, booking again",
             channel.id,
             late * 1000,
         )
-    return fields.Datetime.now()
+    return fields.Datetime.now(), "throttle"
 
 
 def max_slot_wait(env):
@@ -158,7 +171,9 @@ def may_send_now(message):
     channel = message.channel_id
     if channel._is_paused():
         # quota reached by an earlier message of this batch
-        claim.reschedule(message, channel.paused_until, count_attempt=False)
+        claim.reschedule(
+            message, channel.paused_until, count_attempt=False, code="quota"
+        )
         return False
     unusable = get_template_refusal(message)
     if unusable:
@@ -170,7 +185,10 @@ def may_send_now(message):
         if action == "skip":
             message._set_failed("duplicate", reason, state="skipped")
         else:
-            claim.reschedule(message, when, count_attempt=False)
+            first = message.wait_code != reason
+            claim.reschedule(message, when, count_attempt=False, code=reason)
+            if first:
+                waits.post_held_on_document(message)
         return False
     return True
 

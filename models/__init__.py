@@ -13,6 +13,7 @@ from . import messaging_campaign_enqueue
 from . import messaging_identity
 from . import messaging_message
 from . import messaging_message_error
+from . import messaging_message_wait
 from . import messaging_event
 from . import messaging_event_receipts
 from . import messaging_event_zalo

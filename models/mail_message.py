@@ -3,6 +3,8 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.tools import LazyTranslate, plaintext2html
 
+from ..engine import waits
+
 _lt = LazyTranslate(__name__)
 
 # The lines this addon writes in chatters and conversations. A line is stored
@@ -26,6 +28,7 @@ LINES = {
     "zalo_feedback": _lt(
         "Zalo rating of message %(id)s: %(stars)s %(rate)s/5\n%(text)s"
     ),
+    "held": _lt("%(channel)s message to %(to)s waits: %(reason)s"),
 }
 NOTIFICATION = Markup('<div class="o_mail_notification">%s</div>')
 
@@ -71,6 +74,10 @@ class MailMessage(models.Model):
             params["error"] = (
                 " ".join(filter(None, [message.error_code, error])) or params["error"]
             )
+        wait = params.pop("wait", None)
+        if wait:  # why a message of the queue waits: worded now
+            env = self.env(context=dict(self.env.context, lang=lang))
+            params["reason"] = waits.wait_text(env, wait[0], waits.from_string(wait[1]))
         text = LINES[line["key"]]._translate(lang) % params
         if line.get("notification"):
             return NOTIFICATION % text

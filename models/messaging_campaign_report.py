@@ -1,7 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import format_amount
 
-from ..engine import campaign_stats
+from ..engine import campaign_stats, waits
 
 
 class MessagingCampaign(models.Model):
@@ -36,6 +37,18 @@ class MessagingCampaign(models.Model):
     eta_text = fields.Char("Estimated duration", compute="_compute_estimate")
     estimate_html = fields.Html(
         "Estimate per channel", compute="_compute_estimate", sanitize=False
+    )
+    send_start_text = fields.Char(
+        "When it is sent",
+        compute="_compute_estimate",
+        help="Said before activation: the category, when sending really starts "
+        "(quiet hours, quotas and daily caps included), the count, the cost "
+        "and when it should be done, in your time zone.",
+    )
+    wait_summary = fields.Char(
+        "Waiting",
+        compute="_compute_wait_summary",
+        help="How many queued messages wait, why, and until when (in your time zone).",
     )
     # replies
     count_replied = fields.Integer(
@@ -87,8 +100,9 @@ class MessagingCampaign(models.Model):
         "min_interval_seconds",
         "daily_cap",
         "resend_window_minutes",
+        "scheduled_at",
     )
-    @api.depends_context("lang")
+    @api.depends_context("lang", "tz")
     def _compute_estimate(self):
         for campaign in self:
             estimate = campaign._get_estimate()
@@ -106,6 +120,7 @@ class MessagingCampaign(models.Model):
             campaign.eta_days = eta["days"]
             campaign.eta_text = campaign_stats.eta_text(self.env, eta)
             campaign.estimate_html = campaign._render_estimate_html(estimate)
+            campaign.send_start_text = campaign._get_send_start_text(estimate)
 
     @api.depends("message_ids_sent.state", "message_ids_sent.cost")
     def _compute_counters(self):
@@ -113,6 +128,29 @@ class MessagingCampaign(models.Model):
         for campaign in self:
             lines = channels.get(campaign._origin, {})
             campaign.update(campaign_stats.totals(lines))
+
+    @api.depends("message_ids_sent.state", "message_ids_sent.wait_code")
+    @api.depends_context("lang", "tz")
+    def _compute_wait_summary(self):
+        groups = self.env["messaging.message"]._read_group(
+            [("campaign_id", "in", self._origin.ids), ("state", "=", "queued")],
+            ["campaign_id", "wait_code"],
+            ["__count", "scheduled_at:min"],
+        )
+        now = fields.Datetime.now()
+        parts = {}
+        for campaign, code, count, until in groups:
+            reason = waits.wait_text(self.env, code, until, now=now)
+            if reason:
+                parts.setdefault(campaign.id, []).append(
+                    self.env._(
+                        "%(count)s waiting: %(reason)s", count=count, reason=reason
+                    )
+                )
+        for campaign in self:
+            campaign.wait_summary = (
+                "; ".join(parts.get(campaign._origin.id, [])) or False
+            )
 
     @api.depends("message_ids_sent.state", "message_ids_sent.sent_at")
     def _compute_replied(self):
@@ -183,6 +221,27 @@ class MessagingCampaign(models.Model):
         """See :func:`..engine.campaign_stats.summarize_estimate`."""
         self.ensure_one()
         return campaign_stats.summarize_estimate(self, outcomes, recipients, sampled)
+
+    def _get_send_start_text(self, estimate):
+        """What activating sends and when, in the reader's words (False
+        without recipients)."""
+        self.ensure_one()
+        if not estimate["reachable"]:
+            return False
+        eta = campaign_stats.eta_of(estimate)
+        start = waits.from_string(eta.get("start")) or fields.Datetime.now()
+        category = self.template_id.category or "marketing"
+        currency = self.currency_id or self.env.company.currency_id
+        end = waits.from_string(eta.get("end"))
+        return "%s %s" % (
+            waits.start_text(self.env, category, start, eta.get("code")),
+            self.env._(
+                "%(count)s messages, %(cost)s, done by about %(end)s.",
+                count=estimate["reachable"],
+                cost=format_amount(self.env, estimate["cost"], currency),
+                end=waits.format_when(self.env, end or start),
+            ),
+        )
 
     def _render_estimate_html(self, estimate):
         """The estimate table, in the reader's language."""

@@ -428,6 +428,7 @@ class MessagingMessage(models.Model):
                 "failed_at": False,
                 "claim_until": False,
                 "attempt_count": 0,
+                "wait_code": False,
             }
             if message.partner_id:
                 vals.update(route=False, recipient=False)
@@ -463,6 +464,7 @@ class MessagingMessage(models.Model):
                 "failure_type": False,
                 "outcome_wait_until": False,
                 "attempt_count": 0,
+                "wait_code": False,
             }
         )
         self._retrigger_cron()

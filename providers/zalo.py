@@ -39,8 +39,8 @@ from .base import (
 )
 from .terms import Term, _lt
 from .zalo_codes import ZALO_ERRORS
-from .zalo_media import CARD, ZaloMediaMixin, card_attachment
 from .zalo_layout import ZbsTemplateAdmin
+from .zalo_media import CARD, ZaloMediaMixin, card_attachment
 
 _logger = logging.getLogger(__name__)
 

@@ -31,6 +31,7 @@ from . import test_template
 from . import test_tour_campaign
 from . import test_tour_conversation
 from . import test_unsubscribe
+from . import test_waits
 from . import test_webhook_committed
 from . import test_webhook_common
 from . import test_webhook_events

@@ -488,7 +488,17 @@ class TestCampaignReport(SalesMessagingCase):
         )
         data = campaign.estimate_data
         # the kept estimate holds figures, codes and ids: no words
-        self.assertEqual(data["eta"], {"days": 1, "seconds": 3600.0, "cap": 0})
+        eta = data["eta"]
+        self.assertEqual(
+            {key: eta[key] for key in ("days", "seconds", "cap", "code")},
+            {"days": 1, "seconds": 3600.0, "cap": 0, "code": False},
+        )
+        # when sending starts and ends: UTC figures, worded on read
+        self.assertEqual(
+            fields.Datetime.to_datetime(eta["end"])
+            - fields.Datetime.to_datetime(eta["start"]),
+            timedelta(hours=1),
+        )
         self.assertEqual(data["excluded"]["opt_out"], 1)
         self.assertEqual(
             [line["channel_id"] for line in data["channels"]], [self.sandbox.id]

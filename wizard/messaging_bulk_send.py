@@ -42,6 +42,7 @@ class MessagingBulkSend(models.TransientModel):
         "Recipients and cost", compute="_compute_estimate", sanitize=False
     )
     recipient_count = fields.Integer("Customers", compute="_compute_estimate")
+    send_start_text = fields.Char("When it is sent", compute="_compute_estimate")
     excluded_count = fields.Integer("Excluded", compute="_compute_estimate")
 
     @api.model
@@ -92,7 +93,10 @@ class MessagingBulkSend(models.TransientModel):
         "fallback_ids",
         "fallback_ids.channel_id",
         "fallback_ids.template_id",
+        "send_mode",
+        "scheduled_at",
     )
+    @api.depends_context("lang", "tz")
     def _compute_estimate(self):
         for wizard in self:
             campaign = self.env["messaging.campaign"].new(
@@ -102,6 +106,7 @@ class MessagingBulkSend(models.TransientModel):
             wizard.recipient_count = estimate["recipients"]
             wizard.excluded_count = sum(estimate["excluded"].values())
             wizard.estimate_html = campaign._render_estimate_html(estimate)
+            wizard.send_start_text = campaign._get_send_start_text(estimate)
 
     def _get_res_ids(self):
         self.ensure_one()

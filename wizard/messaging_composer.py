@@ -1,7 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_amount
 
-from ..engine import rendering
+from ..engine import rendering, routing, waits
 from ..engine.rendering import ZBS_ROUTES
 
 MANAGER_GROUP = "multichannel_messaging.group_messaging_manager"
@@ -49,6 +50,17 @@ class MessagingComposer(models.TransientModel):
     can_edit_category = fields.Boolean(compute="_compute_can_edit_category")
     preview_html = fields.Html(
         "Preview", compute="_compute_preview_html", sanitize=False
+    )
+    send_start_text = fields.Char(
+        "When it is sent",
+        compute="_compute_send_start_text",
+        help="The category, when the queue will send it (quiet hours, quotas "
+        "and daily caps included) and its cost, in your time zone.",
+    )
+    is_held = fields.Boolean(
+        "Held by the queue",
+        compute="_compute_send_start_text",
+        help="The queue would hold the message now (quiet hours, quota, daily cap).",
     )
 
     @api.model
@@ -117,6 +129,65 @@ class MessagingComposer(models.TransientModel):
             if composer.subject:
                 previews[0]["subject"] = composer.subject
             composer.preview_html = composer._render_preview_html(previews)
+
+    @api.depends(
+        "channel_id", "template_id", "partner_id", "body", "subject", "category"
+    )
+    @api.depends_context("lang", "tz")
+    def _compute_send_start_text(self):
+        for composer in self:
+            composer.send_start_text = composer._get_send_start_text()
+            composer.is_held = bool(
+                composer.channel_id
+                and waits.next_start(
+                    composer.channel_id, composer._get_send_category()
+                )[1]
+            )
+
+    def _get_send_start_text(self):
+        """Before the click: in which category, when and at what cost the
+        message goes (False without a channel or a recipient)."""
+        self.ensure_one()
+        channel, partner = self.channel_id, self.partner_id
+        if not channel or not partner:
+            return False
+        category = self._get_send_category()
+        start, code = waits.next_start(channel, category)
+        text = waits.start_text(self.env, category, start, code)
+        template = self.template_id
+        route = routing.resolve_recipient(channel, template, partner, category)[0]
+        if route:
+            cost = routing.route_cost(
+                channel, self.template_id, route, partner, self._get_body_override()
+            )
+            text = "%s %s" % (
+                text,
+                self.env._(
+                    "1 message, %(cost)s.",
+                    cost=format_amount(self.env, cost, channel.currency_id),
+                ),
+            )
+        if (
+            code
+            and category == "marketing"
+            and self._may_send_transactional()
+            and not waits.next_start(channel, "transactional")[1]
+        ):
+            text = "%s %s" % (
+                text,
+                self.env._("As a transactional message it would go at once."),
+            )
+        return text
+
+    def _may_send_transactional(self):
+        """The user may switch this message to transactional: a Manager,
+        with a template that is not marketing (see
+        ``messaging.message._get_user_category``)."""
+        self.ensure_one()
+        return (
+            self.env.user.has_group(MANAGER_GROUP)
+            and self.template_id.category != "marketing"
+        )
 
     def _get_record(self):
         self.ensure_one()
@@ -241,8 +312,19 @@ class MessagingComposer(models.TransientModel):
             "tag": "display_notification",
             "params": {
                 "type": "success",
-                "message": _("Message to %(to)s queued on %(channel)s.")
-                % {"to": self.partner_id.display_name, "channel": self.channel_id.name},
+                "message": "%s %s"
+                % (
+                    _("Message to %(to)s queued on %(channel)s.")
+                    % {
+                        "to": self.partner_id.display_name,
+                        "channel": self.channel_id.name,
+                    },
+                    waits.start_text(
+                        self.env,
+                        message.category,
+                        *waits.next_start(self.channel_id, message.category),
+                    ),
+                ),
                 "next": {"type": "ir.actions.act_window_close"},
             },
         }

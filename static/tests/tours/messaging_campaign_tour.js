@@ -114,6 +114,10 @@ registry.category("web_tour.tours").add("messaging_campaign_tour", {
         },
         stateIs("Waiting for activation"),
         {
+            content: "before the click: when sending starts, the count and the cost",
+            trigger: "div[name=send_start]:contains(message: will be sent):contains(3 messages)",
+        },
+        {
             content: "activate",
             trigger: ".o_form_statusbar button[name=action_activate]",
             run: "click",
