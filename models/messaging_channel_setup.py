@@ -97,7 +97,9 @@ class MessagingChannel(models.Model):
     webhook_last_event_name = fields.Char(
         "Last event", compute="_compute_webhook_last_event"
     )
-    webhook_url_warning = fields.Char(compute="_compute_webhook_url_warning")
+    webhook_url_warning = fields.Char(
+        "Webhook warning", compute="_compute_webhook_url_warning"
+    )
     setup_checklist = fields.Html(
         "Set-up checklist",
         compute="_compute_setup_checklist",

@@ -76,10 +76,7 @@ class TestChannelTokenHealth(PeerChannelsMixin, MessagingCase):
         self.assertIn("-14014", activity.note)
         self.assertEqual(self.zalo.zalo_token_health, "failed")
         self.assertEqual(self.zalo.zalo_token_error_code, "-14014")
-        self.assertEqual(
-            self.zalo.zalo_token_error_detail,
-            "Invalid refresh token - Refresh token is invalid or has been used",
-        )
+        self.assertEqual(self.zalo.zalo_token_error_detail, "Invalid refresh token")
         self.assertIn("-14014", self.zalo.zalo_token_health_message)
         self.assertIn("could not be refreshed", self.zalo.zalo_token_health_message)
 

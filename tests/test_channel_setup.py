@@ -27,7 +27,7 @@ class TestChannelSetup(PeerChannelsMixin, MessagingCase):
             cls.esms_peer.esms_config(), name="eSMS", channel_type="esms"
         )
         cls.speedsms = cls._peer_channel(
-            cls.speedsms_peer.speedsms_config(),
+            cls.speedsms_peer.speedsms_config(speedsms_sms_type="2"),
             name="SpeedSMS",
             channel_type="speedsms",
         )
