@@ -6,7 +6,7 @@ class MessagingEvent(models.Model):
     _inherit = "messaging.event"
 
     def init(self):
-        super().init()
+        result = super().init()
         # a channel's last event in one index probe (the channel form shows
         # it: messaging_channel_setup.py), however many events it has
         create_index(
@@ -15,3 +15,4 @@ class MessagingEvent(models.Model):
             self._table,
             ["channel_id", "id"],
         )
+        return result
