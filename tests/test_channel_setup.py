@@ -8,7 +8,7 @@ from odoo.tests import Form, tagged
 
 from ..models.messaging_channel_setup import url_problem
 from .common import MessagingCase, PeerChannelsMixin
-from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer, unused_local_url
+from .peers import ZaloPeer, unused_local_url
 
 
 @tagged("post_install", "-at_install")
@@ -16,10 +16,7 @@ class TestChannelSetup(PeerChannelsMixin, MessagingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.zalo_peer = ZaloPeer()
-        cls.esms_peer = EsmsPeer()
-        cls.speedsms_peer = SpeedSmsPeer()
-        cls._start_peers(cls.zalo_peer, cls.esms_peer, cls.speedsms_peer)
+        cls._start_provider_peers()
         cls.zalo = cls._peer_channel(
             cls.zalo_peer.zalo_config(), name="Zalo OA", channel_type="zalo"
         )
