@@ -19,11 +19,14 @@ from . import messaging_event_receipts
 from . import messaging_event_zalo
 from . import messaging_event_oa_echo
 from . import messaging_event_feedback
+from . import messaging_event_last
 from . import models
 from . import res_partner
 from . import sale_order
 from . import messaging_channel_webhook
 from . import messaging_channel_zalo
+from . import messaging_channel_token
+from . import messaging_channel_setup
 from . import messaging_template_activity
 from . import ir_actions_server
 from . import messaging_team

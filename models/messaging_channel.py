@@ -48,12 +48,15 @@ class MessagingChannel(models.Model):
         "Messages per second",
         default=10.0,
         help="Upper bound of messages handed to the provider per second "
-        "(0 = no limit).",
+        "(0 = no limit). Set this one or Seconds between messages: when both "
+        "are set, the stricter one wins.",
     )
     min_interval_seconds = fields.Float(
         "Seconds between messages",
         default=0.0,
-        help="Minimum spacing between two messages on this channel.",
+        help="Minimum spacing between two messages on this channel (0 = none); "
+        "for a slow pace such as one message every 5 seconds. When both are "
+        "set, the stricter limit wins.",
     )
     daily_cap = fields.Integer(
         help="Maximum messages per day (company time zone), 0 = no cap.",
@@ -354,6 +357,7 @@ class MessagingChannel(models.Model):
         if self.channel_type == "email":
             server = self.env["ir.mail_server"].sudo().search([], limit=1)
             if not server:
+                self.sudo().connection_tested_at = fields.Datetime.now()
                 return self._notify(
                     _("Connection test"),
                     _("Odoo's default outgoing mail configuration is used."),
@@ -366,14 +370,14 @@ class MessagingChannel(models.Model):
                     _("Cannot reach mail server %(name)s: %(error)s")
                     % {"name": server.name, "error": exc}
                 ) from exc
+            self.sudo().connection_tested_at = fields.Datetime.now()
             return self._notify(_("Connection test"), _("Mail server reachable."))
+        self._check_connection_ready()  # messaging_channel_setup.py
         try:
             text = self._get_adapter().test_connection()
         except ProviderError as exc:
-            raise UserError(
-                _("Connection to %(channel)s failed: %(error)s")
-                % {"channel": self.name, "error": terms.error_text(self.env, exc)}
-            ) from exc
+            raise UserError(self._connection_error_text(exc)) from exc
+        self.sudo().connection_tested_at = fields.Datetime.now()
         return self._notify(_("Connection test"), terms.translated(self.env, text))
 
     def action_refresh_token(self):

@@ -13,6 +13,8 @@ from ..providers.zalo_codes import ZBS_NEW_OA_DAILY_QUOTA
 
 _logger = logging.getLogger(__name__)
 
+NO_REFRESH_TOKEN = "no_refresh_token"
+
 
 class MessagingChannel(models.Model):
     _inherit = "messaging.channel"
@@ -43,8 +45,13 @@ class MessagingChannel(models.Model):
         if not auto_commit:
             self.flush_recordset()
         # the single-use refresh token is spent: the new pair is kept at once
-        with transaction.shared_cursor(self.env) as cr:
-            token = self._refresh_zalo_token_locked(cr, known_token, force)
+        try:
+            with transaction.shared_cursor(self.env) as cr:
+                token = self._refresh_zalo_token_locked(cr, known_token, force)
+        except ProviderError as exc:
+            if exc.code != NO_REFRESH_TOKEN:  # "not connected" shows already
+                self._token_refresh_failed(exc)  # messaging_channel_token.py
+            raise
         if auto_commit:
             self.invalidate_recordset()
         return token
@@ -61,7 +68,8 @@ class MessagingChannel(models.Model):
             return access
         if not refresh:
             raise ProviderError(
-                _("No refresh token: paste one from the Zalo developer console.")
+                _("No refresh token: paste one from the Zalo developer console."),
+                code=NO_REFRESH_TOKEN,
             )
         config = dict(self._get_provider_config(), zalo_refresh_token=refresh)
         pair = get_adapter("zalo", config).refresh_token()
@@ -70,12 +78,25 @@ class MessagingChannel(models.Model):
         )
         cr.execute(
             "UPDATE messaging_channel SET zalo_access_token = %s,"
-            " zalo_refresh_token = %s, zalo_token_expires_at = %s WHERE id = %s",
-            [pair["access_token"], pair["refresh_token"], expires_at, self.id],
+            " zalo_refresh_token = %s, zalo_token_expires_at = %s,"
+            " zalo_refresh_token_at = %s WHERE id = %s",
+            [
+                pair["access_token"],
+                pair["refresh_token"],
+                expires_at,
+                fields.Datetime.now(),
+                self.id,
+            ],
         )
         self.invalidate_recordset(
-            ["zalo_access_token", "zalo_refresh_token", "zalo_token_expires_at"]
+            [
+                "zalo_access_token",
+                "zalo_refresh_token",
+                "zalo_token_expires_at",
+                "zalo_refresh_token_at",
+            ]
         )
+        self._token_refresh_succeeded(cr)
         _logger.info("Zalo token refreshed for channel %s", self.id)
         return pair["access_token"]
 
@@ -100,6 +121,7 @@ class MessagingChannel(models.Model):
                 _logger.warning(
                     "Zalo token refresh failed for channel %s: %s", channel.id, exc
                 )
+        self._cron_check_token_health()
 
     def _sync_zalo_templates(self):
         """Zalo template list + details into messaging.template."""

@@ -133,10 +133,13 @@ class SendResult:
 class ProviderError(Exception):
     """Raised by admin calls; ``str(exc)`` is meant for a human."""
 
-    def __init__(self, message, code=None, raw=None):
+    def __init__(self, message, code=None, raw=None, reason=None):
         super().__init__(message)
         self.code = None if code is None else str(code)
         self.raw = raw
+        # the transport's reason when the exchange itself failed
+        # (``TransportError.reason``: "connection", "timeout", "http_auth"...)
+        self.reason = reason
 
 
 def scrub(value):
@@ -417,6 +420,7 @@ class BaseAdapter:
             raise ProviderError(
                 f"{self.provider_type}: {exc} ({urlsplit(url).path})",
                 code=exc.http_status or exc.reason,
+                reason=exc.reason,
             ) from exc
 
     @staticmethod

@@ -455,10 +455,16 @@ class ZaloAdapter(ZaloMediaMixin, ZbsTemplateAdmin, BaseAdapter):
                 "grant_type": "refresh_token",
             },
         )
-        if not body.get("access_token"):
+        if not _is_token_pair(body):
+            # Zalo answers OAuth errors with HTTP 200: an answer without both
+            # tokens never replaces the stored pair
             error = body.get("error")
+            if error in (None, "", 0, "0"):
+                error = "no_token"
             name = (
-                body.get("error_name") or body.get("message") or "token refresh failed"
+                body.get("error_name")
+                or body.get("message")
+                or "answer without an access token and a refresh token"
             )
             description = body.get("error_description") or body.get("error_reason")
             if description and description != name:
@@ -478,7 +484,7 @@ class ZaloAdapter(ZaloMediaMixin, ZbsTemplateAdmin, BaseAdapter):
         expires_in = to_int(body.get("expires_in")) or 0
         return {
             "access_token": body["access_token"],
-            "refresh_token": body.get("refresh_token"),
+            "refresh_token": body["refresh_token"],
             "expires_in": expires_in,
         }
 
@@ -539,6 +545,17 @@ class ZaloAdapter(ZaloMediaMixin, ZbsTemplateAdmin, BaseAdapter):
             name=name,
             oa_id=oa_id,
         )
+
+
+def _is_token_pair(body):
+    """True for an OAuth answer that carries a new token pair and no error."""
+    return (
+        not to_int(body.get("error"))
+        and isinstance(body.get("access_token"), str)
+        and bool(body["access_token"].strip())
+        and isinstance(body.get("refresh_token"), str)
+        and bool(body["refresh_token"].strip())
+    )
 
 
 def _str_or_none(value):

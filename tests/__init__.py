@@ -3,6 +3,8 @@ from . import test_automation
 from . import test_campaign
 from . import test_campaign_enqueue
 from . import test_channel
+from . import test_channel_health
+from . import test_channel_setup
 from . import test_consent
 from . import test_conversation
 from . import test_conversation_media

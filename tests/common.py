@@ -4,6 +4,7 @@ from odoo.addons.multichannel_messaging.providers import OutboundMessage, get_ad
 from odoo.addons.multichannel_messaging.providers.transport import new_session
 
 from . import test_webhook_common as wh
+from .peers import EsmsPeer, SpeedSmsPeer, ZaloPeer
 
 
 class MessagingCase(TransactionCase):
@@ -175,6 +176,15 @@ class PeerChannelsMixin:
         for peer in peers:
             peer.start()
             cls.addClassCleanup(peer.stop)
+
+    @classmethod
+    def _start_provider_peers(cls):
+        """``cls.zalo_peer``, ``cls.esms_peer``, ``cls.speedsms_peer``,
+        started for the class."""
+        cls.zalo_peer = ZaloPeer()
+        cls.esms_peer = EsmsPeer()
+        cls.speedsms_peer = SpeedSmsPeer()
+        cls._start_peers(cls.zalo_peer, cls.esms_peer, cls.speedsms_peer)
 
     @classmethod
     def _peer_channel(cls, peer_config, **vals):
