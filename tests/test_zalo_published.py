@@ -21,7 +21,7 @@ CONNECTOR_USER = "4339761418830368433"  # the connector samples' Zalo user
 CONNECTOR_TEXT = "This is testing message"
 # events about a message we sent: they wait for it (see test_zns_receipt,
 # test_rating for their effect once it is known)
-WAIT_FOR_THEIR_MESSAGE = ("user_received_message", "user_feedback")
+WAIT_FOR_THEIR_MESSAGE = ("user_received_message", "user_seen_message", "user_feedback")
 
 
 def published_names():
@@ -215,6 +215,35 @@ class TestZaloPublished(HttpCase):
         self.assertEqual(event.feedback_rate, 5)
         self.assertEqual(event.feedback_note, "Tôi rất hài lòng.")
         self.assertIn("Nhân viên vui vẻ", event.feedback_items)
+
+    def test_template_status_and_daily_quota(self):
+        """A published template approval and quota change (ids that are not
+        digits, ``oaId`` in camelCase, a 1-digit timestamp): the template
+        becomes approved, the channel's quota moves by the change."""
+        template = self.env["messaging.template"].create(
+            {
+                "name": "Published template 31239",
+                "channel_type": "zalo",
+                "zalo_template_id": "31239",
+                "zalo_status": "PENDING_REVIEW",
+            }
+        )
+        event = self._replay("fieldvn_change_template_status.json")
+        self.assertEqual(event.state, "done", event.error_message)
+        self.assertEqual(template.zalo_status, "ENABLE")
+        self.channel.write({"quota_daily": 1000, "quota_remaining": 400})
+        event = self._replay("fieldvn_change_oa_daily_quota.json")
+        self.assertEqual(event.state, "done", event.error_message)
+        self.assertEqual(
+            (self.channel.quota_daily, self.channel.quota_remaining), (2000, 1400)
+        )
+
+    def test_seen_receipt_with_one_msg_id(self):
+        message = self._sent("msg-seen")
+        message.state = "delivered"
+        event = self._replay("fieldvn_user_seen_message.json")
+        self.assertEqual(event.state, "done", event.error_message)
+        self.assertEqual(message.state, "read")
 
     # -- Zalo's URL check and unsigned events ------------------------------------
     def _stored(self):
