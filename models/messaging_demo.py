@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..engine import claim, dispatch, inflight, receipts
+from ..engine import transaction
 from ..providers.zalo_events import zalo_time
 
 DEMO = "multichannel_messaging."
@@ -124,13 +124,9 @@ class MessagingCampaign(models.Model):
 
     @api.model
     def _demo_run_queue(self):
-        """What the queue cron does, in this transaction (no commit)."""
-        try:
-            dispatch.dispatch_due(self.env, claim.BATCH_SIZE, False, None)
-        finally:
-            inflight.close_pools()
-        receipts.process_receipts(self.env)
-        self._check_campaigns_done()
+        """What the queue cron does, in the install's transaction."""
+        with transaction.in_caller_transaction():
+            self.env["messaging.message"]._process_queue()
 
     def _demo_post_replies(self):
         """A few reached customers answer in their chatter (the report's

@@ -3,6 +3,7 @@ from . import test_automation
 from . import test_campaign
 from . import test_campaign_enqueue
 from . import test_channel
+from . import test_channel_configured
 from . import test_consent
 from . import test_conversation
 from . import test_demo_and_records
@@ -20,6 +21,7 @@ from . import test_queue_inflight
 from . import test_queue_processes
 from . import test_queue_rules
 from . import test_receipts_bulk
+from . import test_render_recipient
 from . import test_report_campaign
 from . import test_routing
 from . import test_sandbox_flow
@@ -29,6 +31,7 @@ from . import test_suite_layout
 from . import test_template
 from . import test_tour_campaign
 from . import test_tour_conversation
+from . import test_tour_first_run
 from . import test_unsubscribe
 from . import test_webhook_committed
 from . import test_webhook_common

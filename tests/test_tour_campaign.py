@@ -25,7 +25,16 @@ class TestTourCampaign(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        # the records in the admin's company (the demo shop's), the one
+        # the browser works in
+        admin_company = cls.env.ref("base.user_admin").company_id
+        env = cls.env(
+            context=dict(
+                cls.env.context,
+                tracking_disable=True,
+                allowed_company_ids=admin_company.ids,
+            )
+        )
         sandbox = dict(
             MessagingCase.NO_THROTTLE,
             channel_type="sandbox",
