@@ -32,7 +32,6 @@ while the module installs in one transaction).
 import threading
 from contextlib import contextmanager
 
-
 _held = threading.local()
 
 

@@ -114,7 +114,7 @@ class MessagingCampaign(models.Model):
         self.env.cr.execute(
             """
             UPDATE messaging_message m
-               SET tracking_id = md5('demo-shop-' || p.name)
+               SET tracking_id = md5('tet-' || p.name)
               FROM res_partner p
              WHERE p.id = m.partner_id AND m.campaign_id IN %s
             """,

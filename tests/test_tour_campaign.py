@@ -9,7 +9,7 @@ the campaign again and reads the report's numbers.
 
 from odoo.tests import HttpCase, tagged
 
-from .common import MessagingCase
+from .common import MessagingCase, admin_company_env
 
 ACTION = "/odoo/action-multichannel_messaging.messaging_campaign_action"
 # names the tours look up (static/tests/tours/messaging_campaign_tour.js)
@@ -25,16 +25,7 @@ class TestTourCampaign(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # the records in the admin's company (the demo shop's), the one
-        # the browser works in
-        admin_company = cls.env.ref("base.user_admin").company_id
-        env = cls.env(
-            context=dict(
-                cls.env.context,
-                tracking_disable=True,
-                allowed_company_ids=admin_company.ids,
-            )
-        )
+        env = admin_company_env(cls.env)
         sandbox = dict(
             MessagingCase.NO_THROTTLE,
             channel_type="sandbox",
