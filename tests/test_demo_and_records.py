@@ -80,7 +80,9 @@ class TestDemoData(MessagingCase):
         # ids drawn from their names), the SMS sandbox takes them all over
         self.assertGreater(campaign.count_failed, 0)
         self.assertEqual(campaign.count_fallback, campaign.count_failed)
-        self.assertEqual(campaign.count_replied, 3)
+        # three answered in their chatter (Zalo users writing to the OA
+        # after the campaign count too)
+        self.assertGreaterEqual(campaign.count_replied, 3)
         # priced at the channels' rates beforehand; the sandboxes charge nothing
         self.assertGreater(campaign.estimated_cost, 0)
         self.assertEqual(campaign.actual_cost, 0)
