@@ -49,6 +49,7 @@
         "views/menus.xml",
     ],
     "demo": [
+        "demo/res_company_demo.xml",
         "demo/res_partner_demo.xml",
         "demo/messaging_demo.xml",
     ],

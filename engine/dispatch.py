@@ -163,6 +163,9 @@ def send_group(env, group, adapters, auto_commit, in_flight=None):
     under REPEATABLE READ that fails to serialize.
     """
     channel = group[0].channel_id
+    if not channel.is_configured:
+        done = finish_group(env, in_flight, adapters, auto_commit)
+        return None, done + fail_not_configured(env, group, auto_commit)
     if channel.channel_type == "email":
         done = finish_group(env, in_flight, adapters, auto_commit)
         return None, done + send_email_group(env, group, auto_commit)
@@ -172,6 +175,19 @@ def send_group(env, group, adapters, auto_commit, in_flight=None):
         done += finish_group(env, started, adapters, auto_commit)
         started = None
     return started, done
+
+
+def fail_not_configured(env, group, auto_commit):
+    """A channel without its credentials is never called: its messages fail
+    at once (the next fallback step takes them over)."""
+    channel = group[0].channel_id
+    messages = env["messaging.message"].browse([m.id for m in group])
+    text = channel._get_not_configured_text()
+    for message in messages:
+        message._set_failed("not_configured", text)
+    if auto_commit:
+        transaction.commit(env)
+    return len(messages)
 
 
 def start_group(env, group, adapters, auto_commit):

@@ -17,6 +17,8 @@ from odoo.tools import SQL
 # the parts of a message a template renders
 PARTS = ("body", "subject", "template_data")
 ZBS_ROUTES = ("phone", "uid")
+# the time zone of a company without one (a Vietnamese shop)
+DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
 
 def check_template_model(template, res_model):
@@ -56,7 +58,44 @@ def check_template_for(template, res_model):
 def render(template, res_ids, parts=PARTS):
     """{res_id: {part: rendered value}} for the ``parts`` the template has
     (a part it has not is left out): the text, the e-mail subject, the ZBS
-    parameters (``template_data``)."""
+    parameters (``template_data``).
+
+    Each record renders in its recipient's language and its company's time
+    zone (``format_amount``, ``format_date`` and the translated text of the
+    template follow them), whoever runs the rendering."""
+    result = {}
+    for (lang, tz), ids in recipient_contexts(template, res_ids).items():
+        localized = template.with_context(lang=lang, tz=tz)
+        result.update(_render_parts(localized, ids, parts))
+    return result
+
+
+def recipient_contexts(template, res_ids):
+    """{(lang, tz): [res_id]}: the language of each record's recipient (the
+    sender's when the recipient has none or it is not installed) and the
+    time zone of the record's company (Vietnam's when it has none)."""
+    env = template.env
+    installed = {code for code, _name in env["res.lang"].get_installed()}
+    default_lang = env.lang or "en_US"
+    default_tz = env.company.partner_id.tz or DEFAULT_TZ
+    # who receives and which company: read as superuser, as the queue does
+    records = env[template.model].sudo().browse([i for i in res_ids if i]).exists()
+    keys = {}
+    for record in records:
+        lang = record._messaging_get_partner()[:1].lang
+        company = record.company_id if "company_id" in record._fields else None
+        keys[record.id] = (
+            lang if lang in installed else default_lang,
+            (company and company.partner_id.tz) or default_tz,
+        )
+    groups = {}
+    for res_id in res_ids:
+        key = keys.get(res_id, (default_lang, default_tz))
+        groups.setdefault(key, []).append(res_id)
+    return groups
+
+
+def _render_parts(template, res_ids, parts):
     rendered = {}
     if "body" in parts and template.body:
         rendered["body"] = template._render_body(res_ids)

@@ -33,6 +33,7 @@ FALLBACK_FAILURE_TYPES = (
     "invalid_address",
     "unreachable",
     "invalid_params",
+    "not_configured",
 )
 # what ``set_sent_many`` writes
 SENT_FIELDS = [

@@ -24,16 +24,34 @@ row's latest version is checked again.
 
 Tests run in one transaction that is rolled back at the end (their thread
 has a ``testing`` attribute): there :func:`auto_commit` is False, the queue
-never commits and shared state is written on the caller's cursor.
+never commits and shared state is written on the caller's cursor. So it is
+inside :func:`in_caller_transaction` (the demo history, made by the queue
+while the module installs in one transaction).
 """
 
 import threading
 from contextlib import contextmanager
 
+_held = threading.local()
+
 
 def auto_commit():
-    """True when the queue commits as it goes (not in a test thread)."""
+    """True when the queue commits as it goes (not in a test thread, nor
+    inside :func:`in_caller_transaction`)."""
+    if getattr(_held, "depth", 0):
+        return False
     return not getattr(threading.current_thread(), "testing", False)
+
+
+@contextmanager
+def in_caller_transaction():
+    """The queue's work inside this block stays in the caller's transaction:
+    no commit, shared state written on the caller's cursor."""
+    _held.depth = getattr(_held, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _held.depth -= 1
 
 
 def commit(env, read_committed=True, durable=True):

@@ -1,4 +1,5 @@
 from . import messaging_channel
+from . import messaging_channel_configured
 from . import messaging_template_param
 from . import messaging_template
 from . import messaging_template_zbs_line
@@ -10,6 +11,7 @@ from . import messaging_campaign_recipients
 from . import messaging_campaign_report
 from . import messaging_campaign_feedback
 from . import messaging_campaign_enqueue
+from . import messaging_demo
 from . import messaging_identity
 from . import messaging_message
 from . import messaging_message_error

@@ -38,6 +38,7 @@ FAILURE_TYPES = [
     ("unreachable", "Unreachable on this channel"),
     ("provider", "Refused by the provider"),
     ("auth", "Credentials refused"),
+    ("not_configured", "Channel not configured"),
     ("retries", "Too many attempts"),
     ("crash", "Interrupted while sending"),
     ("no_answer", "No answer from the provider"),

@@ -5,6 +5,7 @@ from . import test_campaign_enqueue
 from . import test_channel
 from . import test_channel_health
 from . import test_channel_setup
+from . import test_channel_configured
 from . import test_consent
 from . import test_conversation
 from . import test_conversation_media
@@ -23,6 +24,7 @@ from . import test_queue_inflight
 from . import test_queue_processes
 from . import test_queue_rules
 from . import test_receipts_bulk
+from . import test_render_recipient
 from . import test_report_campaign
 from . import test_routing
 from . import test_sandbox_flow
@@ -32,6 +34,7 @@ from . import test_suite_layout
 from . import test_template
 from . import test_tour_campaign
 from . import test_tour_conversation
+from . import test_tour_first_run
 from . import test_unsubscribe
 from . import test_waits
 from . import test_webhook_committed

@@ -133,6 +133,17 @@ def make_user(env, login, groups, company=None, **kw):
     )
 
 
+def admin_company_env(env):
+    """``env`` creating records in the admin's company (the demo shop's in
+    the demo database): the one a tour logged in as admin works in."""
+    company = env.ref("base.user_admin").company_id
+    return env(
+        context=dict(
+            env.context, tracking_disable=True, allowed_company_ids=company.ids
+        )
+    )
+
+
 class PeerAdapterCase(BaseCase):
     """One provider adapter against one loopback peer: the peer runs for the
     whole class (``PEER``, a ``tests.peers`` class, for ``PROVIDER``), each

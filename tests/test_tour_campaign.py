@@ -9,7 +9,7 @@ the campaign again and reads the report's numbers.
 
 from odoo.tests import HttpCase, tagged
 
-from .common import MessagingCase
+from .common import MessagingCase, admin_company_env
 
 ACTION = "/odoo/action-multichannel_messaging.messaging_campaign_action"
 # names the tours look up (static/tests/tours/messaging_campaign_tour.js)
@@ -25,7 +25,7 @@ class TestTourCampaign(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        env = admin_company_env(cls.env)
         sandbox = dict(
             MessagingCase.NO_THROTTLE,
             channel_type="sandbox",

@@ -11,6 +11,7 @@ from odoo.addons.bus.websocket import WebsocketConnectionHandler
 
 from ..providers.zalo_events import zalo_time
 from . import test_webhook_common as wh
+from .common import admin_company_env
 
 
 @tagged("post_install", "-at_install")
@@ -26,7 +27,7 @@ class TestTourConversation(HttpCase):
                 WebsocketConnectionHandler, "websocket_allowed", return_value=True
             )
         )
-        env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        env = admin_company_env(cls.env)
         cls.zalo = env["messaging.channel"].create(
             wh.zalo_channel_values(webhook_token="tour-conversation-token")
         )

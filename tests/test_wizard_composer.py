@@ -88,8 +88,11 @@ class TestComposer(SalesMessagingCase):
         self.assertEqual(order.currency_id, self.vnd)
         self.assertIn(amount, composer.body)
         self.assertIn("₫", composer.body)
+        # the order's day in the shop's time zone, whatever the sender's
+        shop_tz = order.company_id.partner_id.tz or "Asia/Ho_Chi_Minh"
+        shop_env = self.env(context=dict(self.env.context, tz=shop_tz))
         self.assertIn(
-            format_date(self.env, order.date_order, date_format="dd/MM/yyyy"),
+            format_date(shop_env, order.date_order, date_format="dd/MM/yyyy"),
             composer.body,
         )
         composer.action_send()

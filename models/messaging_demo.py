@@ -1,0 +1,177 @@
+"""The demo shop's history, made by the queue itself when the demo data is
+loaded: orders spread over the last months (some cancelled), one-off order
+messages in the contacts' chatters, a finished campaign (refusals handed to
+the SMS fallback, receipts, answers) and Zalo users writing to the OA.
+
+Nothing here writes a state the queue would not reach: the messages are
+created, dispatched and receipted by the engine (without committing: the
+demo data is loaded in the module's install transaction)."""
+
+import json
+from datetime import timedelta
+
+from odoo import api, fields, models
+
+from ..engine import transaction
+from ..providers.zalo_events import zalo_time
+
+DEMO = "multichannel_messaging."
+# (customer, product, quantity, days ago, state): every builder of
+# messaging.segment matches someone (bought coffee, cancelled, inactive)
+DEMO_ORDERS = [
+    ("demo_customer_04", "demo_product_coffee", 2, 12, "sale"),
+    ("demo_customer_05", "demo_product_tshirt", 20, 25, "sale"),
+    ("demo_customer_08", "demo_product_coffee", 1, 40, "sale"),
+    ("demo_customer_09", "demo_product_tshirt", 3, 55, "cancel"),
+    ("demo_customer_10", "demo_product_coffee", 10, 70, "sale"),
+    ("demo_customer_11", "demo_product_tshirt", 1, 95, "sale"),
+    ("demo_customer_12", "demo_product_coffee", 4, 120, "sale"),
+    ("demo_customer_15", "demo_product_tshirt", 2, 33, "cancel"),
+    ("demo_customer_16", "demo_product_coffee", 2, 150, "sale"),
+]
+# Zalo users writing to the demo OA: (identity, text, minutes ago, done)
+DEMO_CONVERSATIONS = [
+    ("demo_identity_01", "Shop ơi, áo thun còn size L không ạ?", 25, False),
+    ("demo_identity_02", "Đơn của mình khi nào giao vậy shop?", 50, False),
+    ("demo_identity_03", "Mình nhận được hàng rồi, cảm ơn shop nhiều!", 180, True),
+]
+DEMO_REPLY = "Cảm ơn shop đã báo, mình sẽ đặt hàng trước Tết."
+
+
+class MessagingCampaign(models.Model):
+    _inherit = "messaging.campaign"
+
+    @api.model
+    def _demo_load_history(self):
+        """Called once by demo/messaging_demo.xml."""
+        self._demo_create_orders()
+        self._demo_queue_order_messages()
+        campaign = self.env.ref(DEMO + "demo_campaign_tet_notice")
+        campaign.action_confirm()
+        campaign.action_activate()
+        campaign._demo_fix_tracking_ids()
+        self._demo_run_queue()
+        campaign._demo_post_replies()
+        self._demo_zalo_conversations()
+
+    @api.model
+    def _demo_create_orders(self):
+        now = fields.Datetime.now()
+        company = self.env.ref(DEMO + "demo_company_vn")
+        for customer, product, qty, days, state in DEMO_ORDERS:
+            order = self.env["sale.order"].create(
+                {
+                    "partner_id": self.env.ref(DEMO + customer).id,
+                    "company_id": company.id,
+                    "user_id": self.env.ref("base.user_admin").id,
+                    "pricelist_id": self.env.ref(DEMO + "demo_pricelist_vnd").id,
+                    "order_line": [
+                        fields.Command.create(
+                            {
+                                "product_id": self.env.ref(DEMO + product).id,
+                                "product_uom_qty": qty,
+                            }
+                        )
+                    ],
+                }
+            )
+            if state == "sale":
+                order.action_confirm()
+            else:
+                order._action_cancel()
+            # confirming dates the order today: back to the day it was placed
+            order.date_order = now - timedelta(days=days, hours=3)
+
+    @api.model
+    def _demo_queue_order_messages(self):
+        """Order confirmations sent from the orders (their chatters)."""
+        channel = self.env.ref(DEMO + "demo_channel_sandbox_sms")
+        template = self.env.ref(DEMO + "demo_template_sandbox_order")
+        orders = self.env["sale.order"].search(
+            [
+                ("company_id", "=", channel.company_id.id),
+                ("state", "=", "sale"),
+            ]
+        )
+        self.env["messaging.message"].create(
+            [
+                {
+                    "partner_id": order.partner_id.id,
+                    "channel_id": channel.id,
+                    "template_id": template.id,
+                    "res_model": "sale.order",
+                    "res_id": order.id,
+                }
+                for order in orders
+            ]
+        )
+
+    def _demo_fix_tracking_ids(self):
+        """Tracking ids drawn from the contacts' names, so that the sandbox
+        (which decides from them) refuses the same customers on every
+        install."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE messaging_message m
+               SET tracking_id = md5('tet-' || p.name)
+              FROM res_partner p
+             WHERE p.id = m.partner_id AND m.campaign_id IN %s
+            """,
+            [tuple(self.ids)],
+        )
+        self.env["messaging.message"].invalidate_model(["tracking_id"])
+
+    @api.model
+    def _demo_run_queue(self):
+        """What the queue cron does, in the install's transaction."""
+        with transaction.in_caller_transaction():
+            self.env["messaging.message"]._process_queue()
+
+    def _demo_post_replies(self):
+        """A few reached customers answer in their chatter (the report's
+        "replied"), a little after the message came."""
+        reached = self.message_ids_sent.filtered(
+            lambda m: m.state in ("delivered", "read")
+        ).sorted(lambda m: m.partner_id.name)[:3]
+        for message in reached:
+            post = message.partner_id.message_post(
+                body=DEMO_REPLY,
+                author_id=message.partner_id.id,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+            post.date = message.sent_at + timedelta(minutes=2)
+
+    @api.model
+    def _demo_zalo_conversations(self):
+        """Users write to the OA: conversations open in Discuss, assigned by
+        the team's round robin; the oldest one is marked done."""
+        channel = self.env.ref(DEMO + "demo_channel_zalo")
+        now_ms = int(fields.Datetime.now().timestamp() * 1000)
+        Event = self.env["messaging.event"]
+        for xmlid, text, minutes, done in DEMO_CONVERSATIONS:
+            identity = self.env.ref(DEMO + xmlid)
+            timestamp = str(now_ms - minutes * 60000)
+            msg_id = "demo%s%s" % (identity.external_id[-6:], timestamp)
+            payload = {
+                "app_id": channel.sudo().zalo_app_id,
+                "sender": {"id": identity.external_id},
+                "recipient": {"id": channel.zalo_oa_id},
+                "event_name": "user_send_text",
+                "message": {"text": text, "msg_id": msg_id},
+                "timestamp": timestamp,
+            }
+            event = Event._store(
+                channel,
+                msg_id,
+                "user_send_text",
+                json.dumps(payload),
+                event_at=zalo_time(timestamp),
+            )
+            event._process()
+            if done:
+                conversation = self.env["discuss.channel"]._messaging_conversation_for(
+                    identity, create=False
+                )
+                conversation.action_messaging_done()
