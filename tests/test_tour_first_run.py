@@ -68,6 +68,10 @@ class TestTourFirstRun(HttpCase):
         # 08:00 in Vietnam the next morning
         self.assertEqual(message.scheduled_at, datetime(2026, 12, 5, 1, 0))
         self.assertEqual(message.attempt_count, 0)
+        self.assertEqual(message.wait_code, "quiet_hours")
+        self.assertIn(
+            "08:00", message.with_user(self.env.ref("base.user_admin")).wait_reason
+        )
         self.start_tour(
             f"{MESSAGE_ACTION}/{message.id}",
             "messaging_first_run_wait_tour",

@@ -133,6 +133,10 @@ registry.category("web_tour.tours").add("messaging_first_run_contact_tour", {
             run: "click",
         },
         {
+            content: "before the click: when it will really go (quiet hours)",
+            trigger: ".modal .o_field_widget[name=send_start_text]:contains(08:00)",
+        },
+        {
             content: "send it",
             trigger: ".modal-footer button[name=action_send]",
             run: "click",
@@ -155,6 +159,10 @@ registry.category("web_tour.tours").add("messaging_first_run_wait_tour", {
             {
                 content: "the message waits",
                 trigger: ".o_statusbar_status button.o_arrow_button_current[data-value=queued]",
+            },
+            {
+                content: "why it waits and until when, in the reader's time zone",
+                trigger: ".o_field_widget[name=wait_reason]:contains(08:00)",
             },
             {
                 content: "open the delivery timeline",
