@@ -31,3 +31,6 @@ from . import phone_blacklist
 from . import mail_blacklist
 from . import messaging_message_unsubscribe
 from . import mail_message
+from . import mail_mail
+from . import mail_thread
+from . import messaging_channel_email
