@@ -137,7 +137,7 @@ def create_mail(message):
                 ]
             }
         )
-    message.write({"mail_mail_id": mail.id})
+    message.sudo().write({"mail_mail_id": mail.id})
     return mail
 
 
@@ -206,7 +206,7 @@ def apply_mail_outcome(mails, failure_type=None, failure_reason=False):
 
 def set_sent(message, mail):
     """The SMTP server accepted the e-mail of ``message``."""
-    message.write(
+    message.sudo().write(
         {
             "state": "sent",
             "sent_at": fields.Datetime.now(),
@@ -250,7 +250,7 @@ def hold(message, mail, reason):
     been taken. Cancelled in Odoo's queue, the message held for a Manager
     (never resent blindly)."""
     mail.sudo().cancel()
-    message.write(
+    message.sudo().write(
         {
             "state": "unknown",
             "failure_type": "no_answer",

@@ -58,6 +58,34 @@ def check_template_channel(template, channel, error=ValidationError):
         raise error(message)
 
 
+def repeated_channel_error(channels):
+    """THE message refusing a chain of steps (primary first, then the
+    fallbacks) that comes back to a channel it already tried: the same
+    channel cannot reach the person a second time. None when each step
+    uses a new channel. ``channels``: messaging.channel records (empty
+    ones are skipped)."""
+    seen = set()
+    for channel in channels:
+        if not channel:
+            continue
+        if channel.id in seen:
+            return channel.env._(
+                "Channel %(channel)s is already a step of this chain: a "
+                "fallback must use another channel than the steps before it.",
+                channel=channel.name,
+            )
+        seen.add(channel.id)
+    return None
+
+
+def check_fallback_channels(channels, error=ValidationError):
+    """Raise ``error`` when a fallback step repeats a channel (see
+    :func:`repeated_channel_error`)."""
+    message = repeated_channel_error(channels)
+    if message:
+        raise error(message)
+
+
 # ----------------------------------------------------------------------
 # Price and rank
 # ----------------------------------------------------------------------

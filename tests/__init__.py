@@ -7,6 +7,7 @@ from . import test_consent
 from . import test_conversation
 from . import test_demo_and_records
 from . import test_dispatch_providers
+from . import test_email_stack
 from . import test_english_source
 from . import test_faults_transport
 from . import test_message_protection
