@@ -34,3 +34,4 @@ from . import mail_message
 from . import mail_mail
 from . import mail_thread
 from . import messaging_channel_email
+from . import messaging_message_document
