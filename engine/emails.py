@@ -30,7 +30,7 @@ import smtplib
 from odoo import Command, fields
 from odoo.tools import plaintext2html
 
-from . import claim, routing, transaction
+from . import claim, results, routing, transaction
 
 # Odoo's mail.mail failure types -> ours (every one hands over to the next
 # fallback step: the e-mail did not reach the person)
@@ -171,16 +171,10 @@ def get_email_from(message):
 
 
 def get_chatter_record(message):
-    """The document whose chatter shows the e-mail: one-off messages (not
-    campaign ones) sent from a record that has a chatter."""
-    if message.campaign_id or not message.res_model or not message.res_id:
-        return None
-    if message.res_model not in message.env:
-        return None
-    record = message.env[message.res_model].sudo().browse(message.res_id).exists()
-    if not record or not hasattr(record, "message_post"):
-        return None
-    return record
+    """The document whose chatter shows the e-mail: that of one-off
+    messages and sends from a list (``results.get_document``)."""
+    record = results.get_document(message)
+    return record.sudo() if record is not None else None
 
 
 def apply_mail_outcome(mails, failure_type=None, failure_reason=False):

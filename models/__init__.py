@@ -8,6 +8,7 @@ from . import messaging_campaign
 from . import messaging_campaign_recipients
 from . import messaging_campaign_report
 from . import messaging_campaign_enqueue
+from . import messaging_campaign_bulk
 from . import messaging_identity
 from . import messaging_message
 from . import messaging_message_error

@@ -123,6 +123,7 @@ class MessagingBulkSend(models.TransientModel):
         self.ensure_one()
         return {
             "name": self.name or _("Bulk send"),
+            "from_list": True,
             "res_model": self.res_model,
             "source_res_ids": self._get_res_ids(),
             "channel_id": self.channel_id.id,
