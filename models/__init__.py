@@ -2,6 +2,7 @@ from . import messaging_channel
 from . import messaging_template_param
 from . import messaging_template
 from . import messaging_segment
+from . import messaging_segment_text
 from . import messaging_fallback_step
 from . import messaging_campaign_fallback
 from . import messaging_campaign
