@@ -12,9 +12,10 @@ class MailThread(models.AbstractModel):
 
     @api.model
     def _routing_handle_bounce(self, email_message, message_dict):
-        super()._routing_handle_bounce(email_message, message_dict)
+        result = super()._routing_handle_bounce(email_message, message_dict)
         emails.apply_bounces(
             self.env,
             message_dict.get("bounced_msg_ids") or [],
             html2plaintext(message_dict.get("body") or "").strip(),
         )
+        return result

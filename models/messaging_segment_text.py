@@ -70,7 +70,5 @@ class MessagingSegment(models.Model):
                 _("until %(date)s", date=format_date(self.env, self.builder_date_to))
             )
         if self.builder_period_days:
-            parts.append(
-                _("in the last %(days)s days", days=self.builder_period_days)
-            )
+            parts.append(_("in the last %(days)s days", days=self.builder_period_days))
         return "".join(" " + part for part in parts)

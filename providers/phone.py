@@ -6,7 +6,6 @@ Numbers reach the adapters already normalised by the models
 the SMS gateways accept. eSMS shows the national form in its docs.
 """
 
-
 import re
 
 # a Vietnamese mobile in the form above: 84, then 9 digits starting with 3,

@@ -67,7 +67,9 @@ class TestEmailStack(MessagingCase):
         self.assertFalse(message.fallback_child_ids)
         # in the contact's chatter like any e-mail, its envelope "sent"
         chatter = mail.mail_message_id
-        self.assertEqual((chatter.model, chatter.res_id), ("res.partner", message.partner_id.id))
+        self.assertEqual(
+            (chatter.model, chatter.res_id), ("res.partner", message.partner_id.id)
+        )
         self.assertIn(chatter, self.partner_email_only.message_ids)
         notification = chatter.notification_ids
         self.assertEqual(notification.res_partner_id, self.partner_email_only)
@@ -104,7 +106,8 @@ class TestEmailStack(MessagingCase):
             "Subject: Undelivered Mail Returned to Sender\r\n"
             "Message-Id: <dsn-1@mx.example.vn>\r\n"
             "MIME-Version: 1.0\r\n"
-            'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
+            "Content-Type: multipart/report; report-type=delivery-status;"
+            ' boundary="B"\r\n'
             "\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
             "Mailbox full: the message could not be delivered.\r\n"
             "--B\r\nContent-Type: message/delivery-status\r\n\r\n"
@@ -155,7 +158,8 @@ class TestEmailStack(MessagingCase):
         self.assertEqual(message.state, "sent")
         self.assertEqual(mail.state, "sent")
         self.assertEqual(
-            self.env["mail.mail"].search_count([("email_to", "=", "dung@example.vn")]), 1
+            self.env["mail.mail"].search_count([("email_to", "=", "dung@example.vn")]),
+            1,
         )
 
     def test_crash_before_mail_created_is_queued_again(self):

@@ -157,7 +157,8 @@ class MessagingBulkSend(models.TransientModel):
             self._check_channel_template(step.channel_id, step.template_id)
             self._check_template_for(step.template_id, self.res_model)
         routing.check_fallback_channels(
-            [self.channel_id] + [step.channel_id for step in self.fallback_ids.sorted()],
+            [self.channel_id]
+            + [step.channel_id for step in self.fallback_ids.sorted()],
             UserError,
         )
         if self.send_mode == "schedule":
