@@ -22,6 +22,7 @@ from . import test_queue_processes
 from . import test_queue_rules
 from . import test_receipts_bulk
 from . import test_report_campaign
+from . import test_rough_edges
 from . import test_routing
 from . import test_sandbox_flow
 from . import test_security
