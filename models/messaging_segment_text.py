@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.tools import format_date
 
+from .messaging_segment import BUILDER_FIELDS
+
 
 class MessagingSegment(models.Model):
     """A customer group's conditions in plain words: the builders' domains
@@ -15,15 +17,7 @@ class MessagingSegment(models.Model):
         help="The group's conditions in plain words.",
     )
 
-    @api.depends(
-        "builder",
-        "builder_product_ids",
-        "builder_tag_ids",
-        "builder_date_from",
-        "builder_date_to",
-        "builder_period_days",
-        "builder_inactive_days",
-    )
+    @api.depends(*BUILDER_FIELDS)
     @api.depends_context("lang")
     def _compute_conditions_text(self):
         for segment in self:
