@@ -75,7 +75,7 @@ class TestSameChannelFallback(SalesMessagingCase):
             "messaging_template_id": self.template_order.id,
         }
         Action = self.env["ir.actions.server"]
-        with self.assertRaisesRegex(ValidationError, "Second sandbox order"):
+        with self.assertRaisesRegex(ValidationError, "is sent on the same channel"):
             Action.create(
                 dict(values, messaging_fallback_template_ids=[Command.set(other.ids)])
             )
@@ -192,7 +192,13 @@ class TestWordsNotCodes(SalesMessagingCase):
         self.assertIn("Zalo account not existed", display)
 
     def test_email_failure_type_in_plain_words(self):
-        message = self._queue(self.partner_a)
+        email = self.env["messaging.channel"].create(
+            dict(self.NO_THROTTLE, name="E-mail words", channel_type="email")
+        )
+        template = self.env["messaging.template"].create(
+            {"name": "Mail", "channel_type": "email", "body": "Chào"}
+        )
+        message = self._queue(self.partner_email_only, channel=email, template=template)
         message.sudo().write({"error_code": "mail_bounce", "error_message": "550"})
         display = message.with_context(lang="en_US").error_message_display
         self.assertIn("The e-mail bounced", display)
