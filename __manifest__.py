@@ -56,6 +56,7 @@
     "assets": {
         "web.assets_backend": [
             "multichannel_messaging/static/src/discuss/**/*",
+            "multichannel_messaging/static/src/scss/*.scss",
         ],
         "web.assets_tests": [
             "multichannel_messaging/static/tests/tours/**/*",

@@ -6,7 +6,8 @@ and sends each in groups of one channel: a group is marked ``sending`` and
 committed, its requests go out in throttle slots (``engine/throttle.py``)
 with up to the channel's requests in flight (``engine/inflight.py``), and
 its answers are kept together (``engine/results.py``) and committed
-(``engine/transaction.py``). E-mails go through Odoo's mail queue. Then
+(``engine/transaction.py``). E-mails go through Odoo's mail stack
+(``engine/emails.py``). Then
 the sandbox's receipts, campaign ends, and the cron's next wake-up.
 """
 
@@ -15,11 +16,11 @@ import time
 from datetime import timedelta
 
 from odoo import fields
-from odoo.tools import plaintext2html
 
 from ..providers import AUTH, ProviderError
 from . import (
     claim,
+    emails,
     inflight,
     outbound,
     receipts,
@@ -48,6 +49,7 @@ def process_queue(env, time_limit=None, batch_size=claim.BATCH_SIZE):
     deadline = time.monotonic() + time_limit if time_limit else None
     if auto_commit:
         transaction.commit(env)
+    emails.settle_stale(env)
     claim.recover_stale_sending(env)
     if auto_commit:
         transaction.commit(env, read_committed=False)
@@ -168,7 +170,7 @@ def send_group(env, group, adapters, auto_commit, in_flight=None):
         return None, done + fail_not_configured(env, group, auto_commit)
     if channel.channel_type == "email":
         done = finish_group(env, in_flight, adapters, auto_commit)
-        return None, done + send_email_group(env, group, auto_commit)
+        return None, done + emails.send_email_group(env, group, auto_commit)
     started = start_group(env, group, adapters, auto_commit)
     done = finish_group(env, in_flight, adapters, auto_commit)
     if not channel._overlaps_groups():
@@ -224,16 +226,6 @@ def finish_group(env, in_flight, adapters, auto_commit):
     # a request whose slot was missed was never sent: it is queued again
     # (and counted when it is sent), not settled
     return sum(1 for _m, result in answers if result.reason != inflight.LATE_REASON)
-
-
-def send_email_group(env, group, auto_commit):
-    """Hand a group of e-mails to Odoo's mail queue, one commit each."""
-    for message in group:
-        send_email(message)
-        if auto_commit:
-            # result of this message is final
-            transaction.commit(env)
-    return len(group)
 
 
 def start_calls(messages, channel, adapter, pool):
@@ -343,36 +335,6 @@ def retry_token_errors(channel, adapter, answers, adapters):
     for index, future in retries:
         answers[index] = (answers[index][0], future.result())
     return answers
-
-
-def send_email(message):
-    """Hand one e-mail to Odoo's mail queue: ``sent`` once it is there."""
-    message.ensure_one()
-    values = {
-        "subject": message.subject or message.template_id.name or "",
-        "body_html": plaintext2html(message.body or ""),
-        "email_to": message.recipient,
-        "recipient_ids": [],
-        "auto_delete": False,
-        "model": message.res_model,
-        "res_id": message.res_id,
-    }
-    if message.category == "marketing":
-        values.update(message._prepare_email_unsubscribe_values(values["body_html"]))
-    mail = message.env["mail.mail"].sudo().create(values)
-    message.write(
-        {
-            "state": "sent",
-            "sent_at": fields.Datetime.now(),
-            "attempt_count": message.attempt_count + 1,
-            "mail_mail_id": mail.id,
-            "provider_message_id": mail.message_id,
-            "claim_until": False,
-            "wait_code": False,
-            "cost": message.channel_id.cost_per_message,
-        }
-    )
-    results.post_on_document(message)
 
 
 def retrigger_cron(env, at=None):

@@ -67,8 +67,7 @@ def apply_results(env, results):
         else:
             apply_result(message, result)
     set_sent_many(env, accepted)
-    for message, _result in accepted:
-        post_on_document(message)
+    post_on_documents(env["messaging.message"].union(*(m for m, _r in accepted)))
 
 
 def apply_result(message, result):
@@ -341,23 +340,55 @@ def process_delivery_timeouts(env):
 
 
 def post_on_document(message):
-    """Log one-off messages (not campaign ones) in the document's chatter."""
+    """Log one sent message in its document's chatter (see
+    :func:`post_on_documents`)."""
     message.ensure_one()
-    record = message._get_chatter_record()
-    if not record:
-        return
-    env = message.env
-    text = message.body or ", ".join(
-        "%s: %s" % item for item in (message.template_data or {}).items()
-    )
-    env["mail.message"]._messaging_post(
-        record,
-        "sent",
-        {
+    post_on_documents(message)
+
+
+def get_document(message):
+    """The record whose chatter logs ``message`` once sent: one-off
+    messages and those of a send from a list, not a planned campaign's.
+    None when there is none (or it has no chatter)."""
+    campaign = message.campaign_id
+    if (campaign and not campaign.from_list) or not message.res_model:
+        return None
+    if not message.res_id or message.res_model not in message.env:
+        return None
+    record = message.env[message.res_model].browse(message.res_id).exists()
+    if not record or not hasattr(record, "message_post"):
+        return None
+    return record
+
+
+def post_on_documents(messages):
+    """Log sent ``messages`` in their documents' chatters, like Odoo logs an
+    SMS: the lines of a whole group in one create (a send from a list of
+    500 orders does not post 500 times)."""
+    entries = []
+    for message in messages:
+        record = get_document(message)
+        if record is None:
+            continue
+        text = message.body or ", ".join(
+            "%s: %s" % item for item in (message.template_data or {}).items()
+        )
+        params = {
             "channel": message.channel_id.name,
             "to": message.recipient,
             "text": html2plaintext(text or ""),
-        },
-        message_type="notification",
-        subtype_xmlid="mail.mt_note",
-    )
+        }
+        entries.append((record.sudo(), "sent", params))
+    MailMessage = messages.env["mail.message"]
+    if len(entries) == 1:
+        # one message: posted as usual (open chatters show it at once)
+        record, key, params = entries[0]
+        MailMessage._messaging_post(
+            record,
+            key,
+            params,
+            message_type="notification",
+            subtype_xmlid="mail.mt_note",
+        )
+    elif entries:
+        MailMessage._messaging_post_many(entries)

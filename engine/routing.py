@@ -14,6 +14,7 @@ from collections import namedtuple
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from ..providers.phone import VN_MOBILE_SQL_PATTERN, is_vn_mobile
 from ..providers.sms_text import sms_segments
 from . import consent
 
@@ -54,6 +55,34 @@ def check_template_channel(template, channel, error=ValidationError):
     """Raise ``error`` (a constraint's ValidationError, a wizard's UserError)
     when ``template`` is not for the type of ``channel``."""
     message = template_channel_error(template, channel)
+    if message:
+        raise error(message)
+
+
+def repeated_channel_error(channels):
+    """THE message refusing a chain of steps (primary first, then the
+    fallbacks) that comes back to a channel it already tried: the same
+    channel cannot reach the person a second time. None when each step
+    uses a new channel. ``channels``: messaging.channel records (empty
+    ones are skipped)."""
+    seen = set()
+    for channel in channels:
+        if not channel:
+            continue
+        if channel.id in seen:
+            return channel.env._(
+                "Channel %(channel)s is already a step of this chain: a "
+                "fallback must use another channel than the steps before it.",
+                channel=channel.name,
+            )
+        seen.add(channel.id)
+    return None
+
+
+def check_fallback_channels(channels, error=ValidationError):
+    """Raise ``error`` when a fallback step repeats a channel (see
+    :func:`repeated_channel_error`)."""
+    message = repeated_channel_error(channels)
     if message:
         raise error(message)
 
@@ -133,15 +162,38 @@ def rank_routes(steps, partner, category=None, fixed=False):
 # ----------------------------------------------------------------------
 
 
+def get_mobile(partner):
+    """The contact's number (84...) when Zalo and SMS brandname can reach
+    it: a Vietnamese mobile. False without a number; a UserError naming
+    the number otherwise (a foreign number, a landline), so that it is
+    excluded before it is counted, with its reason."""
+    phone = partner._messaging_phone()
+    if phone and not is_vn_mobile(phone):
+        raise UserError(
+            partner.env._(
+                "%(number)s is not a Vietnamese mobile number: Zalo and SMS "
+                "brandname reach only Vietnamese mobiles.",
+                number="+" + phone,
+            )
+        )
+    return phone
+
+
 def get_route_and_address(channel, template, partner):
     """(route, address) on ``channel``; address False if none."""
     ctype = channel.channel_type
     if ctype == "email":
         return "email", partner.email_normalized or partner.email or False
     if ctype in ("esms", "speedsms"):
-        return "sms", partner._messaging_phone()
+        return "sms", get_mobile(partner)
     if ctype == "sandbox":
-        return "sandbox", partner._messaging_phone() or partner.email or False
+        # the sandbox stands in for Zalo and SMS, else e-mail
+        try:
+            return "sandbox", get_mobile(partner) or partner.email or False
+        except UserError:
+            if partner.email:
+                return "sandbox", partner.email
+            raise
     # Zalo
     identity = partner._messaging_identity(channel)
     if template and template.zalo_template_id:
@@ -149,10 +201,10 @@ def get_route_and_address(channel, template, partner):
         if template.zalo_route == "uid":
             return "uid", uid
         if template.zalo_route == "phone" or not uid:
-            return "phone", partner._messaging_phone()
+            return "phone", get_mobile(partner)
         # automatic: the cheaper of the routes this recipient has
         try:
-            phone = partner._messaging_phone()
+            phone = get_mobile(partner)
         except UserError:
             phone = False
         if phone and route_cost(channel, template, "phone") < route_cost(
@@ -222,9 +274,10 @@ def get_sql_address(route, category):
     :func:`resolve_recipients_sql`."""
     no_number = SQL("COALESCE(p.mobile, '') = '' AND COALESCE(p.phone, '') = ''")
     phone = SQL(
-        """CASE WHEN p.country_id IS NOT NULL AND left(p.phone_sanitized, 1) = '+'
+        """CASE WHEN p.country_id IS NOT NULL AND p.phone_sanitized ~ %s
                  AND (COALESCE(p.mobile, '') = '') <> (COALESCE(p.phone, '') = '')
-                THEN substr(p.phone_sanitized, 2) END"""
+                THEN substr(p.phone_sanitized, 2) END""",
+        VN_MOBILE_SQL_PATTERN,
     )
     phone_free, email_free = consent.get_sql_consent(category)
     if route == "email":
@@ -253,9 +306,10 @@ def resolve_recipients_sql(channel, template, partner_ids, category):
     texts, and whatever the stored data cannot settle) is left to
     :func:`resolve_recipient`. A number is taken from Odoo's stored
     ``phone_sanitized`` only when it is the one ``_messaging_phone`` formats
-    the same way: the contact has a country (both use it) and exactly one of
+    the same way: the contact has a country (both use it), exactly one of
     mobile and phone (Odoo falls back to the phone when the mobile is
-    invalid, we refuse it). Consent: see :func:`consent.get_sql_consent`.
+    invalid, we refuse it), and it is a Vietnamese mobile
+    (:func:`get_mobile`). Consent: see :func:`consent.get_sql_consent`.
     """
     route = get_sql_route(channel, template)
     if not route or not partner_ids:

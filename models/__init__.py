@@ -4,6 +4,7 @@ from . import messaging_template_param
 from . import messaging_template
 from . import messaging_template_zbs_line
 from . import messaging_segment
+from . import messaging_segment_text
 from . import messaging_fallback_step
 from . import messaging_campaign_fallback
 from . import messaging_campaign
@@ -12,6 +13,7 @@ from . import messaging_campaign_report
 from . import messaging_campaign_feedback
 from . import messaging_campaign_enqueue
 from . import messaging_demo
+from . import messaging_campaign_bulk
 from . import messaging_identity
 from . import messaging_message
 from . import messaging_message_error
@@ -45,3 +47,7 @@ from . import messaging_message_unsubscribe
 from . import mail_message
 from . import messaging_template_zbs
 from . import messaging_message_template
+from . import mail_mail
+from . import mail_thread
+from . import messaging_channel_email
+from . import messaging_message_document

@@ -150,6 +150,29 @@ class IrActionsServer(models.Model):
             routing.check_template_channel(
                 action.messaging_template_id, action.messaging_channel_id
             )
+            action._check_messaging_fallback_types()
+
+    def _check_messaging_fallback_types(self):
+        """Fallback templates are sent on the company's channel of their
+        type: two of one type, or one of the primary's type when the
+        primary's channel is found the same way, would try the same channel
+        twice."""
+        self.ensure_one()
+        primary = self.messaging_template_id
+        seen = set() if self.messaging_channel_id else {primary.channel_type}
+        fallbacks = self.with_context(active_test=False).messaging_fallback_template_ids
+        for template in (fallbacks - primary).sorted("id"):
+            if template.channel_type in seen:
+                raise ValidationError(
+                    _(
+                        "Action %(action)s: fallback template %(template)s is "
+                        "sent on the same channel as an earlier step (one "
+                        "channel per kind). Each fallback must use another "
+                        "kind of channel than the steps before it."
+                    )
+                    % {"action": self.name, "template": template.name}
+                )
+            seen.add(template.channel_type)
 
     # ------------------------------------------------------------------
     # Runner
@@ -280,7 +303,13 @@ class IrActionsServer(models.Model):
                 for step, auto in zip(steps, resolved, strict=True)
                 if not (auto and step[0].channel_type == "sandbox")
             ]
-        return steps
+        # a channel already tried is not tried again
+        kept, seen = [], set()
+        for channel, template in steps:
+            if channel.id not in seen:
+                kept.append((channel, template))
+                seen.add(channel.id)
+        return kept
 
     def _messaging_find_channel(self, template, company):
         return self.env["messaging.channel"].search(

@@ -153,6 +153,14 @@ class MessagingCampaign(models.Model):
         for campaign in self:
             router.check_template_channel(campaign.template_id, campaign.channel_id)
 
+    @api.constrains("channel_id", "fallback_ids")
+    def _check_fallback_channels(self):
+        for campaign in self:
+            router.check_fallback_channels(
+                [campaign.channel_id]
+                + [step.channel_id for step in campaign.fallback_ids.sorted()]
+            )
+
     @api.depends("source_res_ids")
     def _compute_source_count(self):
         for campaign in self:

@@ -16,3 +16,7 @@ class MessagingCampaignFallback(models.Model):
     def _check_template_channel(self):
         for step in self:
             routing.check_template_channel(step.template_id, step.channel_id)
+
+    @api.constrains("channel_id", "campaign_id")
+    def _check_channel_repeated(self):
+        self.campaign_id._check_fallback_channels()

@@ -86,7 +86,7 @@ class MessagingCampaign(models.Model):
     def _demo_queue_order_messages(self):
         """Order confirmations sent from the orders (their chatters)."""
         channel = self.env.ref(DEMO + "demo_channel_sandbox_sms")
-        template = self.env.ref(DEMO + "demo_template_sandbox_order")
+        template = self.env.ref(DEMO + "messaging_template_order_confirmed_sandbox")
         orders = self.env["sale.order"].search(
             [
                 ("company_id", "=", channel.company_id.id),

@@ -168,7 +168,9 @@ class MessagingMessage(models.Model):
     fallback_chain = fields.Json(
         help="Remaining fallback steps: list of [channel id, template id]."
     )
-    mail_mail_id = fields.Many2one("mail.mail", readonly=True, copy=False)
+    mail_mail_id = fields.Many2one(
+        "mail.mail", "E-mail", readonly=True, copy=False, index="btree_not_null"
+    )
 
     _sql_constraints = [
         ("tracking_id_unique", "UNIQUE(tracking_id)", "Tracking ids are unique."),

@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 
-from ..engine import waits
+from ..engine import results, waits
 
 
 class MessagingMessage(models.Model):
@@ -89,15 +89,10 @@ class MessagingMessage(models.Model):
         return domain if (operator == "=") == value else ["!", "&", *domain]
 
     def _get_chatter_record(self):
-        """The document whose chatter tells about this one-off message (as
-        superuser: the queue's own line), or None (a campaign's message, no
-        document, a document without a chatter)."""
+        """The document whose chatter tells about this message (as
+        superuser: the queue's own line), or None: the one rule of
+        ``engine/results.py get_document`` (one-off messages and sends from
+        a list, not a planned campaign's)."""
         self.ensure_one()
-        if self.campaign_id or not self.res_model or not self.res_id:
-            return None
-        if self.res_model not in self.env:
-            return None
-        record = self.env[self.res_model].browse(self.res_id).exists()
-        if not record or not hasattr(record, "message_post"):
-            return None
-        return record.sudo()
+        record = results.get_document(self)
+        return record.sudo() if record is not None else None

@@ -17,6 +17,16 @@ BUILDERS = [
     ("tag", "Contact tags or tier"),
     ("inactive", "No order for some days"),
 ]
+# what a builder's conditions are made of
+BUILDER_FIELDS = (
+    "builder",
+    "builder_product_ids",
+    "builder_tag_ids",
+    "builder_date_from",
+    "builder_date_to",
+    "builder_period_days",
+    "builder_inactive_days",
+)
 
 
 class _Expression(str):
@@ -102,15 +112,7 @@ class MessagingSegment(models.Model):
         ),
     ]
 
-    @api.depends(
-        "builder",
-        "builder_product_ids",
-        "builder_tag_ids",
-        "builder_date_from",
-        "builder_date_to",
-        "builder_period_days",
-        "builder_inactive_days",
-    )
+    @api.depends(*BUILDER_FIELDS)
     def _compute_domain(self):
         for segment in self:
             if segment.builder == "custom":

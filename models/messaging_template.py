@@ -18,11 +18,13 @@ class MessagingTemplate(models.Model):
     active = fields.Boolean(default=True)
     channel_type = fields.Selection(CHANNEL_TYPES, required=True, default="sandbox")
     company_id = fields.Many2one("res.company")
-    model = fields.Char(
-        "Applies to",
+    model = fields.Selection(
+        selection="_selection_model",
+        string="Applies to",
         required=True,
         default="res.partner",
-        help="Technical name of the model the template renders on.",
+        help="The kind of record the template is written for (contacts, "
+        "sales orders...); it is stored as the model's technical name.",
     )
     model_id = fields.Many2one(
         "ir.model",
@@ -73,6 +75,14 @@ class MessagingTemplate(models.Model):
     def _compute_render_model(self):
         for template in self:
             template.render_model = template.model
+
+    @api.model
+    def _selection_model(self):
+        """Every model a template may render on, shown by its description
+        (sudo: the list of models is not a secret, but ``ir.model`` is
+        readable by administrators only)."""
+        models = self.env["ir.model"].sudo().search([("transient", "=", False)])
+        return sorted(((m.model, m.name) for m in models), key=lambda item: item[1])
 
     @api.depends("model")
     def _compute_model_id(self):

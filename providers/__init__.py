@@ -19,6 +19,7 @@ from .base import (
     SendResult,
     to_int,
 )
+from .email_codes import EMAIL_CODES
 from .esms import ESMS_CODES, EsmsAdapter
 from .phone import to_national_vn
 from .sandbox import SandboxAdapter, sandbox_final_state
@@ -48,7 +49,7 @@ def get_adapter(provider_type, config, session=None):
     return adapter_class(config, session=session)
 
 
-ERROR_TABLES = {"esms": ESMS_CODES, "speedsms": SPEEDSMS_CODES}
+ERROR_TABLES = {"esms": ESMS_CODES, "speedsms": SPEEDSMS_CODES, "email": EMAIL_CODES}
 
 
 def error_hint(provider_type, code):
@@ -56,7 +57,8 @@ def error_hint(provider_type, code):
     ``code``, or None when the code is not in its table."""
     if code in (None, "", False):
         return None
-    if provider_type == "zalo":
+    if provider_type in ("zalo", "sandbox"):
+        # the sandbox answers with Zalo's codes
         entry = ZALO_ERRORS.get(to_int(code))
     else:
         entry = ERROR_TABLES.get(provider_type, {}).get(str(code))

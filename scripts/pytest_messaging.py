@@ -6,7 +6,8 @@ modules..." with a full stack on every run. That record is noise under
 pytest-odoo; drop exactly that one and nothing else.
 
 It also calls the addon's ``post_load`` once the registry is loaded (see
-``messaging_post_load``).
+``messaging_post_load``), and names the running test as Odoo's own runner
+does (``pytest_runtest_setup``).
 """
 
 import logging
@@ -38,3 +39,19 @@ def messaging_post_load(load_registry):  # pylint: disable=unused-argument
     import odoo.addons.multichannel_messaging as addon
 
     getattr(addon, get_manifest("multichannel_messaging")["post_load"])()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Odoo 18's own test runner names the running test in
+    ``odoo.modules.module.current_test`` (``odoo/tests/suite.py``); Odoo's
+    code reads it to stay off the network in tests (``ir.mail_server``
+    neither connects nor sends, websockets are refused). pytest-odoo does
+    it only from Odoo 19 on: do it here, before the class is set up."""
+    # pylint: disable=import-outside-toplevel
+    from odoo.modules import module
+    from odoo.tests import BaseCase
+
+    instance = getattr(item, "instance", None)
+    if isinstance(instance, BaseCase):
+        module.current_test = instance

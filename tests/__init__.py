@@ -11,6 +11,7 @@ from . import test_conversation
 from . import test_conversation_media
 from . import test_demo_and_records
 from . import test_dispatch_providers
+from . import test_email_stack
 from . import test_english_source
 from . import test_faults_transport
 from . import test_message_protection
@@ -26,6 +27,7 @@ from . import test_queue_rules
 from . import test_receipts_bulk
 from . import test_render_recipient
 from . import test_report_campaign
+from . import test_rough_edges
 from . import test_routing
 from . import test_sandbox_flow
 from . import test_security

@@ -1251,3 +1251,78 @@ def unused_local_url():
     sock.bind(("127.0.0.1", 0))
     _REFUSING_SOCKETS.append(sock)
     return "http://127.0.0.1:%d" % sock.getsockname()[1]
+
+
+class SmtpPeer:
+    """A loopback SMTP server (RFC 5321, plain text, no TLS or AUTH) that
+    accepts or refuses like a real one: ``refused`` recipients get ``550``
+    at RCPT TO (``smtplib.SMTPRecipientsRefused`` in Odoo), every other
+    message is taken and kept in ``messages`` as ``(mail_from, [rcpt],
+    raw)``. ``with SmtpPeer() as peer:`` then point an ``ir.mail_server``
+    at ``127.0.0.1:peer.port``."""
+
+    def __init__(self, refused=()):
+        self.refused = {address.lower() for address in refused}
+        self.messages = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self._thread = None
+
+    def __enter__(self):
+        self._sock.listen(5)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._sock.close()
+        self._thread.join(5)
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _addr = self._sock.accept()
+            except OSError:
+                return  # closed by __exit__
+            with conn:
+                self._session(conn.makefile("rb"), conn)
+
+    def _session(self, reader, conn):
+        def reply(line):
+            conn.sendall(line.encode() + b"\r\n")
+
+        reply("220 peer.test ESMTP")
+        mail_from, rcpts = None, []
+        for raw in reader:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            verb = line[:4].upper()
+            if verb in ("EHLO", "HELO"):
+                reply("250 peer.test")
+            elif verb == "MAIL":
+                mail_from, rcpts = line.split(":", 1)[1].strip(" <>"), []
+                reply("250 OK")
+            elif verb == "RCPT":
+                address = line.split(":", 1)[1].strip().strip("<>")
+                if address.lower() in self.refused:
+                    reply("550 5.1.1 <%s>: Recipient address rejected" % address)
+                else:
+                    rcpts.append(address)
+                    reply("250 OK")
+            elif verb == "DATA":
+                reply("354 End data with <CR><LF>.<CR><LF>")
+                chunks = []
+                for data_line in reader:
+                    if data_line == b".\r\n":
+                        break
+                    chunks.append(data_line)
+                self.messages.append((mail_from, rcpts, b"".join(chunks)))
+                reply("250 OK queued")
+            elif verb == "RSET":
+                mail_from, rcpts = None, []
+                reply("250 OK")
+            elif verb == "QUIT":
+                reply("221 Bye")
+                return
+            else:
+                reply("250 OK")

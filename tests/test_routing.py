@@ -260,7 +260,10 @@ class TestOneTemplateCheck(SalesMessagingCase):
             ValidationError,
             lambda: Campaign.create(dict(vals, template_id=self.template.id)),
         )
-        campaign = Campaign.create(dict(vals, template_id=self.sms_template.id))
+        # (a fallback on another channel than the campaign's)
+        campaign = Campaign.create(
+            dict(vals, channel_id=self.sandbox.id, template_id=self.template.id)
+        )
         self.assertRefused(
             ValidationError,
             lambda: campaign.write(

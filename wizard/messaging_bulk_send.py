@@ -4,6 +4,8 @@ from datetime import timedelta
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..engine import routing
+
 PREVIEW_COUNT = 3
 
 
@@ -126,6 +128,7 @@ class MessagingBulkSend(models.TransientModel):
         self.ensure_one()
         return {
             "name": self.name or _("Bulk send"),
+            "from_list": True,
             "res_model": self.res_model,
             "source_res_ids": self._get_res_ids(),
             "channel_id": self.channel_id.id,
@@ -158,6 +161,11 @@ class MessagingBulkSend(models.TransientModel):
         for step in self.fallback_ids:
             self._check_channel_template(step.channel_id, step.template_id)
             self._check_template_for(step.template_id, self.res_model)
+        routing.check_fallback_channels(
+            [self.channel_id]
+            + [step.channel_id for step in self.fallback_ids.sorted()],
+            UserError,
+        )
         if self.send_mode == "schedule":
             if not self.scheduled_at:
                 raise UserError(_("Pick the date and time to send at."))

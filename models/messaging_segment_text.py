@@ -1,0 +1,68 @@
+from odoo import api, fields, models
+from odoo.tools import format_date
+
+from .messaging_segment import BUILDER_FIELDS
+
+
+class MessagingSegment(models.Model):
+    """A customer group's conditions in plain words: the builders' domains
+    hold expressions relative to today (``context_today() -
+    relativedelta(...)``) that Odoo's domain editor can only show as code."""
+
+    _inherit = "messaging.segment"
+
+    conditions_text = fields.Text(
+        "Who is in it",
+        compute="_compute_conditions_text",
+        help="The group's conditions in plain words.",
+    )
+
+    @api.depends(*BUILDER_FIELDS)
+    @api.depends_context("lang")
+    def _compute_conditions_text(self):
+        for segment in self:
+            segment.conditions_text = segment._get_conditions_text()
+
+    def _get_conditions_text(self):
+        """The builder's conditions as a sentence in the reader's language
+        (False for custom conditions: the domain editor shows those)."""
+        self.ensure_one()
+        _ = self.env._
+        period = self._get_period_text()
+        if self.builder == "product":
+            return _(
+                "Contacts with a confirmed order of %(products)s%(period)s.",
+                products=", ".join(self.builder_product_ids.mapped("display_name"))
+                or "...",
+                period=period,
+            )
+        if self.builder == "cancelled":
+            return _("Contacts with a cancelled order%(period)s.", period=period)
+        if self.builder == "tag":
+            return _(
+                "Contacts tagged %(tags)s (or a sub-tag of them).",
+                tags=", ".join(self.builder_tag_ids.mapped("display_name")) or "...",
+            )
+        if self.builder == "inactive":
+            return _(
+                "Customers who ordered before, but placed no confirmed order "
+                "in the last %(days)s days.",
+                days=self.builder_inactive_days,
+            )
+        return False
+
+    def _get_period_text(self):
+        """The builder's order period as words ('' when any time)."""
+        _ = self.env._
+        parts = []
+        if self.builder_date_from:
+            parts.append(
+                _("from %(date)s", date=format_date(self.env, self.builder_date_from))
+            )
+        if self.builder_date_to:
+            parts.append(
+                _("until %(date)s", date=format_date(self.env, self.builder_date_to))
+            )
+        if self.builder_period_days:
+            parts.append(_("in the last %(days)s days", days=self.builder_period_days))
+        return "".join(" " + part for part in parts)
