@@ -81,7 +81,8 @@ class TestWaits(SalesMessagingCase):
             self.assertEqual(message.scheduled_at, MORNING)
             self.assertEqual(message.wait_reason, "Quiet hours until 08:00")
             self.assertEqual(
-                self._vi(message).wait_reason, "Giờ yên tĩnh, gửi lúc 08:00"
+                self._vi(message).wait_reason,
+                "Trong khung giờ không gửi, sẽ gửi lúc 08:00",
             )
             # in the Waiting filter
             self.assertIn(message, self.Message.search([("is_waiting", "=", True)]))
@@ -113,7 +114,9 @@ class TestWaits(SalesMessagingCase):
                 shown_to("en_US"),
             )
             self._vi(message)  # the Vietnamese terms loaded
-            self.assertIn("Giờ yên tĩnh, gửi lúc 08:00", shown_to("vi_VN"))
+            self.assertIn(
+                "Trong khung giờ không gửi, sẽ gửi lúc 08:00", shown_to("vi_VN")
+            )
             # held again by the next run: said once
             message.scheduled_at = NIGHT
             self.Message._process_queue()
@@ -287,7 +290,7 @@ class TestWaits(SalesMessagingCase):
                 "3 messages, %s, done by about 08:00." % self._vnd(900),
             )
             self.assertIn("08:00", self._vi(campaign).send_start_text)
-            self.assertIn("giờ yên tĩnh", self._vi(campaign).eta_text)
+            self.assertIn("khung giờ không gửi", self._vi(campaign).eta_text)
             # the bulk send says the same before its click
             wizard = (
                 self.env["messaging.bulk.send"]
