@@ -138,6 +138,19 @@ class TestMessageProtection(SalesMessagingCase):
         order = self._order(self.partner_a)
         order.user_id = salesman
         broken = self.template_order.copy({"body": "{{ object.no_such_field.name }}"})
+        # the fallback goes to another sandbox of the order's company (the
+        # channel that failed is never tried twice)
+        fallback_channel = self.sandbox.copy(
+            {"name": "Sandbox (fallback)", "company_id": order.company_id.id}
+        )
+        fallback_channel.flush_recordset()
+        self.env["messaging.channel"].search(
+            [
+                ("channel_type", "=", "sandbox"),
+                ("company_id", "=", order.company_id.id),
+                ("id", "not in", (self.sandbox | fallback_channel).ids),
+            ]
+        ).active = False
         action = self.env["ir.actions.server"].create(
             {
                 "name": "Send from the Action menu",
@@ -159,6 +172,7 @@ class TestMessageProtection(SalesMessagingCase):
         self.assertEqual(fallback.state, "queued")
         self.assertEqual(fallback.fallback_parent_id, failed)
         self.assertEqual(fallback.user_id, salesman)
+        self.assertEqual(fallback.channel_id, fallback_channel)
 
     def test_user_context_does_not_skip_the_checks(self):
         self.env["phone.blacklist"]._add([NUMBER_A])

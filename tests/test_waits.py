@@ -223,9 +223,13 @@ class TestWaits(SalesMessagingCase):
                 retry, SendResult(status=RETRY, code="-32", message="Rate limited")
             )
             self.assertEqual(retry.wait_code, "retry")
+            # the error in plain words (Zalo's table for the sandbox's
+            # codes), then what the provider said
             self.assertEqual(
                 retry.wait_reason,
-                "Retry at 10:01 after a temporary error: Rate limited",
+                "Retry at 10:01 after a temporary error: Application or OA "
+                "reached the API call limit per minute. The provider said: "
+                "Rate limited",
             )
 
     def test_recipient_cap_wait_code(self):
