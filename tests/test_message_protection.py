@@ -141,7 +141,11 @@ class TestMessageProtection(SalesMessagingCase):
         # the fallback goes to another sandbox of the order's company (the
         # channel that failed is never tried twice)
         fallback_channel = self.sandbox.copy(
-            {"name": "Sandbox (fallback)", "company_id": order.company_id.id}
+            {
+                "name": "Sandbox (fallback)",
+                "company_id": order.company_id.id,
+                "sequence": self.sandbox.sequence - 1,
+            }
         )
         fallback_channel.flush_recordset()
         self.env["messaging.channel"].search(
