@@ -80,13 +80,34 @@ def recipient_contexts(template, res_ids):
     default_tz = env.company.partner_id.tz or DEFAULT_TZ
     # who receives and which company: read as superuser, as the queue does
     records = env[template.model].sudo().browse([i for i in res_ids if i]).exists()
+    has_company = "company_id" in records._fields
+    recipients = {
+        record.id: (
+            record._messaging_get_partner()[:1].id,
+            record.company_id.id if has_company else False,
+        )
+        for record in records
+    }
+    # the recipients' languages and the companies' zones, one read each (a
+    # partner browsed record by record would be fetched record by record)
+    partners = (
+        env["res.partner"]
+        .sudo()
+        .browse({partner_id for partner_id, _c in recipients.values() if partner_id})
+    )
+    langs = dict(zip(partners.ids, partners.mapped("lang"), strict=True))
+    companies = (
+        env["res.company"]
+        .sudo()
+        .browse({company_id for _p, company_id in recipients.values() if company_id})
+    )
+    zones = {company.id: company.partner_id.tz for company in companies}
     keys = {}
-    for record in records:
-        lang = record._messaging_get_partner()[:1].lang
-        company = record.company_id if "company_id" in record._fields else None
-        keys[record.id] = (
+    for res_id, (partner_id, company_id) in recipients.items():
+        lang = langs.get(partner_id)
+        keys[res_id] = (
             lang if lang in installed else default_lang,
-            (company and company.partner_id.tz) or default_tz,
+            zones.get(company_id) or default_tz,
         )
     groups = {}
     for res_id in res_ids:
