@@ -43,6 +43,15 @@ if [ "${MESSAGING_RUN_NO_UPDATE:-0}" != 1 ]; then
     state=$(mm_module_state "$DB")
     [ "$state" = installed ] \
         || mm_die "$MM_MODULE is '${state:-absent}' in $DB after install/update; see the log above"
+    # the admin works in the demo's Vietnamese shop (VND, Vietnam time); the
+    # demo data leaves the admin in Odoo's main company, where Odoo's own
+    # tests expect it
+    printf '%s\n' \
+        "shop = env.ref('multichannel_messaging.demo_company_vn', raise_if_not_found=False)" \
+        "env.ref('base.user_admin').write({'company_id': shop.id}) if shop else None" \
+        "env.cr.commit()" \
+        | mm_odoo shell "${common_args[@]}" --no-http --log-level=warn >/dev/null \
+        || mm_log "WARNING: could not make the demo shop the admin's company"
 fi
 
 cat >&2 <<EOF
