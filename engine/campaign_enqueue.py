@@ -142,14 +142,15 @@ def _is_paced(campaign):
     return bool(campaign.min_interval_seconds or campaign.daily_cap)
 
 
-def _queued_count(campaign):
-    """Queued messages of ``campaign``, counted up to one more than a chunk."""
-    env = campaign.env
+def _queued_count(campaigns):
+    """Queued messages of ``campaigns``, counted up to one more than a
+    chunk."""
+    env = campaigns.env
     env.flush_all()
     env.cr.execute(
         "SELECT count(*) FROM (SELECT 1 FROM messaging_message"
-        " WHERE campaign_id = %s AND state = 'queued' LIMIT %s) q",
-        [campaign.id, chunk_size(env) + 1],
+        " WHERE campaign_id = ANY(%s) AND state = 'queued' LIMIT %s) q",
+        [campaigns.ids, chunk_size(env) + 1],
     )
     return env.cr.fetchone()[0]
 
@@ -218,14 +219,8 @@ def cancel_queued(campaigns):
     env = campaigns.env
     if not campaigns.ids:
         return
-    env.flush_all()
     limit = chunk_size(env)
-    env.cr.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM messaging_message"
-        " WHERE campaign_id = ANY(%s) AND state = 'queued' LIMIT %s) q",
-        [campaigns.ids, limit + 1],
-    )
-    if env.cr.fetchone()[0] > limit:
+    if _queued_count(campaigns) > limit:
         retrigger_cron(env)
     else:
         _cancel_chunk(env, SQL("m.campaign_id = ANY(%s)", campaigns.ids), limit + 1)

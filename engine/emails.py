@@ -30,7 +30,7 @@ import smtplib
 from odoo import Command, fields
 from odoo.tools import plaintext2html
 
-from . import claim, results, routing, transaction
+from . import claim, routing, transaction
 
 # Odoo's mail.mail failure types -> ours (every one hands over to the next
 # fallback step: the e-mail did not reach the person)
@@ -109,7 +109,7 @@ def create_mail(message):
     chatter message and the contact's notification)."""
     env = message.env
     values = prepare_mail_values(message)
-    record = get_chatter_record(message)
+    record = message._get_chatter_record()
     if record:
         values.update(
             model=record._name,
@@ -168,13 +168,6 @@ def get_email_from(message):
         or message.user_id.email_formatted
         or message.env["ir.mail_server"].sudo()._get_default_from_address()
     )
-
-
-def get_chatter_record(message):
-    """The document whose chatter shows the e-mail: that of one-off
-    messages and sends from a list (``results.get_document``)."""
-    record = results.get_document(message)
-    return record.sudo() if record is not None else None
 
 
 def apply_mail_outcome(mails, failure_type=None, failure_reason=False):
