@@ -16,6 +16,9 @@
         "sms",
         "portal",
         "base_automation",
+        "link_tracker",
+        "rating",
+        "sale_loyalty",
     ],
     "external_dependencies": {
         "python": ["phonenumbers", "requests", "urllib3", "certifi"]

@@ -11,6 +11,8 @@ from . import messaging_campaign
 from . import messaging_campaign_recipients
 from . import messaging_campaign_report
 from . import messaging_campaign_feedback
+from . import messaging_campaign_utm
+from . import messaging_campaign_sale
 from . import messaging_campaign_enqueue
 from . import messaging_demo
 from . import messaging_campaign_bulk
@@ -51,3 +53,4 @@ from . import mail_mail
 from . import mail_thread
 from . import messaging_channel_email
 from . import messaging_message_document
+from . import messaging_message_click

@@ -8,7 +8,7 @@ class MessagingCampaign(models.Model):
     _inherit = "messaging.campaign"
 
     count_feedback = fields.Integer(
-        "Ratings",
+        "Zalo ratings",
         compute="_compute_feedback",
         help="Zalo ratings given in answer to the campaign's messages.",
     )

@@ -50,6 +50,7 @@ MODEL_ACCESS = {
     "messaging.campaign": ("user", "manager", "manager", "manager"),
     "messaging.campaign.fallback": ("user", "manager", "manager", "manager"),
     "messaging.campaign.enqueue": ("user", None, None, None),
+    "messaging.campaign.sale": ("user", None, None, None),
     "messaging.message": ("user", "user", "user", "manager"),
     "messaging.identity": ("user", "manager", "manager", "manager"),
     "messaging.event": ("manager", "admin", "admin", "admin"),
