@@ -47,6 +47,11 @@ POST_INSTALL_TAGS=(
     post_install/test_base_automation
     post_install/mass_mailing_sms
     post_install/test_mail_sms
+    post_install/link_tracker
+    post_install/utm
+    post_install/rating
+    post_install/loyalty
+    post_install/sale_loyalty
 )
 # Discuss: the tests of discuss.channel and its controllers (the addon adds
 # Zalo conversations to it); the tours of test_ui.py are left out (slow, and
@@ -86,6 +91,8 @@ AT_INSTALL_FILES=(
     mass_mailing_sms/tests/test_mailing_internals.py
     mass_mailing_sms/tests/test_mailing_list.py
     mass_mailing_sms/tests/test_mailing_retry.py
+    link_tracker/tests/test_link_tracker.py
+    rating/tests/test_security.py
 )
 for _f in mail_thread_phone phone_blacklist phone_format sms_controller \
     sms_management sms_mixin sms_post sms_server_actions sms_sms sms_template; do
