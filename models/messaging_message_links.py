@@ -32,7 +32,9 @@ class MessagingMessage(models.Model):
             return
         self.env.cr.execute(
             SQL(
-                "UPDATE messaging_message SET click_count = click_count + 1"
+                # NULL on the rows the queue INSERTs itself
+                "UPDATE messaging_message"
+                " SET click_count = COALESCE(click_count, 0) + 1"
                 " WHERE id IN %s",
                 tuple(self.ids),
             )

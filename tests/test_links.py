@@ -7,6 +7,8 @@ import re
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
+from werkzeug.http import parse_cookie
+
 from odoo.exceptions import AccessError
 from odoo.http import _request_stack
 from odoo.tests import HttpCase, tagged
@@ -26,7 +28,7 @@ class TestLinks(HttpCase, MessagingCase):
     def setUpClass(cls):
         super().setUpClass()
         cls._setup_email_and_zalo("Links e-mail")
-        cls.base_url = links.get_base_url(cls.env)
+        cls.web_base_url = links.get_base_url(cls.env)
         Template = cls.env["messaging.template"]
         cls.template_link = Template.create(
             {
@@ -157,18 +159,21 @@ class TestLinks(HttpCase, MessagingCase):
         keeps them in cookies, an order placed afterwards in the visitor's
         session (a shop creates it as superuser) gets them."""
         template = self.template_link.copy(
-            {"body": "Mua ngay: %s/web/login?redirect=/shop" % self.base_url}
+            {"body": "Mua ngay: %s/web/login?redirect=/shop" % self.web_base_url}
         )
         campaign = self._run_campaign(template=template)
         message = self._message_of(campaign, self.partner_a)
         _url, code, message_id = self._tracked(message.body)[0]
         response = self._click(code, message_id)
         location = response.headers["Location"]
-        self.assertTrue(location.startswith(self.base_url + "/web/login?"))
-        self.url_open(location[len(self.base_url) :])
-        cookies = self.opener.cookies.get_dict()
+        self.assertTrue(location.startswith(self.web_base_url + "/web/login?"))
+        self.url_open(location[len(self.web_base_url) :])
+        # the cookies as Odoo reads them from the visitor's next request
+        cookies = parse_cookie(
+            "; ".join("%s=%s" % item for item in self.opener.cookies.get_dict().items())
+        )
         self.assertEqual(cookies["odoo_utm_campaign"], campaign.utm_campaign_id.name)
-        _request_stack.push(SimpleNamespace(cookies=cookies))
+        _request_stack.push(SimpleNamespace(cookies=cookies, env=self.env))
         try:
             order = (
                 self.env["sale.order"].sudo().create({"partner_id": self.partner_a.id})
@@ -295,7 +300,7 @@ class TestLinks(HttpCase, MessagingCase):
         campaign = self._run_campaign()
         message = self._message_of(campaign, self.partner_a)
         path = message._get_sms_opt_out_path()
-        self.assertTrue(message.body.endswith(self.base_url + path), message.body)
+        self.assertTrue(message.body.endswith(self.web_base_url + path), message.body)
         self.assertIn("STOP SMS", message.body)
         # short: /so/<id>/<10 characters>
         self.assertLessEqual(len(path), len("/so//") + len(str(message.id)) + 10)
@@ -315,13 +320,6 @@ class TestLinks(HttpCase, MessagingCase):
         # an SMS route to a number does; an e-mail address does not
         self.assertTrue(links.wants_opt_out_link(message, "sms", "84912345678"))
         self.assertFalse(links.wants_opt_out_link(message, "email", "a@example.vn"))
-
-    def test_opt_out_line_in_the_customer_language(self):
-        self.env["res.lang"]._activate_lang("vi_VN")
-        self.partner_a.lang = "vi_VN"
-        campaign = self._run_campaign()
-        message = self._message_of(campaign, self.partner_a)
-        self.assertIn("Tu choi SMS: ", message.body)
 
     def test_opt_out_page_writes_the_phone_blacklist(self):
         campaign = self._run_campaign()

@@ -273,8 +273,11 @@ class TestOdooSideEffects(MessagingCase):
             self.assertTrue(self._read_all(click, user), user.login)
             values = click.with_user(user).read()[0]
             self.assertNotIn("messaging_message_id", values)
-            values = self.customer.with_user(user).read()[0]
-            self.assertNotIn("messaging_click_count", values)
+            self.assertTrue(self._read_all(self.customer, user), user.login)
+            readable = self.customer.with_user(user).check_field_access_rights(
+                "read", None
+            )
+            self.assertNotIn("messaging_click_count", readable)
         values = click.with_user(self.agent).read(["messaging_message_id"])[0]
         self.assertEqual(values["messaging_message_id"][0], message.id)
         self.assertEqual(self.customer.with_user(self.agent).messaging_click_count, 0)
