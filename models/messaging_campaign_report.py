@@ -111,6 +111,7 @@ class MessagingCampaign(models.Model):
         "daily_cap",
         "resend_window_minutes",
         "scheduled_at",
+        "sms_allow_unsubscribe",
     )
     @api.depends_context("lang", "tz")
     def _compute_estimate(self):

@@ -321,6 +321,39 @@ class TestLinks(HttpCase, MessagingCase):
         self.assertTrue(links.wants_opt_out_link(message, "sms", "84912345678"))
         self.assertFalse(links.wants_opt_out_link(message, "email", "a@example.vn"))
 
+    def test_opt_out_line_counted_in_the_estimate(self):
+        """A 150-character SMS is one part; with the opt-out line, two."""
+        esms = self.env["messaging.channel"].create(
+            dict(
+                self.NO_THROTTLE,
+                name="eSMS estimate",
+                channel_type="esms",
+                cost_per_segment=800,
+                esms_api_key="key",
+                esms_secret_key="secret",
+            )
+        )
+        template = self.env["messaging.template"].create(
+            {
+                "name": "SMS 150",
+                "channel_type": "esms",
+                "category": "marketing",
+                "body": "x" * 150,
+            }
+        )
+        campaign = self.env["messaging.campaign"].create(
+            {
+                "name": "Estimate",
+                "segment_ids": [(6, 0, self.segment.ids)],
+                "channel_id": esms.id,
+                "template_id": template.id,
+            }
+        )
+        self.assertEqual(campaign.reachable_count, 2)
+        self.assertEqual(campaign.estimated_cost, 2 * 2 * 800)
+        campaign.sms_allow_unsubscribe = False
+        self.assertEqual(campaign.estimated_cost, 2 * 800)
+
     def test_opt_out_page_writes_the_phone_blacklist(self):
         campaign = self._run_campaign()
         message = self._message_of(campaign, self.partner_a)
