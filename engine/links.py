@@ -16,6 +16,7 @@ opt-out link (``/so/<message id>/<token>``, see
 
 import re
 from html import unescape
+from urllib.parse import urlsplit
 
 from odoo.tools.mail import TEXT_URL_REGEX
 
@@ -23,6 +24,7 @@ from odoo.tools.mail import TEXT_URL_REGEX
 URL_PATTERN = re.compile(TEXT_URL_REGEX)
 # punctuation that ends a sentence, not a link ("... at https://x.vn/sale.")
 TRAILING = ".,;:!?)]}'\""
+END_OF_LINK = re.compile("[\"'<>]")
 # routes whose body is text sent as such (an e-mail's becomes HTML at send,
 # its links turned into <a href> by Odoo's plaintext2html)
 BODY_ROUTES = ("sms", "sandbox", "consultation", "email")
@@ -31,14 +33,21 @@ PARAM_ROUTES = ("phone", "uid")
 # Zalo parameter types (``zalo_param_kind``) that take a link: 13 (URL). A
 # parameter without a Zalo type is free text when its type is STRING
 URL_PARAM_KINDS = ("13",)
-# routes whose marketing messages get the SMS opt-out link: SMS, and the
-# sandbox when it stands for an SMS (a phone number)
-OPT_OUT_ROUTES = ("sms", "sandbox")
+# routes whose marketing messages get the SMS opt-out link
+OPT_OUT_ROUTES = ("sms",)
 OPT_OUT_PATH = "/so/"
 # characters of the opt-out token: 40 bits of the database's signature,
 # short enough for an SMS, too many to guess
 OPT_OUT_TOKEN_SIZE = 10
 MESSAGE_SUFFIX = "/m/%s"
+
+
+def has_host(url):
+    """Whether ``url`` names a host (not "https://." nor a broken one)."""
+    try:
+        return bool(urlsplit(url).hostname)
+    except ValueError:  # e.g. "https://[" (an unclosed IPv6 address)
+        return False
 
 
 def get_base_url(env):
@@ -94,8 +103,9 @@ class LinkShortener:
 
         def replace(match):
             found = match.group(0)
-            url = found.rstrip(TRAILING)
-            if not url or url.startswith(self.skip):
+            # a link ends at a quote or a tag (a link in HTML written by hand)
+            url = END_OF_LINK.split(found, maxsplit=1)[0].rstrip(TRAILING)
+            if url.startswith(self.skip) or not has_host(url):
                 return found
             tracked = self.short_url(unescape(url), utm) + MESSAGE_SUFFIX % message_id
             return tracked + found[len(url) :]

@@ -13,7 +13,7 @@ from odoo.exceptions import AccessError
 from odoo.http import _request_stack
 from odoo.tests import HttpCase, tagged
 
-from ..engine import links
+from ..engine import links, rendering
 from .common import MessagingCase
 
 MODULE = "multichannel_messaging"
@@ -60,6 +60,47 @@ class TestLinks(HttpCase, MessagingCase):
         campaign.action_confirm()
         campaign.action_activate()
         self.Message._process_queue()
+        return campaign
+
+    def _esms_channel(self):
+        """An SMS channel at 800 a part (never called: nothing is sent)."""
+        return self.env["messaging.channel"].create(
+            dict(
+                self.NO_THROTTLE,
+                name="eSMS links",
+                channel_type="esms",
+                cost_per_segment=800,
+                esms_api_key="key",
+                esms_secret_key="secret",
+            )
+        )
+
+    def _sms_campaign(self, **vals):
+        """A marketing campaign on an SMS channel, its messages queued and
+        rendered as the dispatcher renders them (nothing sent)."""
+        esms = self._esms_channel()
+        template = self.env["messaging.template"].create(
+            {
+                "name": "SMS Tết",
+                "channel_type": "esms",
+                "category": "marketing",
+                "body": "Chao {{ object.name }}, xem %s" % SHOP_URL,
+            }
+        )
+        campaign = self.env["messaging.campaign"].create(
+            dict(
+                {
+                    "name": "SMS Tết",
+                    "segment_ids": [(6, 0, self.segment.ids)],
+                    "channel_id": esms.id,
+                    "template_id": template.id,
+                },
+                **vals,
+            )
+        )
+        campaign.action_confirm()
+        campaign.action_activate()
+        rendering.prepare_lazy_content(campaign.message_ids_sent)
         return campaign
 
     def _tracked(self, text):
@@ -246,6 +287,29 @@ class TestLinks(HttpCase, MessagingCase):
         )
         self.assertEqual(message.body, "Link: %s" % SHOP_URL)
 
+    def test_text_links_found_as_a_reader_sees_them(self):
+        """The link ends before the sentence's punctuation, a quote or a
+        tag; broken links and our own short links are left as written."""
+        shortener = links.LinkShortener(self.env)
+        utm = (False, False, False)
+        own = "%s/r/abc/m/1" % self.web_base_url
+        text = (
+            '<a href="https://a.vn/c?d=2">Mua</a> (https://a.vn/x). '
+            "https://[bad https://. %s" % own
+        )
+        tracked = shortener.track_text(text, utm, 7)
+        short_c = shortener.short_url("https://a.vn/c?d=2", utm)
+        short_x = shortener.short_url("https://a.vn/x", utm)
+        self.assertEqual(
+            tracked,
+            '<a href="%s/m/7">Mua</a> (%s/m/7). https://[bad https://. %s'
+            % (short_c, short_x, own),
+        )
+        self.assertEqual(
+            self.env["link.tracker"].search_count([("url", "like", "https://a.vn/")]),
+            2,
+        )
+
     def test_zbs_parameters_only_url_types_get_links(self):
         zbs = self.env["messaging.template"].create(
             {
@@ -297,42 +361,34 @@ class TestLinks(HttpCase, MessagingCase):
     # ------------------------------------------------------------------
 
     def test_opt_out_link_only_in_marketing_sms(self):
-        campaign = self._run_campaign()
+        campaign = self._sms_campaign()
         message = self._message_of(campaign, self.partner_a)
+        self.assertEqual(message.route, "sms")
         path = message._get_sms_opt_out_path()
         self.assertTrue(message.body.endswith(self.web_base_url + path), message.body)
         self.assertIn("STOP SMS", message.body)
+        # its links are tracked too, the opt-out link is not
+        self.assertEqual(len(self._tracked(message.body)), 1)
         # short: /so/<id>/<10 characters>
-        self.assertLessEqual(len(path), len("/so//") + len(str(message.id)) + 10)
-        # the option off, a transactional template, an e-mail: none
-        off = self._run_campaign(name="No opt-out", sms_allow_unsubscribe=False)
+        self.assertEqual(len(path), len("/so//") + len(str(message.id)) + 10)
+        # the option off, a transactional template, another route: none
+        off = self._sms_campaign(sms_allow_unsubscribe=False)
+        sandbox = self._run_campaign()
         tx = self._run_campaign(
             name="Transactional",
             template=self.template_tx.copy({"body": "Đơn: %s" % SHOP_URL}),
         )
-        for other in (off, tx):
+        for other in (off, sandbox, tx):
             for body in other.message_ids_sent.mapped("body"):
                 self.assertNotIn(links.OPT_OUT_PATH, body)
         email = self._queue(
             self.partner_email_only, channel=self.email, template=self.template_email
         )
         self.assertNotIn(links.OPT_OUT_PATH, email.body)
-        # an SMS route to a number does; an e-mail address does not
-        self.assertTrue(links.wants_opt_out_link(message, "sms", "84912345678"))
-        self.assertFalse(links.wants_opt_out_link(message, "email", "a@example.vn"))
 
     def test_opt_out_line_counted_in_the_estimate(self):
         """A 150-character SMS is one part; with the opt-out line, two."""
-        esms = self.env["messaging.channel"].create(
-            dict(
-                self.NO_THROTTLE,
-                name="eSMS estimate",
-                channel_type="esms",
-                cost_per_segment=800,
-                esms_api_key="key",
-                esms_secret_key="secret",
-            )
-        )
+        esms = self._esms_channel()
         template = self.env["messaging.template"].create(
             {
                 "name": "SMS 150",
@@ -355,7 +411,7 @@ class TestLinks(HttpCase, MessagingCase):
         self.assertEqual(campaign.estimated_cost, 2 * 800)
 
     def test_opt_out_page_writes_the_phone_blacklist(self):
-        campaign = self._run_campaign()
+        campaign = self._sms_campaign()
         message = self._message_of(campaign, self.partner_a)
         path = message._get_sms_opt_out_path()
         Blacklist = self.env["phone.blacklist"].with_context(active_test=False)
@@ -370,7 +426,7 @@ class TestLinks(HttpCase, MessagingCase):
         )
 
     def test_opt_out_bad_token_is_not_found(self):
-        campaign = self._run_campaign()
+        campaign = self._sms_campaign()
         message = self._message_of(campaign, self.partner_a)
         other = self._message_of(campaign, self.partner_b)
         for path in (
