@@ -1,19 +1,15 @@
 from odoo import api, fields, models
 
-# the UTM medium of each channel type: Odoo's where it has one
+# Odoo's SMS medium (SMS marketing's): found, or made under its xml id so
+# that installing SMS marketing later finds it instead of making an "SMS [2]"
+SMS_MEDIUM_XMLID = "mass_mailing_sms.utm_medium_sms"
+# the UTM medium of the other channel types
 MEDIUM_XMLIDS = {
-    "zalo": ("multichannel_messaging.utm_medium_zalo",),
-    "esms": (
-        "mass_mailing_sms.utm_medium_sms",
-        "multichannel_messaging.utm_medium_sms",
-    ),
-    "speedsms": (
-        "mass_mailing_sms.utm_medium_sms",
-        "multichannel_messaging.utm_medium_sms",
-    ),
-    "email": ("utm.utm_medium_email",),
-    "sandbox": ("multichannel_messaging.utm_medium_sandbox",),
+    "zalo": "multichannel_messaging.utm_medium_zalo",
+    "email": "utm.utm_medium_email",
+    "sandbox": "multichannel_messaging.utm_medium_sandbox",
 }
+SMS_CHANNEL_TYPES = ("esms", "speedsms")
 
 
 class MessagingChannel(models.Model):
@@ -67,8 +63,28 @@ class MessagingChannel(models.Model):
         self.ensure_one()
         if self.utm_medium_id:
             return self.utm_medium_id
-        for xmlid in MEDIUM_XMLIDS.get(self.channel_type, ()):
-            medium = self.env.ref(xmlid, raise_if_not_found=False)
-            if medium:
-                return medium.sudo()
-        return self.env["utm.medium"]
+        if self.channel_type in SMS_CHANNEL_TYPES:
+            return self._get_sms_utm_medium()
+        xmlid = MEDIUM_XMLIDS.get(self.channel_type)
+        medium = xmlid and self.env.ref(xmlid, raise_if_not_found=False)
+        return medium.sudo() if medium else self.env["utm.medium"]
+
+    @api.model
+    def _get_sms_utm_medium(self):
+        medium = self.env.ref(SMS_MEDIUM_XMLID, raise_if_not_found=False)
+        if medium:
+            return medium.sudo()
+        medium = (
+            self.env["utm.mixin"].sudo()._find_or_create_record("utm.medium", "SMS")
+        )
+        module, name = SMS_MEDIUM_XMLID.split(".")
+        self.env["ir.model.data"].sudo().create(
+            {
+                "module": module,
+                "name": name,
+                "model": "utm.medium",
+                "res_id": medium.id,
+                "noupdate": True,
+            }
+        )
+        return medium

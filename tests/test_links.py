@@ -287,6 +287,19 @@ class TestLinks(HttpCase, MessagingCase):
         )
         self.assertEqual(message.body, "Link: %s" % SHOP_URL)
 
+    def test_channels_get_a_medium_per_type_and_their_own_source(self):
+        esms = self._esms_channel()
+        sms = self.env.ref("mass_mailing_sms.utm_medium_sms")
+        self.assertEqual(sms.name, "SMS")
+        self.assertEqual(esms.utm_medium_id, sms)
+        self.assertEqual(self._esms_channel().utm_medium_id, sms)  # one medium
+        self.assertEqual(self.email.utm_medium_id, self.env.ref("utm.utm_medium_email"))
+        self.assertEqual(
+            self.zalo.utm_medium_id, self.env.ref(f"{MODULE}.utm_medium_zalo")
+        )
+        self.assertEqual(self.email.utm_source_id.name, "Links e-mail")
+        self.assertNotEqual(self.sandbox.utm_source_id, self.sandbox_b.utm_source_id)
+
     def test_text_links_found_as_a_reader_sees_them(self):
         """The link ends before the sentence's punctuation, a quote or a
         tag; broken links and our own short links are left as written."""
