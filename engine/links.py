@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from odoo.tools.mail import TEXT_URL_REGEX
 
+from ..providers.zalo_layout import PARAM_KIND_MAX
+
 # Odoo's own pattern of a link in a text (``_shorten_links_text``)
 URL_PATTERN = re.compile(TEXT_URL_REGEX)
 # punctuation that ends a sentence, not a link ("... at https://x.vn/sale.")
@@ -112,30 +114,37 @@ class LinkShortener:
 
         return URL_PATTERN.sub(replace, text)
 
-    def track_params(self, data, names, utm, message_id):
-        """ZBS parameters ``data`` with the links of the parameters
-        ``names`` (those whose type allows a URL) tracked."""
-        if not data or not names:
+    def track_params(self, data, limits, utm, message_id):
+        """ZBS parameters ``data`` with the links of the parameters in
+        ``limits`` ({name: longest value, 0 for none}: those whose type
+        allows a URL) tracked; a value the tracked link would make too long
+        is sent as rendered."""
+        if not data or not limits:
             return data
-        return {
-            name: (
-                self.track_text(value, utm, message_id)
-                if name in names and isinstance(value, str)
-                else value
+        tracked = dict(data)
+        for name, limit in limits.items():
+            value = data.get(name)
+            if not isinstance(value, str):
+                continue
+            new = self.track_text(value, utm, message_id)
+            if not limit or len(new) <= limit:
+                tracked[name] = new
+        return tracked
+
+
+def get_url_param_limits(template):
+    """{name: longest value (0: none)} of the template's parameters that
+    may carry a link: Zalo type URL, or free text (STRING without a Zalo
+    type)."""
+    limits = {}
+    for param in template.sudo().param_ids:
+        if param.zalo_param_kind in URL_PARAM_KINDS:
+            limits[param.name] = (
+                param.max_length or PARAM_KIND_MAX[param.zalo_param_kind]
             )
-            for name, value in data.items()
-        }
-
-
-def get_url_param_names(template):
-    """Names of the template's parameters that may carry a link: Zalo type
-    URL, or free text (STRING without a Zalo type)."""
-    return {
-        param.name
-        for param in template.sudo().param_ids
-        if param.zalo_param_kind in URL_PARAM_KINDS
-        or (not param.zalo_param_kind and (param.param_type or "STRING") == "STRING")
-    }
+        elif not param.zalo_param_kind and (param.param_type or "STRING") == "STRING":
+            limits[param.name] = param.max_length or 0
+    return limits
 
 
 def get_utm(message):
@@ -172,11 +181,11 @@ def track_values(message, values, shortener, route, recipient):
         values["body"] = shortener.track_text(values["body"], utm, message.id)
     data = values.get("template_data")
     if data and route in PARAM_ROUTES:
-        names = get_url_param_names(message.template_id)
-        if names:
+        limits = get_url_param_limits(message.template_id)
+        if limits:
             utm = utm or get_utm(message)
             values["template_data"] = shortener.track_params(
-                data, names, utm, message.id
+                data, limits, utm, message.id
             )
     if values.get("body") and wants_opt_out_link(message, route, recipient):
         values["body"] = "%s\n%s" % (

@@ -346,6 +346,16 @@ class TestLinks(HttpCase, MessagingCase):
                         0,
                         0,
                         {
+                            "name": "short",
+                            "zalo_param_kind": "13",
+                            "max_length": 20,
+                            "expression": "https://a.vn/x",
+                        },
+                    ),
+                    (
+                        0,
+                        0,
+                        {
                             "name": "code",
                             "zalo_param_kind": "4",
                             "expression": SHOP_URL,
@@ -367,6 +377,8 @@ class TestLinks(HttpCase, MessagingCase):
             self.assertEqual(len(found), 1, name)
             self.assertEqual(found[0][2], message.id)
         self.assertEqual(data["code"], SHOP_URL)
+        # the tracked link would not fit the parameter: sent as rendered
+        self.assertEqual(data["short"], "https://a.vn/x")
         self.assertEqual(data["when"], SHOP_URL)
 
     # ------------------------------------------------------------------
