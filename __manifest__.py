@@ -31,6 +31,7 @@
         "data/base_automation_data.xml",
         "data/messaging_event_cron.xml",
         "data/messaging_channel_token_data.xml",
+        "data/utm_medium_data.xml",
         "views/messaging_channel_views.xml",
         "views/messaging_conversation_views.xml",
         "views/messaging_template_views.xml",

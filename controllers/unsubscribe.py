@@ -17,22 +17,11 @@ class MessagingUnsubscribeController(http.Controller):
         return message
 
     def _render(self, message, done):
-        # the page speaks the customer's language, not the visitor session's
-        lang = message.partner_id.lang or message.company_id.partner_id.lang
-        if lang:
-            request.update_context(lang=lang)
-        kind, address = message._get_unsubscribe_address()
-        return request.render(
-            "multichannel_messaging.messaging_unsubscribe_page",
-            {
-                "message": message,
-                "kind": kind,
-                "address": address,
-                "company": message.company_id,
-                "done": done,
-                "action_url": "/messaging/unsubscribe/%s/%s"
-                % (message.id, message._get_unsubscribe_token()),
-            },
+        return render_page(
+            message,
+            done,
+            "/messaging/unsubscribe/%s/%s"
+            % (message.id, message._get_unsubscribe_token()),
         )
 
     @http.route(
@@ -59,3 +48,24 @@ class MessagingUnsubscribeController(http.Controller):
         message = self._get_message(message_id, token)
         message._unsubscribe()
         return self._render(message, done=True)
+
+
+def render_page(message, done, action_url):
+    """The unsubscribe page of ``message`` (its confirmation posts to
+    ``action_url``), in the customer's language."""
+    # the page speaks the customer's language, not the visitor session's
+    lang = message.partner_id.lang or message.company_id.partner_id.lang
+    if lang:
+        request.update_context(lang=lang)
+    kind, address = message._get_unsubscribe_address()
+    return request.render(
+        "multichannel_messaging.messaging_unsubscribe_page",
+        {
+            "message": message,
+            "kind": kind,
+            "address": address,
+            "company": message.company_id,
+            "done": done,
+            "action_url": action_url,
+        },
+    )

@@ -248,7 +248,8 @@ def estimate_lines(env, estimate):
 
 def channel_counts(campaigns):
     """{campaign: {channel: {"states": {state: count}, "cost", "fallback",
-    "replied"}}} of the campaigns' messages."""
+    "replied", "clicked"}}} of the campaigns' messages (``clicked``: messages
+    with at least one click on their tracked links)."""
     Message = campaigns.env["messaging.message"]
     ids = campaigns._origin.ids
     result = {}
@@ -258,7 +259,8 @@ def channel_counts(campaigns):
         ["__count", "cost:sum"],
     ):
         line = result.setdefault(campaign, {}).setdefault(
-            channel, {"states": {}, "cost": 0.0, "fallback": 0, "replied": 0}
+            channel,
+            {"states": {}, "cost": 0.0, "fallback": 0, "replied": 0, "clicked": 0},
         )
         line["states"][state] = count
         line["cost"] += cost
@@ -268,6 +270,12 @@ def channel_counts(campaigns):
         ["__count"],
     ):
         result[campaign][channel]["fallback"] = count
+    for campaign, channel, count in Message._read_group(
+        [("campaign_id", "in", ids), ("click_count", ">", 0)],
+        ["campaign_id", "channel_id"],
+        ["__count"],
+    ):
+        result[campaign][channel]["clicked"] = count
     return result
 
 
@@ -323,6 +331,7 @@ def totals(lines):
     queued = counts["queued"] + counts["sending"]
     reached = counts["sent"] + counts["delivered"] + counts["read"]
     delivered = counts["delivered"] + counts["read"]
+    clicked = sum(line.get("clicked", 0) for line in lines.values())
     return {
         "count_total": total,
         "count_queued": queued,
@@ -337,6 +346,9 @@ def totals(lines):
         "progress": _rate(total - queued, total),
         "delivered_rate": _rate(delivered, reached),
         "read_rate": _rate(counts["read"], reached),
+        "count_clicked": clicked,
+        # of the messages sent, as the read rate
+        "clicked_rate": _rate(clicked, reached),
     }
 
 
@@ -362,6 +374,8 @@ def report_rows(lines, estimate):
                 "delivered_rate": _rate(delivered, reached),
                 "read": states.get("read", 0),
                 "read_rate": _rate(states.get("read", 0), reached),
+                "clicked": line.get("clicked", 0),
+                "clicked_rate": _rate(line.get("clicked", 0), reached),
                 "failed": states.get("failed", 0) + states.get("unknown", 0),
                 "skipped": states.get("skipped", 0) + states.get("cancelled", 0),
                 "fallback": line["fallback"],

@@ -13,7 +13,7 @@ import uuid
 from odoo import fields
 from odoo.tools import SQL
 
-from . import consent, rendering, routing
+from . import consent, links, rendering, routing
 
 # what each recipient adds to the common values of a bulk enqueue, in this
 # order: both INSERTs below write these columns
@@ -225,7 +225,9 @@ def prepare_one(message):
         return
     vals = {"route": route, "recipient": address}
     if message.template_id and not message.body and not message.template_data:
-        vals.update(rendering.render_message(message))
+        content = rendering.render_message(message)
+        shortener = links.LinkShortener(message.env)
+        vals.update(links.track_values(message, content, shortener, route, address))
     message.sudo().write(vals)
     if message.channel_type == "zalo" and route in rendering.ZBS_ROUTES:
         errors = message.template_id._check_params(message.template_data or {})

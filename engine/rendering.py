@@ -14,6 +14,8 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from . import links
+
 # the parts of a message a template renders
 PARTS = ("body", "subject", "template_data")
 ZBS_ROUTES = ("phone", "uid")
@@ -153,6 +155,7 @@ def prepare_lazy_content(messages):
         groups.setdefault(key, []).append(message.id)
     rows = []  # rendered content, written in one UPDATE below
     invalid = []  # (message, errors)
+    shortener = links.LinkShortener(messages.env)  # the batch's trackers
     for (template, _model), ids in groups.items():
         group = messages.browse(ids)
         content = render(template, group.mapped("res_id"))
@@ -160,6 +163,9 @@ def prepare_lazy_content(messages):
             values = content[message.res_id]
             if not values:
                 break  # nothing to render with this template
+            values = links.track_values(
+                message, values, shortener, message.route, message.recipient
+            )
             data = values.get("template_data")
             rows.append(
                 SQL(

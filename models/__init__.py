@@ -54,3 +54,7 @@ from . import mail_thread
 from . import messaging_channel_email
 from . import messaging_message_document
 from . import messaging_message_click
+from . import messaging_message_links
+from . import link_tracker_click
+from . import messaging_channel_utm
+from . import messaging_campaign_links

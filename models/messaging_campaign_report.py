@@ -79,6 +79,16 @@ class MessagingCampaign(models.Model):
     progress = fields.Float(compute="_compute_counters")
     delivered_rate = fields.Float("Delivered %", compute="_compute_counters")
     read_rate = fields.Float("Read %", compute="_compute_counters")
+    count_clicked = fields.Integer(
+        "Clicked",
+        compute="_compute_counters",
+        help="Messages whose tracked links were clicked at least once.",
+    )
+    clicked_rate = fields.Float(
+        "Clicked %",
+        compute="_compute_counters",
+        help="Clicked messages out of the messages sent (sent, delivered or read).",
+    )
     report_html = fields.Html(
         "Report per channel", compute="_compute_report_html", sanitize=False
     )
@@ -101,6 +111,7 @@ class MessagingCampaign(models.Model):
         "daily_cap",
         "resend_window_minutes",
         "scheduled_at",
+        "sms_allow_unsubscribe",
     )
     @api.depends_context("lang", "tz")
     def _compute_estimate(self):
@@ -122,7 +133,11 @@ class MessagingCampaign(models.Model):
             campaign.estimate_html = campaign._render_estimate_html(estimate)
             campaign.send_start_text = campaign._get_send_start_text(estimate)
 
-    @api.depends("message_ids_sent.state", "message_ids_sent.cost")
+    @api.depends(
+        "message_ids_sent.state",
+        "message_ids_sent.cost",
+        "message_ids_sent.click_count",
+    )
     def _compute_counters(self):
         channels = campaign_stats.channel_counts(self)
         for campaign in self:
@@ -167,7 +182,12 @@ class MessagingCampaign(models.Model):
                 else 0.0
             )
 
-    @api.depends("message_ids_sent.state", "message_ids_sent.cost", "estimate_data")
+    @api.depends(
+        "message_ids_sent.state",
+        "message_ids_sent.cost",
+        "message_ids_sent.click_count",
+        "estimate_data",
+    )
     @api.depends_context("lang")
     def _compute_report_html(self):
         channels = campaign_stats.channel_counts(self)

@@ -52,6 +52,13 @@ class ResPartner(models.Model):
         groups="multichannel_messaging.group_messaging_user",
     )
 
+    messaging_click_count = fields.Integer(
+        "Clicks on messages",
+        compute="_compute_messaging_click_count",
+        help="Clicks on the tracked links of the messages sent to this contact.",
+        groups="multichannel_messaging.group_messaging_user",
+    )
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
@@ -71,6 +78,17 @@ class ResPartner(models.Model):
         )
         for partner in self:
             partner.messaging_message_count = counts.get(partner, 0)
+
+    def _compute_messaging_click_count(self):
+        counts = dict(
+            self.env["messaging.message"]._read_group(
+                [("partner_id", "in", self.ids), ("click_count", ">", 0)],
+                ["partner_id"],
+                ["click_count:sum"],
+            )
+        )
+        for partner in self:
+            partner.messaging_click_count = counts.get(partner, 0)
 
     def action_view_messaging_messages(self):
         self._check_messaging_group("multichannel_messaging.group_messaging_user")

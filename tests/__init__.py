@@ -3,9 +3,9 @@ from . import test_automation
 from . import test_campaign
 from . import test_campaign_enqueue
 from . import test_channel
+from . import test_channel_configured
 from . import test_channel_health
 from . import test_channel_setup
-from . import test_channel_configured
 from . import test_consent
 from . import test_conversation
 from . import test_conversation_media
@@ -14,6 +14,7 @@ from . import test_dispatch_providers
 from . import test_email_stack
 from . import test_english_source
 from . import test_faults_transport
+from . import test_links
 from . import test_message_protection
 from . import test_odoo_side_effects
 from . import test_phone

@@ -255,6 +255,33 @@ class TestOdooSideEffects(MessagingCase):
         values = self.customer.with_user(self.agent).read()[0]
         self.assertEqual(values["messaging_identity_ids"], self.identity.ids)
 
+    def test_click_fields_hidden_without_group(self):
+        """A click on a message's tracked link and the contact's clicks: an
+        employee reads the click whole (Odoo lets every employee read
+        clicks) without the message it counts for; a Messaging user sees
+        both."""
+        message = self.env["messaging.message"].search(
+            [("partner_id", "=", self.customer.id)], limit=1
+        )
+        tracker = self.env["link.tracker"].create(
+            {"url": "https://shop.example.vn/ao-dai", "title": "Áo dài"}
+        )
+        click = self.env["link.tracker.click"].create(
+            {"link_id": tracker.id, "messaging_message_id": message.id}
+        )
+        for user in (self.employee, self.salesman):
+            self.assertTrue(self._read_all(click, user), user.login)
+            values = click.with_user(user).read()[0]
+            self.assertNotIn("messaging_message_id", values)
+            self.assertTrue(self._read_all(self.customer, user), user.login)
+            readable = self.customer.with_user(user).check_field_access_rights(
+                "read", None
+            )
+            self.assertNotIn("messaging_click_count", readable)
+        values = click.with_user(self.agent).read(["messaging_message_id"])[0]
+        self.assertEqual(values["messaging_message_id"][0], message.id)
+        self.assertEqual(self.customer.with_user(self.agent).messaging_click_count, 0)
+
     def test_every_added_field_reads_for_every_user(self):
         """Generic: any field the addon adds to an Odoo model, now or later,
         is either hidden from a user without Messaging or readable by them."""

@@ -549,9 +549,9 @@ class TestCampaignReport(SalesMessagingCase):
         campaign.invalidate_recordset()
         english = self._report_cells(campaign.report_html)
         # channel, messages, queued, sent, delivered, read, failed, skipped,
-        # fell back, replied (then the estimated and actual costs)
+        # fell back, replied, clicked (then the estimated and actual costs)
         self.assertEqual(
-            [row[:10] for row in english],
+            [row[:11] for row in english],
             [
                 [
                     "Test sandbox",
@@ -564,19 +564,20 @@ class TestCampaignReport(SalesMessagingCase):
                     "0",
                     "0",
                     "0",
+                    "0 (0 %)",
                 ]
             ],
         )
-        self.assertIn("900", english[0][10])
-        self.assertIn("750", english[0][11])
+        self.assertIn("900", english[0][11])
+        self.assertIn("750", english[0][12])
         vietnamese = campaign.with_env(vi_env)
         html = str(vietnamese.report_html)
         self.assertIn("Đã phản hồi", html)  # replied
         self.assertNotIn(">Replied<", html)
         cells = self._report_cells(html)
-        self.assertEqual([row[:10] for row in cells], [row[:10] for row in english])
-        self.assertIn("900", cells[0][10])
-        self.assertIn("750", cells[0][11])
+        self.assertEqual([row[:11] for row in cells], [row[:11] for row in english])
+        self.assertIn("900", cells[0][11])
+        self.assertIn("750", cells[0][12])
 
     def test_estimate_kept_before_figures_still_reads(self):
         """An estimate kept with words (before it was kept as data) reads."""
