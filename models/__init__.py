@@ -54,3 +54,6 @@ from . import mail_thread
 from . import messaging_channel_email
 from . import messaging_message_document
 from . import messaging_message_click
+from . import messaging_message_coupon
+from . import messaging_campaign_coupon
+from . import ir_actions_server_coupon
