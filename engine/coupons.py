@@ -18,7 +18,7 @@ import secrets
 from datetime import timedelta
 
 from odoo import fields
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 # the card's code and expiry in a template's body, subject or parameters
@@ -69,6 +69,26 @@ def check_program(program, company, owner):
                 program=program.name,
                 pcompany=program.company_id.name,
                 company=company.name,
+            )
+        )
+
+
+def check_program_open(program, owner):
+    """Refuse, before sending, a program whose codes would be refused at
+    once: archived, or ended."""
+    if not program:
+        return
+    env = program.env
+    program = program.sudo()
+    today = fields.Date.context_today(program)
+    if not program.active or (program.date_to and program.date_to < today):
+        raise UserError(
+            env._(
+                "%(owner)s: loyalty program %(program)s is archived or has "
+                "ended: its coupons could not be used. Pick a running program "
+                "or extend its end date.",
+                owner=owner,
+                program=program.name,
             )
         )
 

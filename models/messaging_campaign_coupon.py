@@ -60,6 +60,15 @@ class MessagingCampaign(models.Model):
                 self.env._("Campaign %s", campaign.name),
             )
 
+    def _check_ready(self):
+        result = super()._check_ready()
+        for campaign in self:
+            coupons.check_program_open(
+                campaign.loyalty_program_id,
+                self.env._("Campaign %s", campaign.name),
+            )
+        return result
+
     @api.depends("loyalty_program_id", "state")
     def _compute_coupon_figures(self):
         figures = coupons.campaign_figures(self.env, self._origin.ids)
