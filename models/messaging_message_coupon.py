@@ -32,12 +32,12 @@ class MessagingMessage(models.Model):
 
     def _set_failed(self, failure_type, text, code=None, state="failed"):
         result = super()._set_failed(failure_type, text, code=code, state=state)
-        coupons.release(self.env, self.ids)
+        coupons.release(self.env, self.filtered("coupon_id").ids)
         return result
 
     def action_cancel(self):
         result = super().action_cancel()
-        coupons.release(self.env, self.ids)
+        coupons.release(self.env, self.filtered("coupon_id").ids)
         return result
 
     def action_retry(self):
