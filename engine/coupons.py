@@ -34,6 +34,8 @@ CODE_RANDOM_BYTES = 6
 PROGRAM_TYPES = ("coupons", "promotion")
 # message states after which the recipient may have the code
 LIVE_STATES = ("queued", "sending", "sent", "delivered", "read", "unknown")
+# message states after which the recipient may already have it
+RECEIVED_STATES = ("sending", "sent", "delivered", "read", "unknown")
 # the date format of expiries for recipients whose language is not installed
 DEFAULT_DATE_FORMAT = "%d/%m/%Y"
 
@@ -252,24 +254,42 @@ def release(env, message_ids):
     more (all unsent): nobody received their code, nobody may use it."""
     if not message_ids:
         return 0
+    return _archive_unsent(
+        env,
+        SQL(
+            "SELECT coupon_id FROM messaging_message"
+            " WHERE id = ANY(%s) AND coupon_id IS NOT NULL",
+            list(message_ids),
+        ),
+    )
+
+
+def release_cards(env, card_ids):
+    """Archive those of ``card_ids`` that no message will deliver any more
+    (their unsent messages deleted)."""
+    if not card_ids:
+        return 0
+    return _archive_unsent(env, SQL("SELECT unnest(%s::int[])", list(card_ids)))
+
+
+def _archive_unsent(env, card_ids_sql):
     env.flush_all()
     env.cr.execute(
-        """
-        UPDATE loyalty_card c SET active = FALSE, write_date = %(now)s,
-               write_uid = %(uid)s
-         WHERE c.id IN (SELECT coupon_id FROM messaging_message
-                         WHERE id = ANY(%(ids)s) AND coupon_id IS NOT NULL)
-           AND c.active
-           AND NOT EXISTS (SELECT 1 FROM messaging_message o
-                            WHERE o.coupon_id = c.id
-                              AND o.state = ANY(%(live)s))
-        """,
-        {
-            "ids": list(message_ids),
-            "live": list(LIVE_STATES),
-            "now": fields.Datetime.now(),
-            "uid": env.uid,
-        },
+        SQL(
+            """
+            UPDATE loyalty_card c SET active = FALSE, write_date = %(now)s,
+                   write_uid = %(uid)s
+             WHERE c.id IN (%(cards)s)
+               AND c.active
+               AND NOT EXISTS (SELECT 1 FROM messaging_message o
+                                WHERE o.coupon_id = c.id
+                                  AND o.state = ANY(%(live)s))
+            """,
+            cards=card_ids_sql,
+            live=list(LIVE_STATES),
+            now=fields.Datetime.now(),
+            uid=env.uid,
+        )
     )
     count = env.cr.rowcount
     if count:

@@ -35,6 +35,17 @@ class MessagingMessage(models.Model):
         coupons.release(self.env, self.filtered("coupon_id").ids)
         return result
 
+    def unlink(self):
+        # the cards of messages deleted before they were sent: nobody has
+        # their code (unless another of the recipient's messages went out)
+        unsent = self.filtered(
+            lambda m: m.coupon_id and m.state not in coupons.RECEIVED_STATES
+        )
+        card_ids = unsent.coupon_id.ids
+        result = super().unlink()
+        coupons.release_cards(self.env, card_ids)
+        return result
+
     def action_cancel(self):
         result = super().action_cancel()
         coupons.release(self.env, self.filtered("coupon_id").ids)

@@ -262,6 +262,13 @@ class TestCoupons(SalesMessagingCase):
         message.with_user(self.manager).action_cancel()
         self.assertEqual(message.state, "cancelled")
         self.assertFalse(card.with_context(active_test=False).active)
+        # deleted before it was sent: archived too
+        campaign = self._campaign(self.partner_c, scheduled_at=later)
+        campaign.action_activate()
+        deleted = self._first_messages(campaign)
+        deleted_card = deleted.coupon_id
+        deleted.with_user(self.manager).unlink()
+        self.assertFalse(deleted_card.with_context(active_test=False).active)
         # failed with nothing after it: archived; retried: valid again
         self.sandbox.sandbox_fail_ratio = 1.0
         campaign = self._campaign(self.partner_b)
