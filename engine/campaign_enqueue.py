@@ -16,7 +16,7 @@ from odoo import fields
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from . import transaction
+from . import coupons, transaction
 
 # recipients queued per transaction by the enqueue cron; a campaign with at
 # most this many recipients is queued inline when it is activated
@@ -267,17 +267,20 @@ def _cancel_chunk(env, where, limit):
              WHERE id IN (SELECT m.id FROM messaging_message m
                            WHERE m.state = 'queued' AND %(where)s
                            LIMIT %(limit)s)
+            RETURNING id
             """,
             uid=env.uid,
             where=where,
             limit=limit,
         )
     )
-    count = env.cr.rowcount
+    cancelled = [row[0] for row in env.cr.fetchall()]
     env["messaging.message"].invalidate_model(
         ["state", "failure_type", "claim_until", "write_uid", "write_date"]
     )
-    return count
+    # their coupons, never received, are no longer valid
+    coupons.release(env, cancelled)
+    return len(cancelled)
 
 
 def remaining(env):

@@ -13,7 +13,7 @@ import uuid
 from odoo import fields
 from odoo.tools import SQL
 
-from . import consent, links, rendering, routing
+from . import consent, coupons, links, rendering, routing
 
 # what each recipient adds to the common values of a bulk enqueue, in this
 # order: both INSERTs below write these columns
@@ -64,9 +64,15 @@ def bulk_enqueue(env, channel, template, recipients, **common):
     env.flush_all()
     ids, done = insert_resolved_sql(env, channel, template, recipients, base)
     rest = [r for r in recipients if not r[0] or r[0].id not in done]
+    refused = []
     if rest:
-        ids += insert_resolved_python(env, channel, template, rest, base)
-    env["messaging.message"].invalidate_model()
+        more, refused = insert_resolved_python(env, channel, template, rest, base)
+        ids += more
+    Message = env["messaging.message"]
+    Message.invalidate_model()
+    # the recipients' coupons first: their fallbacks share them
+    coupons.issue_for_campaign(Message.campaign_id.browse(base["campaign_id"]), ids)
+    Message.browse(refused)._create_fallback()
     return ids
 
 
@@ -162,7 +168,8 @@ def _python_row(channel, template, recipient, base):
 
 def insert_resolved_python(env, channel, template, recipients, base):
     """Queue ``recipients`` resolved one by one: refusals are recorded with
-    their reason and fall back as the queue does. Returns the ids."""
+    their reason. Returns the ids, and those of the refusals that fall back
+    as the queue does (their fallbacks are for the caller to create)."""
     Message = env["messaging.message"]
     # computed values (display name, blacklist) for these contacts only
     prefetch = tuple(r[0].id for r in recipients if r[0])
@@ -186,8 +193,7 @@ def insert_resolved_python(env, channel, template, recipients, base):
             if row[1] == "skipped" and row[2] in fallback_types:
                 refused.append(row[0])
     Message.invalidate_model()
-    Message.browse(refused)._create_fallback()
-    return ids
+    return ids, refused
 
 
 # ----------------------------------------------------------------------

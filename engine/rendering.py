@@ -14,7 +14,7 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from . import links
+from . import coupons, links
 
 # the parts of a message a template renders
 PARTS = ("body", "subject", "template_data")
@@ -138,7 +138,8 @@ def render_message(message):
     message.ensure_one()
     template = message.template_id
     check_template_model(template, message.res_model or template.model)
-    return render(template, [message.res_id])[message.res_id]
+    values = render(template, [message.res_id])[message.res_id]
+    return coupons.fill(values, message.coupon_id, message.partner_id.lang)
 
 
 def prepare_lazy_content(messages):
@@ -163,6 +164,7 @@ def prepare_lazy_content(messages):
             values = content[message.res_id]
             if not values:
                 break  # nothing to render with this template
+            values = coupons.fill(values, message.coupon_id, message.partner_id.lang)
             values = links.track_values(
                 message, values, shortener, message.route, message.recipient
             )

@@ -145,6 +145,8 @@ def create_fallback(messages):
                 "category": message.category,
                 "fallback_parent_id": message.id,
                 "fallback_chain": chain[1:],
+                # one coupon per recipient, not per attempt
+                "coupon_id": message.coupon_id.id,
             }
         )
     return children

@@ -58,3 +58,6 @@ from . import messaging_message_links
 from . import link_tracker_click
 from . import messaging_channel_utm
 from . import messaging_campaign_links
+from . import messaging_message_coupon
+from . import messaging_campaign_coupon
+from . import ir_actions_server_coupon

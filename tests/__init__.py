@@ -9,6 +9,7 @@ from . import test_channel_setup
 from . import test_consent
 from . import test_conversation
 from . import test_conversation_media
+from . import test_coupons
 from . import test_demo_and_records
 from . import test_dispatch_providers
 from . import test_email_stack

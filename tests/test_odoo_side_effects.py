@@ -383,6 +383,32 @@ class TestOdooSideEffects(MessagingCase):
         # the salesperson still reads the order whole afterwards
         self.assertTrue(self._read_all(self.order, self.salesman))
 
+    def test_salesman_confirms_order_with_a_coupon_and_reads_it_whole(self):
+        """The "order confirmed" rule with a coupon program: the message gets
+        its coupon though the salesperson has no Messaging rights, and the
+        salesperson reads the card (and its program) whole."""
+        program = self.env["loyalty.program"].create(
+            {"name": "Phiếu cảm ơn", "program_type": "coupons"}
+        )
+        self.env.ref(f"{MODULE}.base_automation_sale_order_confirmed").active = True
+        action = self.env.ref(f"{MODULE}.ir_actions_server_sale_order_confirmed")
+        action.messaging_loyalty_program_id = program
+        self.order.with_user(self.salesman).action_confirm()
+        message = self.env["messaging.message"].search(
+            [
+                ("res_model", "=", "sale.order"),
+                ("res_id", "=", self.order.id),
+                ("template_id", "in", action._messaging_get_templates().ids),
+            ]
+        )
+        card = message.coupon_id
+        self.assertEqual(card.partner_id, self.customer)
+        values = card.with_user(self.salesman).read()[0]
+        self.assertEqual(values["code"], card.code)
+        self.assertTrue(program.with_user(self.salesman).read())
+        with self.assertRaises(AccessError):
+            card.with_user(self.portal).read(["code"])
+
     def test_salesman_cancels_and_posts_on_order(self):
         order = self.order.with_user(self.salesman)
         order.message_post(body="Khách hỏi giao hàng", message_type="comment")
