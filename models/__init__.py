@@ -13,6 +13,8 @@ from . import messaging_campaign_report
 from . import messaging_campaign_feedback
 from . import messaging_campaign_utm
 from . import messaging_campaign_sale
+from . import messaging_campaign_revenue
+from . import res_partner_rating
 from . import messaging_campaign_enqueue
 from . import messaging_demo
 from . import messaging_campaign_bulk

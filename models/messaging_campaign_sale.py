@@ -1,4 +1,5 @@
 from odoo import fields, models
+from odoo.tools.sql import create_index
 
 
 class MessagingCampaignSale(models.Model):
@@ -17,16 +18,15 @@ class MessagingCampaignSale(models.Model):
     company_id = fields.Many2one(related="campaign_id.company_id", store=True)
     message_id = fields.Many2one(
         "messaging.message",
-        string="Message",
         index="btree_not_null",
         ondelete="set null",
         help="The campaign's message the order is attributed to.",
     )
     order_id = fields.Many2one(
-        "sale.order", string="Order", required=True, index=True, ondelete="cascade"
+        "sale.order", required=True, index=True, ondelete="cascade"
     )
     partner_id = fields.Many2one("res.partner", string="Customer", index=True)
-    channel_id = fields.Many2one("messaging.channel", string="Channel")
+    channel_id = fields.Many2one("messaging.channel")
     step = fields.Integer(
         help="0: the campaign's primary channel; 1, 2…: the fallback step "
         "that reached the customer."
@@ -44,5 +44,25 @@ class MessagingCampaignSale(models.Model):
     amount = fields.Monetary(
         "Revenue",
         currency_field="currency_id",
-        help="The order's total in the company's currency.",
+        help="The order's untaxed total in the company's currency (at the "
+        "order's rate, as Odoo's sales analysis).",
     )
+
+    _sql_constraints = [
+        (
+            "campaign_order_unique",
+            "UNIQUE(campaign_id, order_id)",
+            "An order counts once per campaign.",
+        ),
+    ]
+
+    def init(self):
+        # the attribution looks up, order by order, the campaign's messages
+        # of the order's customer (see engine/attribution.py)
+        create_index(
+            self.env.cr,
+            "messaging_message_campaign_partner_sent_index",
+            "messaging_message",
+            ["campaign_id", "partner_id"],
+            where="campaign_id IS NOT NULL AND sent_at IS NOT NULL",
+        )

@@ -2,10 +2,11 @@ from . import test_access_matrix
 from . import test_automation
 from . import test_campaign
 from . import test_campaign_enqueue
+from . import test_campaign_revenue
 from . import test_channel
+from . import test_channel_configured
 from . import test_channel_health
 from . import test_channel_setup
-from . import test_channel_configured
 from . import test_consent
 from . import test_conversation
 from . import test_conversation_media
@@ -32,6 +33,7 @@ from . import test_routing
 from . import test_sandbox_flow
 from . import test_security
 from . import test_segment_builders
+from . import test_segment_rating
 from . import test_suite_layout
 from . import test_template
 from . import test_tour_campaign
