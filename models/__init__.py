@@ -56,3 +56,4 @@ from . import mail_thread
 from . import messaging_channel_email
 from . import messaging_message_document
 from . import messaging_message_click
+from . import messaging_message_attribution

