@@ -10,7 +10,7 @@ class MessagingMessage(models.Model):
     _inherit = "messaging.message"
 
     def init(self):
-        super().init()
+        res = super().init()
         create_index(
             self.env.cr,
             "messaging_message_campaign_partner_sent_index",
@@ -18,3 +18,4 @@ class MessagingMessage(models.Model):
             ["campaign_id", "partner_id"],
             where="campaign_id IS NOT NULL AND sent_at IS NOT NULL",
         )
+        return res
