@@ -31,7 +31,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tools import SQL
 
-from . import transaction
+from . import campaign_enqueue, transaction
 
 # orders looked at per transaction
 CHUNK_SIZE = 2000
@@ -53,12 +53,9 @@ def chunk_size(env):
 
 
 def retrigger_cron(env):
-    cron = env.ref(
-        "multichannel_messaging.ir_cron_messaging_campaign_results",
-        raise_if_not_found=False,
+    campaign_enqueue.trigger_cron(
+        env, "multichannel_messaging.ir_cron_messaging_campaign_results"
     )
-    if cron:
-        cron.sudo()._trigger()
 
 
 def due_campaigns(env, now=None):

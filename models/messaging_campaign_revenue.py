@@ -105,6 +105,12 @@ class MessagingCampaign(models.Model):
                 },
             )
 
+    def write(self, vals):
+        if "attribution_days" in vals:
+            # another window: the results are computed again, in the cron
+            vals = dict(vals, results_requested=True, results_pass_running=False)
+        return super().write(vals)
+
     # ------------------------------------------------------------------
     # Actions
     # ------------------------------------------------------------------

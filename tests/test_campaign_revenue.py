@@ -133,6 +133,8 @@ class TestCampaignRevenue(SalesMessagingCase):
         self.assertAlmostEqual(campaign.revenue_amount, 200 + 300 + 600 + 800 + 900)
         # a longer window takes the late order in
         campaign.attribution_days = 10
+        self.assertTrue(campaign.results_requested)
+        self.assertIn(campaign, attribution.due_campaigns(self.env))
         self._compute(campaign)
         self.assertEqual(self._rows(campaign)[too_late], ("click", msg_a))
         self.assertEqual(campaign.order_count, 6)
