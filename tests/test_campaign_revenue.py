@@ -211,27 +211,24 @@ class TestCampaignRevenue(SalesMessagingCase):
         self.assertAlmostEqual(campaign.revenue_amount, 250, places=2)
 
     def test_roi_with_and_without_cost(self):
-        self.sandbox.cost_per_message = 0
-        free = self._campaign(self.partner_a)
-        msg = self._message(free, self.partner_a)
+        campaign = self._campaign(self.partner_a | self.partner_b)
+        msg = self._message(campaign, self.partner_a)
         msg._set_read()
         self._sell(self.partner_a, msg.sent_at + timedelta(days=1), 1000)
-        self._compute(free)
-        self.assertEqual(free.actual_cost, 0)
-        self.assertEqual(free.revenue_amount, 1000)
-        self.assertEqual(free.roi_text, "—")
-        self.assertEqual(free.roi, 0)
-        self.assertIn("—", free.revenue_html)
-        self.sandbox.cost_per_message = 250
-        self.env.flush_all()
-        paid = self._campaign(self.partner_b)
-        msg = self._message(paid, self.partner_b)
-        msg._set_read()
-        self._sell(self.partner_b, msg.sent_at + timedelta(days=1), 1000)
-        self._compute(paid)
-        self.assertEqual(paid.actual_cost, 250)
-        self.assertAlmostEqual(paid.roi, 300.0)
-        self.assertEqual(paid.roi_text, "+300 %")
+        self._compute(campaign)
+        # the sandbox charges nothing: no ROI, no division by zero
+        self.assertEqual(campaign.actual_cost, 0)
+        self.assertEqual(campaign.revenue_amount, 1000)
+        self.assertEqual(campaign.roi_text, "—")
+        self.assertEqual(campaign.roi, 0)
+        self.assertIn("—", campaign.revenue_html)
+        # the prices the providers reported for the two messages
+        campaign.message_ids_sent.write({"cost": 125})
+        campaign.invalidate_recordset()
+        self.assertEqual(campaign.actual_cost, 250)
+        self.assertAlmostEqual(campaign.roi, 300.0)
+        self.assertEqual(campaign.roi_text, "+300 %")
+        self.assertIn("+300 %", campaign.revenue_html)
 
     def test_per_channel_and_fallback_step(self):
         self.sandbox.sandbox_fail_ratio = 1.0
