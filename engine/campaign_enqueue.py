@@ -31,13 +31,15 @@ def chunk_size(env):
     return env.context.get("messaging_enqueue_chunk_size") or ENQUEUE_CHUNK_SIZE
 
 
-def retrigger_cron(env):
-    cron = env.ref(
-        "multichannel_messaging.ir_cron_messaging_campaign_enqueue",
-        raise_if_not_found=False,
-    )
+def trigger_cron(env, xmlid):
+    """Run the cron ``xmlid`` as soon as possible."""
+    cron = env.ref(xmlid, raise_if_not_found=False)
     if cron:
         cron.sudo()._trigger()
+
+
+def retrigger_cron(env):
+    trigger_cron(env, "multichannel_messaging.ir_cron_messaging_campaign_enqueue")
 
 
 def progress_of(campaign):

@@ -385,3 +385,92 @@ def report_rows(lines, estimate):
             }
         )
     return rows
+
+
+# ----------------------------------------------------------------------
+# Revenue: attributed orders per channel and per fallback step
+# ----------------------------------------------------------------------
+
+
+def roi(revenue, cost):
+    """(revenue - cost) / cost, or None when nothing was spent."""
+    if not cost:
+        return None
+    return (revenue - cost) / cost
+
+
+def roi_text(ratio):
+    """A ROI ratio as the report shows it: a percentage, or a dash when it
+    is undefined (nothing spent)."""
+    if ratio is None:
+        return "—"
+    return "%+.0f %%" % (100.0 * ratio)
+
+
+def revenue_by(campaigns, groupby, domain=()):
+    """{campaign id: {id or value of ``groupby``: {"count", "amount"}}} of
+    the orders attributed to the campaigns (``groupby``: "channel_id" or
+    "step"; no channel: False), restricted by ``domain``."""
+    Sale = campaigns.env["messaging.campaign.sale"].sudo()
+    result = {}
+    for campaign, key, count, amount in Sale._read_group(
+        [("campaign_id", "in", campaigns._origin.ids), *domain],
+        ["campaign_id", groupby],
+        ["__count", "amount:sum"],
+    ):
+        key = key.id if hasattr(key, "_name") else key
+        result.setdefault(campaign.id, {})[key] = {"count": count, "amount": amount}
+    return result
+
+
+def revenue_channel_rows(env, revenue, lines):
+    """One row per channel of the revenue table: orders, revenue, the
+    channel's actual cost and ROI (``revenue``: see :func:`revenue_by` on
+    "channel_id"; ``lines``: the campaign's :func:`channel_counts`). Orders
+    carrying the campaign's UTM without a message of the customer come
+    last, without a channel."""
+    Channel = env["messaging.channel"].sudo()
+    costs = {channel.id: line["cost"] for channel, line in lines.items()}
+    rows = []
+    for channel_id in sorted({key for key in revenue if key} | set(costs)):
+        figures = revenue.get(channel_id, {})
+        cost = costs.get(channel_id, 0.0)
+        amount = figures.get("amount", 0.0)
+        rows.append(
+            {
+                "name": Channel.browse(channel_id).display_name,
+                "count": figures.get("count", 0),
+                "amount": amount,
+                "cost": cost,
+                "roi_text": roi_text(roi(amount, cost)),
+            }
+        )
+    if False in revenue:
+        rows.append(
+            {
+                "name": env._("Shared link (UTM), no message"),
+                "count": revenue[False]["count"],
+                "amount": revenue[False]["amount"],
+                "cost": 0.0,
+                "roi_text": "",
+            }
+        )
+    return rows
+
+
+def revenue_step_rows(env, revenue):
+    """One row per fallback step of the revenue table (0: the primary
+    channel), see :func:`revenue_by` on "step"."""
+    rows = []
+    for step in sorted(revenue):
+        figures = revenue[step]
+        rows.append(
+            {
+                "name": env._("Primary channel")
+                if not step
+                else env._("Fallback %(step)s", step=step),
+                "count": figures["count"],
+                "amount": figures["amount"],
+            }
+        )
+    return rows

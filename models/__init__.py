@@ -13,6 +13,8 @@ from . import messaging_campaign_report
 from . import messaging_campaign_feedback
 from . import messaging_campaign_utm
 from . import messaging_campaign_sale
+from . import messaging_campaign_revenue
+from . import res_partner_rating
 from . import messaging_campaign_enqueue
 from . import messaging_demo
 from . import messaging_campaign_bulk
@@ -61,3 +63,4 @@ from . import messaging_campaign_links
 from . import messaging_message_coupon
 from . import messaging_campaign_coupon
 from . import ir_actions_server_coupon
+from . import messaging_message_attribution

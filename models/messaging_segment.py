@@ -16,6 +16,7 @@ BUILDERS = [
     ("cancelled", "Had an order cancelled"),
     ("tag", "Contact tags or tier"),
     ("inactive", "No order for some days"),
+    ("rating", "Rated us N stars"),
 ]
 # what a builder's conditions are made of
 BUILDER_FIELDS = (
@@ -26,7 +27,12 @@ BUILDER_FIELDS = (
     "builder_date_to",
     "builder_period_days",
     "builder_inactive_days",
+    "builder_rating_min",
+    "builder_rating_max",
+    "builder_rating_model_id",
 )
+# Odoo's ratings go from 1 to 5 stars (0: not rated yet)
+RATING_STARS = (1, 5)
 
 
 class _Expression(str):
@@ -94,6 +100,24 @@ class MessagingSegment(models.Model):
         help="Customers who ordered before but placed no confirmed order in the "
         "last N days, counted from the day the group is used.",
     )
+    builder_rating_min = fields.Integer(
+        "From (stars)",
+        default=5,
+        help="Contacts who gave a rating of at least this many stars (1 to 5).",
+    )
+    builder_rating_max = fields.Integer(
+        "To (stars)",
+        default=5,
+        help="Contacts who gave a rating of at most this many stars (1 to 5).",
+    )
+    builder_rating_model_id = fields.Many2one(
+        "ir.model",
+        "Rated documents",
+        ondelete="cascade",
+        domain=[("is_mail_thread", "=", True)],
+        help="Only ratings of this kind of document (e.g. Helpdesk tickets, "
+        "Sales orders); empty: ratings of anything.",
+    )
     domain = fields.Char(
         compute="_compute_domain",
         store=True,
@@ -142,6 +166,8 @@ class MessagingSegment(models.Model):
         "builder_inactive_days",
         "builder_date_from",
         "builder_date_to",
+        "builder_rating_min",
+        "builder_rating_max",
     )
     def _check_builder(self):
         for segment in self:
@@ -169,6 +195,16 @@ class MessagingSegment(models.Model):
                 )
                 % self.name
             )
+        if builder == "rating":
+            low, high = RATING_STARS
+            if not (low <= self.builder_rating_min <= self.builder_rating_max <= high):
+                return _(
+                    "Customer group %(name)s: the stars go from %(low)s to "
+                    "%(high)s, the lowest first.",
+                    name=self.name,
+                    low=low,
+                    high=high,
+                )
         if (
             self.builder_date_from
             and self.builder_date_to
@@ -215,21 +251,38 @@ class MessagingSegment(models.Model):
                     ],
                 ),
             ]
+        if builder == "rating":
+            return [("messaging_rating_ids", "any", self._get_builder_rating_domain())]
         return safe_eval(self.domain or "[]", self._get_eval_context())
 
-    def _get_builder_period_domain(self):
-        """Conditions on the order date (fixed period and/or last N days)."""
+    def _get_builder_rating_domain(self):
+        """Conditions on the contact's ratings (``rating.rating``): given
+        (``consumed``), within the stars, on the documents and in the
+        period chosen."""
+        self.ensure_one()
+        conditions = [
+            ("consumed", "=", True),
+            ("rating", ">=", self.builder_rating_min),
+            ("rating", "<=", self.builder_rating_max),
+        ]
+        if self.builder_rating_model_id:
+            conditions.append(("res_model", "=", self.builder_rating_model_id.model))
+        return conditions + self._get_builder_period_domain("create_date")
+
+    def _get_builder_period_domain(self, date_field="date_order"):
+        """Conditions on ``date_field`` (the order date, the rating's):
+        fixed period and/or last N days."""
         self.ensure_one()
         conditions = []
         if self.builder_date_from:
             conditions.append(
-                ("date_order", ">=", fields.Date.to_string(self.builder_date_from))
+                (date_field, ">=", fields.Date.to_string(self.builder_date_from))
             )
         if self.builder_date_to:
             day_after = self.builder_date_to + timedelta(days=1)
-            conditions.append(("date_order", "<", fields.Date.to_string(day_after)))
+            conditions.append((date_field, "<", fields.Date.to_string(day_after)))
         if self.builder_period_days:
-            conditions.append(("date_order", ">=", _days_ago(self.builder_period_days)))
+            conditions.append((date_field, ">=", _days_ago(self.builder_period_days)))
         return conditions
 
     # ------------------------------------------------------------------

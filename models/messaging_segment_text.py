@@ -49,7 +49,28 @@ class MessagingSegment(models.Model):
                 "in the last %(days)s days.",
                 days=self.builder_inactive_days,
             )
+        if self.builder == "rating":
+            return self._get_rating_text(period)
         return False
+
+    def _get_rating_text(self, period):
+        """The rating builder's conditions as a sentence."""
+        _ = self.env._
+        low, high = self.builder_rating_min, self.builder_rating_max
+        if low == high:
+            stars = _("%(stars)s stars", stars=low)
+        else:
+            stars = _("%(low)s to %(high)s stars", low=low, high=high)
+        if self.builder_rating_model_id:
+            return _(
+                "Contacts who rated %(documents)s %(stars)s%(period)s.",
+                documents=self.builder_rating_model_id.name,
+                stars=stars,
+                period=period,
+            )
+        return _(
+            "Contacts who rated us %(stars)s%(period)s.", stars=stars, period=period
+        )
 
     def _get_period_text(self):
         """The builder's order period as words ('' when any time)."""

@@ -2,6 +2,7 @@ from . import test_access_matrix
 from . import test_automation
 from . import test_campaign
 from . import test_campaign_enqueue
+from . import test_campaign_revenue
 from . import test_channel
 from . import test_channel_configured
 from . import test_channel_health
@@ -34,6 +35,7 @@ from . import test_routing
 from . import test_sandbox_flow
 from . import test_security
 from . import test_segment_builders
+from . import test_segment_rating
 from . import test_suite_layout
 from . import test_template
 from . import test_tour_campaign

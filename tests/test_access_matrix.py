@@ -91,6 +91,8 @@ METHOD_ACCESS = {
     ("messaging.campaign", "action_view_report"): "user",
     ("messaging.campaign", "action_view_sources"): "user",
     ("messaging.campaign", "action_preview_recipients"): "user",
+    ("messaging.campaign", "action_refresh_results"): "manager",
+    ("messaging.campaign", "action_view_orders"): "user",
     ("messaging.segment", "action_view_partners"): "user",
     ("messaging.team", "action_open_conversations"): "user",
     ("messaging.message", "action_cancel"): "user",

@@ -238,6 +238,7 @@ class TestOdooSideEffects(MessagingCase):
                 "messaging_message_count",
                 "messaging_identity_ids",
                 "messaging_opt_out_channel_ids",
+                "messaging_rating_ids",
             ],
             "sale.order": ["messaging_message_count"],
         }
