@@ -7,6 +7,7 @@ from . import messaging_segment
 from . import messaging_segment_text
 from . import messaging_fallback_step
 from . import messaging_campaign_fallback
+from . import messaging_campaign_variant
 from . import messaging_campaign
 from . import messaging_campaign_recipients
 from . import messaging_campaign_report
@@ -14,6 +15,7 @@ from . import messaging_campaign_feedback
 from . import messaging_campaign_utm
 from . import messaging_campaign_sale
 from . import messaging_campaign_enqueue
+from . import messaging_campaign_ab
 from . import messaging_demo
 from . import messaging_campaign_bulk
 from . import messaging_identity
@@ -54,3 +56,4 @@ from . import mail_thread
 from . import messaging_channel_email
 from . import messaging_message_document
 from . import messaging_message_click
+from . import messaging_message_ab
