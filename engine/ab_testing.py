@@ -120,9 +120,15 @@ def variant_stats(campaigns):
         )
     )
     stats = {}
-    for variant_id, recipients, sent, delivered, read, clicked, cost in (
-        env.cr.fetchall()
-    ):
+    for (
+        variant_id,
+        recipients,
+        sent,
+        delivered,
+        read,
+        clicked,
+        cost,
+    ) in env.cr.fetchall():
         stats[variant_id] = {
             "recipients": recipients,
             "sent": sent,

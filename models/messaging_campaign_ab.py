@@ -133,9 +133,7 @@ class MessagingCampaign(models.Model):
     def _check_ab_variant_count(self):
         for campaign in self:
             count = len(campaign.ab_variant_ids)
-            if count > MAX_VARIANTS or (
-                campaign.ab_testing_enabled and count < 2
-            ):
+            if count > MAX_VARIANTS or (campaign.ab_testing_enabled and count < 2):
                 raise ValidationError(
                     _(
                         "Campaign %(name)s: an A/B test has 2 or 3 variants "
@@ -174,18 +172,20 @@ class MessagingCampaign(models.Model):
     def write(self, vals):
         if any(name in vals for name in AB_LOCKED_FIELDS):
             changed = self.filtered(
-                lambda c: any(c[name] != vals[name] for name in AB_LOCKED_FIELDS
-                              if name in vals)
+                lambda c: any(
+                    c[name] != vals[name] for name in AB_LOCKED_FIELDS if name in vals
+                )
             )
             changed._check_ab_editable()
         return super().write(vals)
 
     def _check_ready(self):
-        super()._check_ready()
+        result = super()._check_ready()
         for campaign in self.filtered("ab_testing_enabled"):
             campaign._check_ab_variant_count()
             for variant in campaign.ab_variant_ids:
                 campaign._check_step_template(variant.template_id)
+        return result
 
     # ------------------------------------------------------------------
     # Workflow

@@ -18,8 +18,7 @@ class MessagingCampaignVariant(models.Model):
     _description = "Campaign A/B Test Variant"
 
     name = fields.Char(
-        help="How the variant is called in the report (A, B, C when left "
-        "empty)."
+        help="How the variant is called in the report (A, B, C when left empty)."
     )
     campaign_id = fields.Many2one(
         "messaging.campaign", required=True, ondelete="cascade", index=True
