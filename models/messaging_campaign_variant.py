@@ -72,12 +72,14 @@ class MessagingCampaignVariant(models.Model):
         return variants
 
     def write(self, vals):
+        self.check_access("write")
         self.campaign_id._check_ab_editable()
         result = super().write(vals)
         self.campaign_id._check_ab_editable()
         return result
 
     def unlink(self):
+        self.check_access("unlink")
         self.campaign_id._check_ab_editable()
         return super().unlink()
 
