@@ -39,22 +39,19 @@ class TestCampaignAB(SalesMessagingCase):
                 for index in range(AUDIENCE)
             ]
         )
-        Template = cls.env["messaging.template"]
-        cls.template_b = Template.create(
-            {
-                "name": "Ưu đãi B",
-                "channel_type": "sandbox",
-                "category": "marketing",
-                "body": "Giảm 10% cho {{ object.name }}",
-            }
-        )
-        cls.template_c = Template.create(
-            {
-                "name": "Ưu đãi C",
-                "channel_type": "sandbox",
-                "category": "marketing",
-                "body": "Quà tặng cho {{ object.name }}",
-            }
+        cls.template_b, cls.template_c = cls.env["messaging.template"].create(
+            [
+                {
+                    "name": name,
+                    "channel_type": "sandbox",
+                    "category": "marketing",
+                    "body": body,
+                }
+                for name, body in (
+                    ("Ưu đãi B", "Giảm 10% cho {{ object.name }}"),
+                    ("Quà tặng C", "Quà tặng cho {{ object.name }}"),
+                )
+            ]
         )
         cls.segment = cls._segment(cls.audience, name="AB audience")
         cls.Campaign = cls.env["messaging.campaign"].with_context(**CHUNK)
@@ -78,6 +75,14 @@ class TestCampaignAB(SalesMessagingCase):
             Command.create(
                 {"channel_id": self.sandbox_b.id, "template_id": self.template_c.id}
             ),
+        ]
+
+    def _with_second(self, template):
+        """Variant commands: A with the campaign's template, B with
+        ``template`` on the same sandbox channel."""
+        return [
+            self._variants()[0],
+            Command.create({"channel_id": self.sandbox.id, "template_id": template.id}),
         ]
 
     def _campaign(self, **vals):
@@ -355,19 +360,7 @@ class TestCampaignAB(SalesMessagingCase):
         with self.assertRaisesRegex(ValidationError, "Channel, then the fallback"):
             self._campaign(routing="auto")
         with self.assertRaises(ValidationError):  # an order template on contacts
-            self._campaign(
-                ab_variant_ids=[
-                    Command.create(
-                        {"channel_id": self.sandbox.id, "template_id": self.template.id}
-                    ),
-                    Command.create(
-                        {
-                            "channel_id": self.sandbox.id,
-                            "template_id": self.template_order.id,
-                        }
-                    ),
-                ]
-            )
+            self._campaign(ab_variant_ids=self._with_second(self.template_order))
         with self.assertRaisesRegex(ValidationError, "fallback chain"):
             self._campaign(
                 fallback_ids=[
@@ -383,19 +376,7 @@ class TestCampaignAB(SalesMessagingCase):
     def test_template_must_fit_the_variant_channel(self):
         self._setup_email_and_zalo("AB e-mail")
         with self.assertRaises(ValidationError):
-            self._campaign(
-                ab_variant_ids=[
-                    Command.create(
-                        {"channel_id": self.sandbox.id, "template_id": self.template.id}
-                    ),
-                    Command.create(
-                        {
-                            "channel_id": self.sandbox.id,
-                            "template_id": self.template_email.id,
-                        }
-                    ),
-                ]
-            )
+            self._campaign(ab_variant_ids=self._with_second(self.template_email))
 
     def test_variants_fixed_once_activated(self):
         campaign = self._campaign()
