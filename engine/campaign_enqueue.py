@@ -16,7 +16,7 @@ from odoo import fields
 from odoo.osv import expression
 from odoo.tools import SQL
 
-from . import coupons, transaction
+from . import ab_testing, coupons, transaction
 
 # recipients queued per transaction by the enqueue cron; a campaign with at
 # most this many recipients is queued inline when it is activated
@@ -377,25 +377,60 @@ def enqueue_recipients(campaign, recipients):
     """One queued message per recipient of ``recipients``; returns their
     ids."""
     campaign.ensure_one()
+    if campaign.ab_state:
+        return enqueue_ab_testing(campaign, recipients)
+    if campaign.routing != "auto":
+        return enqueue_on(
+            campaign, campaign.channel_id, campaign.template_id, recipients
+        )
     Message = campaign.env["messaging.message"]
-    common = {
+    common = _common_values(campaign)
+    ids = []
+    groups = campaign._route_recipients(recipients)
+    for (channel, template), group in groups.items():
+        ids += Message._bulk_enqueue(channel, template, group, **common)
+    return ids
+
+
+def _common_values(campaign):
+    return {
         "campaign_id": campaign.id,
         "company_id": campaign.company_id.id,
         "user_id": campaign.user_id.id,
         "scheduled_at": campaign.scheduled_at or fields.Datetime.now(),
     }
-    if campaign.routing != "auto":
-        return Message._bulk_enqueue(
-            campaign.channel_id,
-            campaign.template_id,
-            recipients,
-            fallback_chain=campaign._get_fallback_chain(),
-            **common,
-        )
+
+
+def enqueue_on(campaign, channel, template, recipients):
+    """One queued message per recipient on ``channel`` with ``template``,
+    then the campaign's fallback chain; returns their ids."""
+    return campaign.env["messaging.message"]._bulk_enqueue(
+        channel,
+        template,
+        recipients,
+        fallback_chain=campaign._get_fallback_chain(),
+        **_common_values(campaign),
+    )
+
+
+def enqueue_ab_testing(campaign, recipients):
+    """A/B test (see ``ab_testing``): while testing, the test share of
+    ``recipients`` on their variants, the others not queued; once decided,
+    those not yet messaged with the winner. Returns the ids queued."""
+    if campaign.ab_state == "decided":
+        winner = campaign.ab_winner_id
+        rest = ab_testing.not_yet_messaged(campaign, recipients)
+        return enqueue_on(campaign, winner.channel_id, winner.template_id, rest)
     ids = []
-    groups = campaign._route_recipients(recipients)
-    for (channel, template), group in groups.items():
-        ids += Message._bulk_enqueue(channel, template, group, **common)
+    groups = ab_testing.split_test(campaign, progress_of(campaign), recipients)
+    for variant, group in groups.items():
+        if not group:
+            continue
+        variant_ids = enqueue_on(
+            campaign, variant.channel_id, variant.template_id, group
+        )
+        ab_testing.mark_variant(campaign.env, variant, variant_ids)
+        ids += variant_ids
     return ids
 
 

@@ -7,6 +7,7 @@ from . import messaging_segment
 from . import messaging_segment_text
 from . import messaging_fallback_step
 from . import messaging_campaign_fallback
+from . import messaging_campaign_variant
 from . import messaging_campaign
 from . import messaging_campaign_recipients
 from . import messaging_campaign_report
@@ -16,6 +17,7 @@ from . import messaging_campaign_sale
 from . import messaging_campaign_revenue
 from . import res_partner_rating
 from . import messaging_campaign_enqueue
+from . import messaging_campaign_ab
 from . import messaging_demo
 from . import messaging_campaign_bulk
 from . import messaging_identity
@@ -64,3 +66,4 @@ from . import messaging_message_coupon
 from . import messaging_campaign_coupon
 from . import ir_actions_server_coupon
 from . import messaging_message_attribution
+from . import messaging_message_ab

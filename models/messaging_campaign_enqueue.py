@@ -25,6 +25,10 @@ class MessagingCampaignEnqueue(models.Model):
         help="Send time of the first message spread by the campaign's pace."
     )
     spread_rank = fields.Integer(help="Messages spread so far.")
+    # A/B test: recipients split so far and those put into the test (the
+    # split of the next chunk goes on from them, see engine/ab_testing.py)
+    ab_seen = fields.Integer("Recipients split")
+    ab_tested = fields.Integer("Recipients tested")
 
     _sql_constraints = [
         (

@@ -1,6 +1,7 @@
 from . import test_access_matrix
 from . import test_automation
 from . import test_campaign
+from . import test_campaign_ab
 from . import test_campaign_enqueue
 from . import test_campaign_revenue
 from . import test_channel

@@ -49,6 +49,7 @@ MODEL_ACCESS = {
     "messaging.segment": ("user", "manager", "manager", "manager"),
     "messaging.campaign": ("user", "manager", "manager", "manager"),
     "messaging.campaign.fallback": ("user", "manager", "manager", "manager"),
+    "messaging.campaign.variant": ("user", "manager", "manager", "manager"),
     "messaging.campaign.enqueue": ("user", None, None, None),
     "messaging.campaign.sale": ("user", None, None, None),
     "messaging.message": ("user", "user", "user", "manager"),
@@ -89,6 +90,7 @@ METHOD_ACCESS = {
     ("messaging.campaign", "action_draft"): "manager",
     ("messaging.campaign", "action_view_messages"): "user",
     ("messaging.campaign", "action_view_report"): "user",
+    ("messaging.campaign.variant", "action_pick_winner"): "manager",
     ("messaging.campaign", "action_view_sources"): "user",
     ("messaging.campaign", "action_preview_recipients"): "user",
     ("messaging.campaign", "action_refresh_results"): "manager",
@@ -265,6 +267,13 @@ class TestAccessMatrix(MessagingCase):
                 "segment_ids": [(6, 0, cls.segment.ids)],
             }
         )
+        cls.variant = cls.env["messaging.campaign.variant"].create(
+            {
+                "campaign_id": cls.campaign.id,
+                "channel_id": cls.sandbox.id,
+                "template_id": cls.template.id,
+            }
+        )
         cls.message = cls.Message.create(
             {
                 "partner_id": cls.partner_a.id,
@@ -280,6 +289,7 @@ class TestAccessMatrix(MessagingCase):
             "messaging.channel": cls.sandbox,
             "messaging.template": cls.template,
             "messaging.campaign": cls.campaign,
+            "messaging.campaign.variant": cls.variant,
             "messaging.segment": cls.segment,
             "messaging.team": cls.team,
             "messaging.message": cls.message,
