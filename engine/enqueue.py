@@ -226,6 +226,8 @@ def prepare_one(message):
     vals = {"route": route, "recipient": address}
     if message.template_id and not message.body and not message.template_data:
         vals.update(rendering.render_message(message))
+        if message.state != "queued":
+            return  # refused while rendering (a survey that cannot be answered)
     message.sudo().write(vals)
     if message.channel_type == "zalo" and route in rendering.ZBS_ROUTES:
         errors = message.template_id._check_params(message.template_data or {})

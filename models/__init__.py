@@ -54,3 +54,9 @@ from . import mail_thread
 from . import messaging_channel_email
 from . import messaging_message_document
 from . import messaging_message_click
+from . import rating_rating
+from . import messaging_template_survey
+from . import messaging_message_survey
+from . import survey_user_input
+from . import messaging_channel_rating
+from . import discuss_channel_rating
