@@ -116,8 +116,10 @@ class MessagingMessage(models.Model):
             vals_list.append(vals)
         answers = UserInput.create(vals_list)
         for question in survey.question_ids.filtered(
-            lambda q: q.question_type == "char_box"
-            and (q.save_as_email or q.save_as_nickname)
+            lambda q: (
+                q.question_type == "char_box"
+                and (q.save_as_email or q.save_as_nickname)
+            )
         ):
             for answer in answers:
                 if question.save_as_email and answer.email:

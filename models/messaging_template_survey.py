@@ -13,7 +13,6 @@ class MessagingTemplate(models.Model):
 
     survey_id = fields.Many2one(
         "survey.survey",
-        "Survey",
         ondelete="set null",
         help="Each recipient gets their own answer of this survey: write "
         "[survey_url] in the text, or as a parameter's expression, where the "

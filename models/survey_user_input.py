@@ -1,4 +1,4 @@
-from odoo import models, fields
+from odoo import fields, models
 
 
 class SurveyUserInput(models.Model):
@@ -32,7 +32,10 @@ class SurveyUserInput(models.Model):
             MailMessage._messaging_post(
                 answer.partner_id,
                 "survey_done",
-                {"survey": answer.survey_id.title, "id": answer.messaging_message_id.id},
+                {
+                    "survey": answer.survey_id.title,
+                    "id": answer.messaging_message_id.id,
+                },
                 message_type="notification",
                 subtype_xmlid="mail.mt_note",
             )
