@@ -15,7 +15,7 @@ class SaleOrder(models.Model):
     # the customers' ratings of the order (Zalo ratings among them): a
     # salesperson without Messaging rights sees them too, as Odoo's ratings
     messaging_rating_count = fields.Integer(
-        "Ratings", compute="_compute_messaging_rating", compute_sudo=True
+        "Customer ratings", compute="_compute_messaging_rating", compute_sudo=True
     )
     messaging_rating_avg = fields.Float(
         "Average rating",
