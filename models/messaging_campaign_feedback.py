@@ -66,7 +66,7 @@ class MessagingCampaign(models.Model):
         ids = self._origin.ids
         if ids:
             self.env["messaging.message"].flush_model(
-                ["campaign_id", "survey_user_input_id"]
+                ["campaign_id", "survey_user_input_id", "state"]
             )
             self.env["survey.user_input"].flush_model(["state"])
             # a fallback message carries its parent's answer: counted once

@@ -14,17 +14,17 @@ class SaleOrder(models.Model):
 
     # the customers' ratings of the order (Zalo ratings among them): a
     # salesperson without Messaging rights sees them too, as Odoo's ratings
-    messaging_rating_count = fields.Integer(
-        "Customer ratings", compute="_compute_messaging_rating", compute_sudo=True
+    customer_rating_count = fields.Integer(
+        "Customer ratings", compute="_compute_customer_rating", compute_sudo=True
     )
-    messaging_rating_avg = fields.Float(
+    customer_rating_avg = fields.Float(
         "Average rating",
-        compute="_compute_messaging_rating",
+        compute="_compute_customer_rating",
         compute_sudo=True,
         digits=(3, 1),
     )
 
-    def _compute_messaging_rating(self):
+    def _compute_customer_rating(self):
         groups = self.env["rating.rating"]._read_group(
             [
                 ("res_model", "=", "sale.order"),
@@ -38,8 +38,8 @@ class SaleOrder(models.Model):
         ratings = {res_id: (count, avg) for res_id, count, avg in groups}
         for order in self:
             count, avg = ratings.get(order.id, (0, 0.0))
-            order.messaging_rating_count = count
-            order.messaging_rating_avg = avg or 0.0
+            order.customer_rating_count = count
+            order.customer_rating_avg = avg or 0.0
 
     def _compute_messaging_message_count(self):
         counts = dict(

@@ -113,13 +113,13 @@ class TestRatingWebhook(HttpCase):
         )
         self.assertEqual(len(line), 1)
         self.order.invalidate_recordset()
-        self.assertEqual(self.order.messaging_rating_count, 1)
-        self.assertEqual(self.order.messaging_rating_avg, 5.0)
+        self.assertEqual(self.order.customer_rating_count, 1)
+        self.assertEqual(self.order.customer_rating_avg, 5.0)
         # the salesperson without Messaging rights sees it on the order
         values = self.order.with_user(self.salesman).read(
-            ["messaging_rating_count", "messaging_rating_avg"]
+            ["customer_rating_count", "customer_rating_avg"]
         )[0]
-        self.assertEqual(values["messaging_rating_count"], 1)
+        self.assertEqual(values["customer_rating_count"], 1)
         self.assertEqual(self.customer.messaging_rating_count, 1)
 
         # the same call again (Zalo retries): still one rating
@@ -242,6 +242,11 @@ class TestSurveyInMessage(MessagingCase):
         self.campaign.invalidate_recordset()
         self.assertEqual(self.campaign.count_survey_sent, 2)
         self.assertEqual(self.campaign.count_survey_done, 0)
+        # not sent yet: not counted
+        messages[1].sudo().write({"state": "queued"})
+        self.campaign.invalidate_recordset()
+        self.assertEqual(self.campaign.count_survey_sent, 1)
+        messages[1].sudo().write({"state": "delivered"})
         first = messages.filtered(lambda m: m.partner_id == self.partner_a)
         first.survey_user_input_id._mark_done()
         line = self.partner_a.message_ids.filtered(
@@ -355,6 +360,7 @@ class TestRatingOnClosing(MessagingCase):
             cls.identity
         )
         cls.conversation._messaging_sync_customer()
+        cls.conversation._messaging_set_agent(cls.agent)
 
     def _requests(self):
         return self.Message.search(
