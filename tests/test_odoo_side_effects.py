@@ -261,7 +261,9 @@ class TestOdooSideEffects(MessagingCase):
             }
         )
         surveyor = make_user(
-            self.env, "mm_plain_surveyor", "survey.group_survey_manager"
+            self.env,
+            "mm_plain_surveyor",
+            "base.group_user,survey.group_survey_manager",
         )
         values = answer.with_user(surveyor).read()[0]
         self.assertNotIn("messaging_message_id", values)
