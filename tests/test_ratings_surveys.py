@@ -394,3 +394,20 @@ class TestRatingOnClosing(MessagingCase):
     def test_only_a_rating_template_on_contacts(self):
         with self.assertRaisesRegex(ValidationError, "Service rating"):
             self.zalo.rating_template_id = self.template
+
+    def test_shipped_order_rating_rule(self):
+        """Shipped inactive; without the stock app it fires when the order
+        is fully invoiced, with the Zalo service rating template."""
+        rule = self.env.ref(f"{MODULE}.base_automation_sale_order_rating")
+        self.assertFalse(rule.active)
+        self.assertEqual(rule.trigger_field_ids.name, "invoice_status")
+        self.assertIn("'invoiced'", rule.filter_domain)
+        template = rule.action_server_ids.messaging_template_id
+        self.assertEqual(
+            (template.channel_type, template.zbs_template_type, template.model),
+            ("zalo", "5", "sale.order"),
+        )
+        order = self.env["sale.order"].create({"partner_id": self.partner_a.id})
+        params = template._render_params(order.ids)[order.id]
+        self.assertEqual(params, {"order_code": order.name})
+        self.assertEqual(template._check_params(params), [])
