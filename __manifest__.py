@@ -19,6 +19,7 @@
         "link_tracker",
         "rating",
         "sale_loyalty",
+        "survey",
     ],
     "external_dependencies": {
         "python": ["phonenumbers", "requests", "urllib3", "certifi"]
@@ -47,6 +48,7 @@
         "views/ir_actions_server_views.xml",
         "views/messaging_channel_webhook_views.xml",
         "views/messaging_feedback_views.xml",
+        "views/messaging_rating_views.xml",
         "views/messaging_channel_setup_views.xml",
         "views/messaging_unsubscribe_templates.xml",
         "wizard/messaging_composer_views.xml",

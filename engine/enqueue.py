@@ -232,6 +232,8 @@ def prepare_one(message):
     vals = {"route": route, "recipient": address}
     if message.template_id and not message.body and not message.template_data:
         content = rendering.render_message(message)
+        if message.state != "queued":
+            return  # refused while rendering (a survey that cannot be answered)
         shortener = links.LinkShortener(message.env)
         vals.update(links.track_values(message, content, shortener, route, address))
     message.sudo().write(vals)

@@ -139,7 +139,11 @@ def render_message(message):
     template = message.template_id
     check_template_model(template, message.res_model or template.model)
     values = render(template, [message.res_id])[message.res_id]
-    return coupons.fill(values, message.coupon_id, message.partner_id.lang)
+    values = coupons.fill(values, message.coupon_id, message.partner_id.lang)
+    if template.survey_id:
+        # the recipient's own survey link (messaging_message_survey.py)
+        values = message._fill_survey_links({message.id: values}).get(message.id, {})
+    return values
 
 
 def prepare_lazy_content(messages):
@@ -160,8 +164,14 @@ def prepare_lazy_content(messages):
     for (template, _model), ids in groups.items():
         group = messages.browse(ids)
         content = render(template, group.mapped("res_id"))
+        by_message = {message.id: content[message.res_id] for message in group}
+        if template.survey_id:
+            # each recipient's own survey link, the answers made in one create
+            by_message = group._fill_survey_links(by_message)
         for message in group:
-            values = content[message.res_id]
+            if message.id not in by_message:
+                continue  # failed: its survey cannot be answered
+            values = by_message[message.id]
             if not values:
                 break  # nothing to render with this template
             values = coupons.fill(values, message.coupon_id, message.partner_id.lang)

@@ -67,3 +67,9 @@ from . import messaging_campaign_coupon
 from . import ir_actions_server_coupon
 from . import messaging_message_attribution
 from . import messaging_message_ab
+from . import rating_rating
+from . import messaging_template_survey
+from . import messaging_message_survey
+from . import survey_user_input
+from . import messaging_channel_rating
+from . import discuss_channel_rating

@@ -29,6 +29,8 @@ LINES = {
         "Zalo rating of message %(id)s: %(stars)s %(rate)s/5\n%(text)s"
     ),
     "held": _lt("%(channel)s message to %(to)s waits: %(reason)s"),
+    "survey_done": _lt("Survey %(survey)s answered (link of message %(id)s)."),
+    "rating_request": _lt("Rating request %(template)s sent on closing."),
 }
 NOTIFICATION = Markup('<div class="o_mail_notification">%s</div>')
 

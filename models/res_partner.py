@@ -51,6 +51,13 @@ class ResPartner(models.Model):
         compute="_compute_messaging_message_count",
         groups="multichannel_messaging.group_messaging_user",
     )
+    messaging_rating_count = fields.Integer(
+        "Ratings given",
+        compute="_compute_messaging_rating_count",
+        compute_sudo=True,
+        groups="multichannel_messaging.group_messaging_user",
+        help="The ratings this contact gave (Zalo ratings among them).",
+    )
 
     messaging_click_count = fields.Integer(
         "Clicks on messages",
@@ -89,6 +96,21 @@ class ResPartner(models.Model):
         )
         for partner in self:
             partner.messaging_click_count = counts.get(partner, 0)
+
+    def _compute_messaging_rating_count(self):
+        counts = dict(
+            self.env["rating.rating"]._read_group(
+                [
+                    ("partner_id", "in", self.ids),
+                    ("consumed", "=", True),
+                    ("rating", ">", 0),
+                ],
+                ["partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.messaging_rating_count = counts.get(partner, 0)
 
     def action_view_messaging_messages(self):
         self._check_messaging_group("multichannel_messaging.group_messaging_user")

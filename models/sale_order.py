@@ -12,6 +12,35 @@ class SaleOrder(models.Model):
         groups="multichannel_messaging.group_messaging_user",
     )
 
+    # the customers' ratings of the order (Zalo ratings among them): a
+    # salesperson without Messaging rights sees them too, as Odoo's ratings
+    customer_rating_count = fields.Integer(
+        "Customer ratings", compute="_compute_customer_rating", compute_sudo=True
+    )
+    customer_rating_avg = fields.Float(
+        "Average rating",
+        compute="_compute_customer_rating",
+        compute_sudo=True,
+        digits=(3, 1),
+    )
+
+    def _compute_customer_rating(self):
+        groups = self.env["rating.rating"]._read_group(
+            [
+                ("res_model", "=", "sale.order"),
+                ("res_id", "in", self.ids),
+                ("consumed", "=", True),
+                ("rating", ">", 0),
+            ],
+            ["res_id"],
+            ["__count", "rating:avg"],
+        )
+        ratings = {res_id: (count, avg) for res_id, count, avg in groups}
+        for order in self:
+            count, avg = ratings.get(order.id, (0, 0.0))
+            order.customer_rating_count = count
+            order.customer_rating_avg = avg or 0.0
+
     def _compute_messaging_message_count(self):
         counts = dict(
             self.env["messaging.message"]._read_group(

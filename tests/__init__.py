@@ -56,3 +56,4 @@ from . import test_zalo_events
 from . import test_zalo_oa_echo
 from . import test_zalo_published
 from . import test_zbs_templates
+from . import test_ratings_surveys

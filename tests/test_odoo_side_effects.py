@@ -225,6 +225,57 @@ class TestOdooSideEffects(MessagingCase):
         self.order.with_user(self.salesman).read()
         self.customer.with_user(self.salesman).read()
 
+    def test_read_ratings_and_survey_answers_whole(self):
+        """A Zalo rating on the order and a survey answer sent in a message
+        read whole by those who read them in Odoo without Messaging rights;
+        the links to the queue's messages hidden from them."""
+        message = self.env["messaging.message"].search(
+            [("res_model", "=", "sale.order"), ("res_id", "=", self.order.id)]
+        )
+        rating = self.env["rating.rating"].create(
+            {
+                "res_model_id": self.env["ir.model"]._get_id("sale.order"),
+                "res_id": self.order.id,
+                "partner_id": self.customer.id,
+                "rating": 5,
+                "feedback": "Rất tốt",
+                "consumed": True,
+                "messaging_message_id": message.id,
+            }
+        )
+        values = rating.with_user(self.salesman).read()[0]
+        self.assertNotIn("messaging_message_id", values)
+        self.assertEqual(values["rating"], 5)
+        self.assertEqual(
+            self.order.with_user(self.salesman).read(["customer_rating_count"])[0][
+                "customer_rating_count"
+            ],
+            1,
+        )
+        survey = self.env["survey.survey"].create({"title": "Góp ý"})
+        answer = self.env["survey.user_input"].create(
+            {
+                "survey_id": survey.id,
+                "partner_id": self.customer.id,
+                "messaging_message_id": message.id,
+            }
+        )
+        surveyor = make_user(
+            self.env,
+            "mm_plain_surveyor",
+            "base.group_user,survey.group_survey_manager",
+        )
+        values = answer.with_user(surveyor).read()[0]
+        self.assertNotIn("messaging_message_id", values)
+        self.assertEqual(values["partner_id"][0], self.customer.id)
+        self.assertEqual(
+            self.env["rating.rating"]
+            .with_user(self.agent)
+            .browse(rating.id)
+            .messaging_message_id,
+            message,
+        )
+
     def test_read_discuss_channels_whole(self):
         for user in self.users:
             self.assertTrue(self._read_all(self.group_chat, user), user.login)
