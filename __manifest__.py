@@ -19,6 +19,7 @@
         "link_tracker",
         "rating",
         "sale_loyalty",
+        "l10n_vn",
     ],
     "external_dependencies": {
         "python": ["phonenumbers", "requests", "urllib3", "certifi"]

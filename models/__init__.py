@@ -54,3 +54,7 @@ from . import mail_thread
 from . import messaging_channel_email
 from . import messaging_message_document
 from . import messaging_message_click
+from . import messaging_message_payment
+from . import sale_order_payment
+from . import account_move
+from . import payment_transaction
