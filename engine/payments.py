@@ -242,18 +242,26 @@ def vietqr_bank(order):
                 company=company,
             )
         )
-    errors = [vietqr_error(bank) for bank in banks]
-    for bank, error in zip(banks, errors, strict=True):
-        if not error:
-            return bank
-    raise UserError(errors[0])
+    # the account the closest to a VietQR code tells what is missing
+    bank = max(banks, key=lambda b: vietqr_error(b)[0])
+    error = vietqr_error(bank)[1]
+    if error:
+        raise UserError(error)
+    return bank
 
 
 def vietqr_error(bank):
-    """What to fill in on ``bank`` for a VietQR code, or None."""
-    env = bank.env
-    account = bank.acc_number
-    holder = bank.partner_id
+    """``(checks passed, what to fill in)`` on ``bank`` for a VietQR code;
+    ``(n, None)`` when it is complete."""
+    for step, check in enumerate(VIETQR_CHECKS):
+        error = check(bank)
+        if error:
+            return step, error
+    return len(VIETQR_CHECKS), None
+
+
+def _check_holder_country(bank):
+    env, account, holder = bank.env, bank.acc_number, bank.partner_id
     if holder.country_code != "VN":
         return env._(
             "Bank account %(account)s: VietQR needs a Vietnamese account "
@@ -261,6 +269,11 @@ def vietqr_error(bank):
             account=account,
             holder=holder.display_name,
         )
+    return None
+
+
+def _check_holder_city(bank):
+    env, account, holder = bank.env, bank.acc_number, bank.partner_id
     if not holder.city:
         return env._(
             "Bank account %(account)s: VietQR needs the city of the account "
@@ -268,18 +281,33 @@ def vietqr_error(bank):
             account=account,
             holder=holder.display_name,
         )
+    return None
+
+
+def _check_bank(bank):
+    env, account = bank.env, bank.acc_number
     if not bank.bank_id:
         return env._(
             "Bank account %(account)s has no bank: pick its Bank on the bank "
             "account (Contacts > Configuration > Bank Accounts).",
             account=account,
         )
+    return None
+
+
+def _check_bic(bank):
+    env = bank.env
     if not bank.bank_id.bic:
         return env._(
             "Bank %(bank)s has no Bank Identifier Code: fill in its BIC "
             "(Contacts > Configuration > Banks), VietQR needs it.",
             bank=bank.bank_id.name,
         )
+    return None
+
+
+def _check_proxy(bank):
+    env, account = bank.env, bank.acc_number
     if bank.proxy_type not in VN_PROXY_TYPES or not bank.proxy_value:
         return env._(
             "Bank account %(account)s: set its QR Code Type to Bank Account "
@@ -288,6 +316,16 @@ def vietqr_error(bank):
             account=account,
         )
     return None
+
+
+# what a VietQR code needs, in the order a user fills it in
+VIETQR_CHECKS = (
+    _check_holder_country,
+    _check_holder_city,
+    _check_bank,
+    _check_bic,
+    _check_proxy,
+)
 
 
 def vietqr_payload(bank, order, amount):
@@ -376,8 +414,7 @@ def queue_request(order):
     if order.state == "cancel" or order.currency_id.is_zero(amount):
         raise UserError(
             order.env._(
-                "Order %(order)s has nothing to pay: it is cancelled or already "
-                "paid.",
+                "Order %(order)s has nothing to pay: it is cancelled or already paid.",
                 order=order.name,
             )
         )

@@ -49,8 +49,9 @@ class SaleOrder(models.Model):
         Message = self.env["messaging.message"].sudo()
         domain = [("res_model", "=", "sale.order"), ("res_id", "in", self.ids)]
         confirmed = set(
-            Message.search(domain + [("payment_kind", "=", payments.CONFIRMATION)])
-            .mapped("res_id")
+            Message.search(
+                domain + [("payment_kind", "=", payments.CONFIRMATION)]
+            ).mapped("res_id")
         )
         requests = Message.search(
             domain
@@ -73,6 +74,8 @@ class SaleOrder(models.Model):
         invoices = self.invoice_ids.filtered(
             lambda m: m.state == "posted" and m.move_type == "out_invoice"
         )
-        return self.invoice_status == "invoiced" and bool(invoices) and all(
-            m.payment_state in ("paid", "in_payment") for m in invoices
+        return (
+            self.invoice_status == "invoiced"
+            and bool(invoices)
+            and all(m.payment_state in ("paid", "in_payment") for m in invoices)
         )
