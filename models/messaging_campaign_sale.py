@@ -17,16 +17,15 @@ class MessagingCampaignSale(models.Model):
     company_id = fields.Many2one(related="campaign_id.company_id", store=True)
     message_id = fields.Many2one(
         "messaging.message",
-        string="Message",
         index="btree_not_null",
         ondelete="set null",
         help="The campaign's message the order is attributed to.",
     )
     order_id = fields.Many2one(
-        "sale.order", string="Order", required=True, index=True, ondelete="cascade"
+        "sale.order", required=True, index=True, ondelete="cascade"
     )
     partner_id = fields.Many2one("res.partner", string="Customer", index=True)
-    channel_id = fields.Many2one("messaging.channel", string="Channel")
+    channel_id = fields.Many2one("messaging.channel")
     step = fields.Integer(
         help="0: the campaign's primary channel; 1, 2…: the fallback step "
         "that reached the customer."
