@@ -63,7 +63,10 @@ def transfer_note(order):
 
 def customer_env(order):
     """The order in its customer's language (the texts they receive)."""
-    lang = order.partner_id.lang or order.env.lang or "en_US"
+    lang = order.partner_id.lang
+    if not lang or not order.env["res.lang"]._get_data(code=lang):
+        # a language not installed here: the sender's
+        lang = order.env.lang or "en_US"
     return order.with_context(lang=lang), lang
 
 
