@@ -303,7 +303,8 @@ def _check_bic(bank):
     if not bank.bank_id.bic:
         return env._(
             "Bank %(bank)s has no Bank Identifier Code: fill in its BIC "
-            "(Contacts > Configuration > Banks), VietQR needs it.",
+            "(Contacts > Configuration > Banks) with the bank's 6-digit NAPAS "
+            "code that VietQR needs (e.g. 970436 for Vietcombank).",
             bank=bank.bank_id.name,
         )
     return None
