@@ -19,7 +19,7 @@
         "link_tracker",
         "rating",
         "sale_loyalty",
-        "l10n_vn",
+        "account_qr_code_emv",
     ],
     "external_dependencies": {
         "python": ["phonenumbers", "requests", "urllib3", "certifi"]

@@ -9,8 +9,9 @@ a. a ZBS payment-request template (type 3) approved on a Zalo OA of the
    order's company for one of the company's bank accounts, when the amount
    is one Zalo takes (2,000 to 500,000,000 VND); its amount and transfer
    note parameters carry the order's;
-b. a consultation message with the order's VietQR image (Odoo's EMV QR of
-   the company's bank account, ``l10n_vn``) and its portal link, when the
+b. a consultation message with the order's VietQR image (the EMV QR code
+   of the company's bank account, built with ``account_qr_code_emv``'s
+   helpers the way ``l10n_vn`` builds it) and its portal link, when the
    customer's Zalo conversation is open (inside the 7-day window);
 c. an SMS with the portal link (the company's SMS channel; the sandbox
    stands in for it).
@@ -31,8 +32,11 @@ PAYMENT_TEMPLATE_TYPE = "3"
 # Zalo parameter kinds (``messaging.template.param.zalo_param_kind``)
 AMOUNT_KIND = "14"
 NOTE_KIND = "15"
-# the QR codes Odoo builds for a Vietnamese account (``l10n_vn``)
-VN_PROXY_TYPES = ("merchant_id", "payment_service", "atm_card", "bank_acc")
+# VietQR (NAPAS) on EMVCo: its application id and the service "transfer to
+# a bank account" (the values ``l10n_vn`` writes for a bank account)
+VIETQR_AID = "A000000727"
+VIETQR_TO_ACCOUNT = "QRIBFTTA"
+VND_CODE = "704"
 QR_SIZE = 480
 SMS_CHANNEL_TYPES = ("esms", "speedsms")
 # messages of a payment request
@@ -310,48 +314,41 @@ def _check_bic(bank):
     return None
 
 
-def _check_proxy(bank):
-    env, account = bank.env, bank.acc_number
-    if bank.proxy_type not in VN_PROXY_TYPES or not bank.proxy_value:
-        return env._(
-            "Bank account %(account)s: set its QR Code Type to Bank Account "
-            "(or ATM Card Number, Merchant ID) and its Proxy Value to the "
-            "account number (Contacts > Configuration > Bank Accounts).",
-            account=account,
-        )
-    return None
-
-
 # what a VietQR code needs, in the order a user fills it in
 VIETQR_CHECKS = (
     _check_holder_country,
     _check_holder_city,
     _check_bank,
     _check_bic,
-    _check_proxy,
 )
 
 
 def vietqr_payload(bank, order, amount):
-    """The EMV text of the order's VietQR code: the amount, and the order
-    reference as the transfer note (whether or not the account is set to
-    include a reference on invoices)."""
-    note = transfer_note(order)
-    # Odoo's builder, on a copy of the account that includes the reference
-    shown = bank.sudo().new({"include_reference": True}, origin=bank.sudo())
-    # Odoo's own check first: an error it finds is said in its own words
-    shown._build_qr_code_vals(
-        amount,
-        note,
-        None,
-        order.currency_id,
-        order.partner_id,
-        qr_method="emv_qr",
-        silent_errors=False,
-    )
-    return shown._get_qr_vals(
-        "emv_qr", amount, order.currency_id, order.partner_id, note, None
-    )
+    """The EMV text of the order's VietQR code: transfer ``amount`` (VND)
+    to ``bank`` with the order's reference as the transfer note. The fields
+    ``l10n_vn`` writes for a Vietnamese bank account, serialized and
+    checked (CRC) by ``account_qr_code_emv``: no need for the Vietnamese
+    chart of accounts (whose demo data adds a company)."""
+    Bank = bank.env["res.partner.bank"]
+    tlv = Bank._serialize
+    holder = bank.sudo().partner_id
+    beneficiary = tlv(0, bank.sudo().bank_id.bic) + tlv(1, bank.sanitized_acc_number)
+    account = tlv(0, VIETQR_AID) + tlv(1, beneficiary) + tlv(2, VIETQR_TO_ACCOUNT)
+    note = Bank._remove_accents(transfer_note(order))
+    values = [
+        (0, "01"),  # payload format
+        (1, "12"),  # dynamic: for one payment
+        (38, account),
+        (52, "0000"),
+        (53, VND_CODE),
+        (54, int(round(amount))),
+        (58, "VN"),
+        (59, Bank._remove_accents(holder.name)[:25]),
+        (60, Bank._remove_accents(holder.city)[:15]),
+        (62, tlv(8, note)),
+    ]
+    text = "".join(tlv(*value) for value in values) + "6304"
+    return text + format(Bank._get_crc16(text.encode()), "04X")
 
 
 def vietqr_attachment(order, amount):

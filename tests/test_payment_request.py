@@ -47,8 +47,6 @@ class TestPaymentRequest(PeerChannelsMixin, MessagingCase, HttpCase):
                 "acc_number": "0071000123456",
                 "partner_id": cls.company.partner_id.id,
                 "bank_id": cls.vcb.id,
-                "proxy_type": "bank_acc",
-                "proxy_value": "0071000123456",
             }
         )
         cls.pricelist = cls.env["product.pricelist"].create(
@@ -299,10 +297,10 @@ class TestPaymentRequest(PeerChannelsMixin, MessagingCase, HttpCase):
         self._identity()
         order = self._order()
         company = self.company.name
-        self.bank.proxy_value = False
-        with self.assertRaisesRegex(UserError, "set its QR Code Type to Bank Account"):
+        self.bank.bank_id = False
+        with self.assertRaisesRegex(UserError, "has no bank: pick its Bank"):
             self._request(order)
-        self.bank.proxy_value = "0071000123456"
+        self.bank.bank_id = self.vcb
         self.vcb.bic = False
         with self.assertRaisesRegex(UserError, "Vietcombank has no Bank Identifier"):
             self._request(order)
