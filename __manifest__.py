@@ -20,6 +20,7 @@
         "rating",
         "sale_loyalty",
         "survey",
+        "account_qr_code_emv",
     ],
     "external_dependencies": {
         "python": ["phonenumbers", "requests", "urllib3", "certifi"]

@@ -73,3 +73,7 @@ from . import messaging_message_survey
 from . import survey_user_input
 from . import messaging_channel_rating
 from . import discuss_channel_rating
+from . import messaging_message_payment
+from . import sale_order_payment
+from . import account_move
+from . import payment_transaction

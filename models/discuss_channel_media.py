@@ -71,6 +71,27 @@ class DiscussChannel(models.Model):
         return queued
 
     # ------------------------------------------------------------------
+    # Payment requests (engine/payments.py)
+    # ------------------------------------------------------------------
+
+    def _messaging_post_payment(self, text, attachment, extra):
+        """Show a payment request or confirmation in the conversation (with
+        the QR image) and queue it; the conversation's agent is unchanged."""
+        self.ensure_one()
+        message = (
+            self.sudo()
+            .with_context(**{INTERNAL_POST: True})
+            .message_post(
+                body=text,
+                author_id=self.env.user.partner_id.id,
+                attachment_ids=attachment.ids if attachment else [],
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+        )
+        return self._messaging_queue_consultation(text, message, **extra)
+
+    # ------------------------------------------------------------------
     # Product cards
     # ------------------------------------------------------------------
 

@@ -43,6 +43,13 @@ class MessagingTemplate(models.Model):
         "templates are only sent 07:00-22:00; a promotion at most once a "
         "day and 30 times a month to the same person.",
     )
+    zbs_bank_account_id = fields.Many2one(
+        "res.partner.bank",
+        string="Bank account",
+        help="Payment request templates: the company's bank account this "
+        "template was approved for (chosen from Zalo's list when it was "
+        "created). Payment requests of sale orders use it.",
+    )
     zbs_logo = fields.Binary("Logo", attachment=True)
     zbs_logo_filename = fields.Char()
     zbs_logo_media_id = fields.Char(readonly=True, copy=False)

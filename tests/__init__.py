@@ -20,6 +20,7 @@ from . import test_faults_transport
 from . import test_links
 from . import test_message_protection
 from . import test_odoo_side_effects
+from . import test_payment_request
 from . import test_phone
 from . import test_providers_esms
 from . import test_providers_speedsms

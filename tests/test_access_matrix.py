@@ -111,6 +111,7 @@ METHOD_ACCESS = {
     ("res.partner", "action_view_messaging_messages"): "user",
     ("res.partner", "action_messaging_open_conversation"): "user",
     ("sale.order", "action_view_messaging_messages"): "user",
+    ("sale.order", "action_messaging_payment_request"): "user",
     ("discuss.channel", "action_messaging_take"): "user",
     ("discuss.channel", "action_messaging_done"): "user",
     ("discuss.channel", "action_messaging_open"): "user",
