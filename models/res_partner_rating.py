@@ -12,6 +12,6 @@ class ResPartner(models.Model):
     messaging_rating_ids = fields.One2many(
         "rating.rating",
         "partner_id",
-        "Ratings given",
+        "Ratings by the contact",
         groups="multichannel_messaging.group_messaging_user",
     )
