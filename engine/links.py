@@ -69,6 +69,8 @@ class LinkShortener:
             self.base_url + "/r/",
             self.base_url + "/messaging/unsubscribe/",
             self.base_url + OPT_OUT_PATH,
+            # each recipient's own survey answer: one tracker per recipient
+            self.base_url + "/survey/",
         )
         self.short_urls = {}
 

@@ -8,11 +8,12 @@ created, dispatched and receipted by the engine (without committing: the
 demo data is loaded in the module's install transaction)."""
 
 import json
+import re
 from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..engine import transaction
+from ..engine import attribution, transaction
 from ..providers.zalo_events import zalo_time
 
 DEMO = "multichannel_messaging."
@@ -35,6 +36,15 @@ DEMO_CONVERSATIONS = [
     ("demo_identity_02", "Đơn của mình khi nào giao vậy shop?", 50, False),
     ("demo_identity_03", "Mình nhận được hàng rồi, cảm ơn shop nhiều!", 180, True),
 ]
+# (customer, stars, words, days ago): ratings given on their last order
+DEMO_RATINGS = [
+    ("demo_customer_04", 5, "Cà phê thơm, giao nhanh. Cảm ơn shop!", 10),
+    ("demo_customer_05", 5, "Áo đẹp, đúng size.", 20),
+    ("demo_customer_08", 3, "Hàng ổn nhưng giao hơi chậm.", 30),
+]
+# the promotion's reached customers who follow its link (the first one
+# orders with their coupon)
+DEMO_PROMO_CLICKERS = 3
 DEMO_REPLY = "Cảm ơn shop đã báo, mình sẽ đặt hàng trước Tết."
 
 
@@ -53,6 +63,8 @@ class MessagingCampaign(models.Model):
         self._demo_run_queue()
         campaign._demo_post_replies()
         self._demo_zalo_conversations()
+        self._demo_ratings()
+        self.env.ref(DEMO + "demo_campaign_promo")._demo_promo_results()
 
     @api.model
     def _demo_create_orders(self):
@@ -106,7 +118,7 @@ class MessagingCampaign(models.Model):
             ]
         )
 
-    def _demo_fix_tracking_ids(self):
+    def _demo_fix_tracking_ids(self, prefix="tet-"):
         """Tracking ids drawn from the contacts' names, so that the sandbox
         (which decides from them) refuses the same customers on every
         install."""
@@ -114,11 +126,11 @@ class MessagingCampaign(models.Model):
         self.env.cr.execute(
             """
             UPDATE messaging_message m
-               SET tracking_id = md5('tet-' || p.name)
+               SET tracking_id = md5(%s || p.name)
               FROM res_partner p
              WHERE p.id = m.partner_id AND m.campaign_id IN %s
             """,
-            [tuple(self.ids)],
+            [prefix, tuple(self.ids)],
         )
         self.env["messaging.message"].invalidate_model(["tracking_id"])
 
@@ -175,3 +187,79 @@ class MessagingCampaign(models.Model):
                     identity, create=False
                 )
                 conversation.action_messaging_done()
+
+    @api.model
+    def _demo_ratings(self):
+        """Ratings given by customers on their orders (the "rated us 5 stars"
+        customer group matches the first two)."""
+        now = fields.Datetime.now()
+        model = self.env["ir.model"]._get_id("sale.order")
+        for customer, stars, words, days in DEMO_RATINGS:
+            partner = self.env.ref(DEMO + customer)
+            order = self.env["sale.order"].search(
+                [("partner_id", "=", partner.id)], order="id desc", limit=1
+            )
+            rating = self.env["rating.rating"].create(
+                {
+                    "res_model_id": model,
+                    "res_id": order.id,
+                    "partner_id": partner.id,
+                    "rated_partner_id": order.user_id.partner_id.id,
+                    "rating": stars,
+                    "feedback": words,
+                    "consumed": True,
+                }
+            )
+            self.env.cr.execute(
+                "UPDATE rating_rating SET create_date = %s WHERE id = %s",
+                [now - timedelta(days=days), rating.id],
+            )
+
+    def _demo_promo_results(self):
+        """The promotion sent by the queue, then what customers did: a few
+        follow its tracked link, the first one orders with their own coupon;
+        the campaign's revenue is computed as the results cron does."""
+        self.action_confirm()
+        self.action_activate()
+        self._demo_fix_tracking_ids("promo-")
+        self._demo_run_queue()
+        reached = self.message_ids_sent.filtered(
+            lambda m: m.state in ("delivered", "read") and m.coupon_id
+        ).sorted(lambda m: m.partner_id.name)[:DEMO_PROMO_CLICKERS]
+        for message in reached:
+            match = re.search(r"/r/([\w-]+)/m/%d" % message.id, message.body or "")
+            if not match:
+                continue
+            self.env["link.tracker.click"].sudo().add_click(
+                match.group(1),
+                ip="14.160.0.1",
+                country_code="VN",
+                messaging_message_id=message.id,
+            )
+            message._register_click()
+        if reached:
+            self._demo_order_with_coupon(reached[0])
+        attribution.compute_all(self)
+
+    def _demo_order_with_coupon(self, message):
+        """The customer of ``message`` orders, using the coupon it carried."""
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": message.partner_id.id,
+                "company_id": self.company_id.id,
+                "user_id": self.env.ref("base.user_admin").id,
+                "pricelist_id": self.env.ref(DEMO + "demo_pricelist_vnd").id,
+                "order_line": [
+                    fields.Command.create(
+                        {
+                            "product_id": self.env.ref(DEMO + "demo_product_coffee").id,
+                            "product_uom_qty": 3,
+                        }
+                    )
+                ],
+            }
+        )
+        status = order._try_apply_code(message.coupon_id.code)
+        for card, rewards in status.items() if "error" not in status else ():
+            order._apply_program_reward(rewards[:1], card)
+        order.action_confirm()
