@@ -185,8 +185,7 @@ class TestPaymentRequest(PeerChannelsMixin, MessagingCase, HttpCase):
         self.assertEqual(message.recipient, USER_ID)
         self.assertEqual(message.attachment_id.mimetype, "image/png")
         # the customer's language and money
-        # (the Vietnamese text comes with the .pot of the next export)
-        self.assertIn("payment request for order %s" % order.name, message.body)
+        self.assertIn("yêu cầu thanh toán cho đơn hàng %s" % order.name, message.body)
         self.assertIn("1.500.000 ₫", message.body)
         url = payments.portal_url(order)
         self.assertIn(url, message.body)
@@ -375,7 +374,7 @@ class TestPaymentRequest(PeerChannelsMixin, MessagingCase, HttpCase):
         self.assertEqual(len(confirmation), 1)
         self.assertEqual(confirmation.channel_id, request.channel_id)
         self.assertEqual(confirmation.route, "consultation")
-        self.assertIn("we received your payment", confirmation.body)
+        self.assertIn("chúng tôi đã nhận được thanh toán", confirmation.body)
         self.assertIn(order.name, confirmation.body)
         # a payment transaction of the same order: no second confirmation
         self._transaction(order)._set_done()
