@@ -279,3 +279,57 @@ def _set_steps(campaign, order_ids):
         """,
         {"campaign": campaign.id, "orders": order_ids},
     )
+
+
+def attribute_orders(orders):
+    """Count ``orders`` (just confirmed) in the results of the campaigns that
+    brought them, at once: those whose UTM campaign they carry, and those
+    whose message reached their customer before them, within the campaign's
+    window. The work is per order (one indexed query to find the
+    campaigns), never per recipient; the results cron's passes agree."""
+    orders = orders.filtered(lambda o: o.state == "sale")
+    if not orders:
+        return
+    env = orders.env
+    env.flush_all()
+    env.cr.execute(
+        """
+        SELECT c.id, so.id
+          FROM sale_order so
+          JOIN messaging_campaign c
+            ON c.company_id = so.company_id AND c.state IN %(states)s
+         WHERE so.id = ANY(%(orders)s)
+           AND (c.utm_campaign_id = so.campaign_id
+                OR EXISTS (
+                    SELECT 1 FROM messaging_message m
+                     WHERE m.campaign_id = c.id
+                       AND m.partner_id = so.partner_id
+                       AND m.state IN %(reached)s
+                       AND m.sent_at <= so.date_order
+                       AND so.date_order
+                           < m.sent_at + c.attribution_days * INTERVAL '1 day'))
+        """,
+        {"states": SENT_STATES, "reached": REACHED_STATES, "orders": orders.ids},
+    )
+    by_campaign = {}
+    for campaign_id, order_id in env.cr.fetchall():
+        by_campaign.setdefault(campaign_id, []).append(order_id)
+    Campaign = env["messaging.campaign"].sudo()
+    for campaign_id, order_ids in by_campaign.items():
+        campaign = Campaign.browse(campaign_id)
+        forget_orders(campaign, order_ids)
+        _insert_rows(campaign, order_ids)
+
+
+def forget_orders(campaigns, order_ids):
+    """Drop the rows of ``order_ids`` (cancelled, or counted again) from
+    ``campaigns``' results (all campaigns when empty)."""
+    env = campaigns.env
+    env.cr.execute(
+        SQL(
+            "DELETE FROM messaging_campaign_sale WHERE order_id = ANY(%s) %s",
+            list(order_ids),
+            SQL("AND campaign_id = ANY(%s)", campaigns.ids) if campaigns else SQL(),
+        )
+    )
+    env["messaging.campaign.sale"].invalidate_model()

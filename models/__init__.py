@@ -77,3 +77,4 @@ from . import messaging_message_payment
 from . import sale_order_payment
 from . import account_move
 from . import payment_transaction
+from . import sale_order_attribution

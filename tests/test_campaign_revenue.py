@@ -74,7 +74,8 @@ class TestCampaignRevenue(SalesMessagingCase):
         )
         if confirm:
             order.action_confirm()
-        order.date_order = when
+        if when:
+            order.date_order = when
         return order
 
     def _rows(self, campaign):
@@ -167,19 +168,43 @@ class TestCampaignRevenue(SalesMessagingCase):
         campaign.invalidate_recordset()
         self.assertEqual(campaign.revenue_amount, 1000)
         self.assertTrue(campaign.results_refreshed_at)
-        order._action_cancel()
         # the button only asks: nothing is recomputed in the click
         with self.assertRaises(AccessError):
             campaign.with_user(self.agent).action_refresh_results()
         campaign.with_user(self.manager).action_refresh_results()
         self.assertTrue(campaign.results_requested)
+        # a cancelled order drops out at once, and at the refresh
+        order._action_cancel()
         campaign.invalidate_recordset()
-        self.assertEqual(campaign.revenue_amount, 1000)
+        self.assertEqual(campaign.revenue_amount, 0)
         self.env["messaging.campaign"]._cron_compute_results(time_limit=0)
         campaign.invalidate_recordset()
         self.assertEqual(campaign.revenue_amount, 0)
         self.assertEqual(campaign.order_count, 0)
         self.assertFalse(campaign.results_requested)
+
+    def test_confirmed_order_counts_at_once(self):
+        """Confirming an order, even by a salesperson without Messaging,
+        puts it in the revenue of the campaign that brought it, without
+        waiting for the results cron; another customer's order does not."""
+        campaign = self._campaign(self.partner_a | self.partner_b)
+        self._message(campaign, self.partner_a)._register_click()
+        salesman = self._make_user(
+            "revenue_salesman",
+            "base.group_user,sales_team.group_sale_salesman_all_leads",
+        )
+        order = self._sell(self.partner_a, None, 700, confirm=False)
+        stranger = self._sell(self.partner_c, None, 900, confirm=False)
+        (order | stranger).with_user(salesman).action_confirm()
+        campaign.invalidate_recordset()
+        self.assertEqual(campaign.revenue_amount, 700)
+        self.assertEqual(
+            self._rows(campaign),
+            {order: ("click", self._message(campaign, self.partner_a))},
+        )
+        # the cron's pass agrees
+        self._compute(campaign)
+        self.assertEqual(campaign.revenue_amount, 700)
 
     def test_amounts_in_company_currency(self):
         other = self.env.ref("base.EUR")
