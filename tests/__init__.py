@@ -58,3 +58,4 @@ from . import test_zalo_oa_echo
 from . import test_zalo_published
 from . import test_zbs_templates
 from . import test_ratings_surveys
+from . import test_results_end_to_end
