@@ -136,7 +136,7 @@ class TestCampaignAB(SalesMessagingCase):
             by_variant[:count].sudo().write({"click_count": 2})
         for name, amount in revenue:
             message = messages.filtered(lambda m, n=name: m.ab_variant_id.name == n)[0]
-            order = self._order(message.partner_id)
+            order = self._order(message.partner_id, confirm=False)
             self.env["messaging.campaign.sale"].sudo().create(
                 {
                     "campaign_id": campaign.id,
