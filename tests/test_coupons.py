@@ -16,6 +16,35 @@ from .test_wizard_common import SalesMessagingCase
 MODULE = "multichannel_messaging"
 
 
+def coupon_program(env, name, **vals):
+    """A coupons program of the current company: 10 % off the order, one
+    point per card (what a shop's "Generate coupons" gives)."""
+    return env["loyalty.program"].create(
+        dict(
+            {
+                "name": name,
+                "program_type": "coupons",
+                "trigger": "with_code",
+                "applies_on": "current",
+                "company_id": env.company.id,
+                "rule_ids": [Command.create({})],
+                "reward_ids": [
+                    Command.create(
+                        {
+                            "reward_type": "discount",
+                            "discount": 10,
+                            "discount_mode": "percent",
+                            "discount_applicability": "order",
+                            "required_points": 1,
+                        }
+                    )
+                ],
+            },
+            **vals,
+        )
+    )
+
+
 @tagged("post_install", "-at_install")
 class TestCoupons(SalesMessagingCase):
     @classmethod
@@ -47,30 +76,7 @@ class TestCoupons(SalesMessagingCase):
 
     @classmethod
     def _program(cls, name, **vals):
-        return cls.env["loyalty.program"].create(
-            dict(
-                {
-                    "name": name,
-                    "program_type": "coupons",
-                    "trigger": "with_code",
-                    "applies_on": "current",
-                    "company_id": cls.env.company.id,
-                    "rule_ids": [Command.create({})],
-                    "reward_ids": [
-                        Command.create(
-                            {
-                                "reward_type": "discount",
-                                "discount": 10,
-                                "discount_mode": "percent",
-                                "discount_applicability": "order",
-                                "required_points": 1,
-                            }
-                        )
-                    ],
-                },
-                **vals,
-            )
-        )
+        return coupon_program(cls.env, name, **vals)
 
     def _campaign(self, partners, **vals):
         campaign = self.env["messaging.campaign"].create(

@@ -9,6 +9,7 @@ import re
 from odoo import Command
 from odoo.tests import HttpCase, tagged
 
+from .test_coupons import coupon_program
 from .test_wizard_common import SalesMessagingCase
 
 SHOP_URL = "https://shop.example.vn/uu-dai"
@@ -20,27 +21,7 @@ class TestCampaignResultsEndToEnd(HttpCase, SalesMessagingCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.program = cls.env["loyalty.program"].create(
-            {
-                "name": "Giảm 10%",
-                "program_type": "coupons",
-                "trigger": "with_code",
-                "applies_on": "current",
-                "company_id": cls.env.company.id,
-                "rule_ids": [Command.create({})],
-                "reward_ids": [
-                    Command.create(
-                        {
-                            "reward_type": "discount",
-                            "discount": 10,
-                            "discount_mode": "percent",
-                            "discount_applicability": "order",
-                            "required_points": 1,
-                        }
-                    )
-                ],
-            }
-        )
+        cls.program = coupon_program(cls.env, "Giảm 10%")
         cls.template_offer = cls.env["messaging.template"].create(
             {
                 "name": "Ưu đãi",
