@@ -21,6 +21,7 @@
         "sale_loyalty",
         "survey",
         "account_qr_code_emv",
+        "im_livechat",
     ],
     "external_dependencies": {
         "python": ["phonenumbers", "requests", "urllib3", "certifi"]
