@@ -62,6 +62,7 @@
         "demo/res_company_demo.xml",
         "demo/res_partner_demo.xml",
         "demo/messaging_demo.xml",
+        "demo/messaging_interactive_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [
