@@ -37,7 +37,8 @@ esac
 # not a dependency of the addon but where campaigns and SMS marketing meet
 # (blacklists, phone fields, sms.sms); test_mail_sms and test_base_automation
 # are Odoo's test modules that hold most tests of sms and base_automation.
-EXTRA_MODULES=mass_mailing_sms,test_mail_sms,test_base_automation
+# crm_livechat: the chatbot's create-lead step the addon runs on Zalo.
+EXTRA_MODULES=mass_mailing_sms,test_mail_sms,test_base_automation,crm_livechat
 # post_install tests (pass 1), by Odoo's --test-tags
 POST_INSTALL_TAGS=(
     post_install/sale
@@ -53,6 +54,8 @@ POST_INSTALL_TAGS=(
     post_install/loyalty
     post_install/sale_loyalty
     post_install/survey
+    post_install/im_livechat
+    post_install/crm_livechat
 )
 # Discuss: the tests of discuss.channel and its controllers (the addon adds
 # Zalo conversations to it); the tours of test_ui.py are left out (slow, and
@@ -80,6 +83,10 @@ done
 #   (not installed here, nor needed by the addon): AttributeError either way.
 # - survey's browser tours (TestUi*) are tours of survey's own pages, which
 #   the addon does not change; they take minutes each on 2 cores.
+# - im_livechat's ExternalTestSuite runs the JS unit tests of the website
+#   live chat (the visitor's widget), which the addon does not change (its
+#   chatbot runs on Zalo, not in the widget); the chatbot editor's tour
+#   (test_chatbot_form_ui.py) is kept in pass 2.
 EXCLUDED_TAGS=(
     -/test_mail_sms:TestSMSMassPerformance.test_sms_composer_mass
     -/test_mail_sms:TestSMSMassPerformance.test_sms_composer_mass_w_log
@@ -88,6 +95,7 @@ EXCLUDED_TAGS=(
     -/survey:TestUiSession
     -/survey:TestUiCertification
     -/survey:TestUiFeedback
+    -/im_livechat:ExternalTestSuite
 )
 # Files of these modules holding at_install tests (pass 2), relative to Odoo's
 # addons directory.
@@ -105,6 +113,9 @@ AT_INSTALL_FILES=(
     link_tracker/tests/test_link_tracker.py
     rating/tests/test_security.py
     survey/tests/test_survey_security.py
+    im_livechat/tests/test_get_operator.py
+    im_livechat/tests/test_im_livechat_support_page.py
+    im_livechat/tests/test_chatbot_form_ui.py
 )
 for _f in mail_thread_phone phone_blacklist phone_format sms_controller \
     sms_management sms_mixin sms_post sms_server_actions sms_sms sms_template; do
