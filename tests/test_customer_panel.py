@@ -10,22 +10,15 @@ from odoo.exceptions import AccessError, RedirectWarning, UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import format_amount
 
-from . import test_conversation as conversation_tests
 from . import test_webhook_common as wh
 from .common import MessagingCase
-from .test_conversation_media import PNG, UPLOAD_IMAGE
+from .test_conversation_media import PNG, UPLOAD_IMAGE, ConversationHelpers
 
 OTHER_USER_ID = "1357913579135791357"
 
 
-class PanelMixin(conversation_tests.ConversationMixin):
+class PanelMixin(ConversationHelpers):
     """A Vietnamese customer of a Zalo OA, their VND prices and products."""
-
-    _event = conversation_tests.TestConversation._event
-    _identity = conversation_tests.TestConversation._identity
-    _conversation = conversation_tests.TestConversation._conversation
-    _queued = conversation_tests.TestConversation._queued
-    _zalo_peer = conversation_tests.TestConversation._zalo_peer
 
     @classmethod
     def _setup_panel(cls):
