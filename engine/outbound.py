@@ -26,9 +26,10 @@ def prepare_outbound(message):
     template = message.template_id
     route = message.route
     kind = "template" if route in ("phone", "uid") else "text"
-    media, card = None, None
+    media, card, card_images = None, None, []
     if route == "consultation":
         kind, media, card = consultation_content(message)
+        card_images = list_images(message) if card and "elements" in card else []
     return OutboundMessage(
         tracking_id=message.tracking_id,
         kind=kind,
@@ -39,6 +40,7 @@ def prepare_outbound(message):
         text=None if card else message.body or None,
         media=media,
         card=card,
+        card_images=card_images,
         route="uid" if route == "uid" else "phone",
         # eSMS reports delivery to the URL given with each message
         callback_url=message.channel_id.sudo().webhook_url
@@ -52,18 +54,34 @@ def consultation_content(message):
     (its ``ir.attachment``, read here, uploaded by the adapter) or a
     product card (its image is the file)."""
     attachment = message.attachment_id.sudo()
-    media = None
-    if attachment:
-        media = MediaFile(
-            name=attachment.name or "file",
-            mimetype=attachment.mimetype or "",
-            data=attachment.raw or b"",
-        )
+    media = _media_file(attachment) if attachment else None
     if message.zalo_card:
         return CARD, media, dict(message.zalo_card)
     if media is not None:
         return media_kind(media.mimetype, media.name) or FILE, media, None
     return "text", None, None
+
+
+def list_images(message):
+    """The images of a list of product cards, one per card in order (its
+    ``ir.attachment`` read here, uploaded by the adapter), None for a card
+    without one."""
+    ids = [element.get("attachment_id") for element in message.zalo_card["elements"]]
+    attachments = message.env["ir.attachment"].sudo().browse(filter(None, ids)).exists()
+    by_id = {attachment.id: attachment for attachment in attachments}
+    images = []
+    for attachment_id in ids:
+        attachment = by_id.get(attachment_id)
+        images.append(_media_file(attachment) if attachment else None)
+    return images
+
+
+def _media_file(attachment):
+    return MediaFile(
+        name=attachment.name or "file",
+        mimetype=attachment.mimetype or "",
+        data=attachment.raw or b"",
+    )
 
 
 def get_unknown_policy(message):

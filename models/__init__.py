@@ -44,6 +44,7 @@ from . import messaging_auto_reply
 from . import messaging_channel_conversation
 from . import discuss_channel
 from . import discuss_channel_media
+from . import discuss_channel_panel
 from . import discuss_channel_oa_echo
 from . import messaging_message_conversation
 from . import messaging_blacklist_sync

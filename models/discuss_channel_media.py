@@ -5,7 +5,8 @@ checked against Zalo's limits before anything is queued, then each goes as
 its own consultation message (the first image carries the text); the queue
 uploads it when it sends it. A product of the catalogue goes as a card:
 its image (uploaded), its name, its price for this customer in their
-language, and its page when the shop publishes one (``website_sale``).
+language, and its page when the shop publishes one (``website_sale``);
+up to five products go as one list message, one element each.
 """
 
 import base64
@@ -14,13 +15,13 @@ from urllib.parse import urljoin
 
 from markupsafe import Markup
 
-from odoo import models
+from odoo import _, models
 from odoo.exceptions import UserError
 from odoo.tools import format_amount
 from odoo.tools.mimetypes import guess_mimetype
 
 from ..engine.terms import translated
-from ..providers.zalo_media import IMAGE, check_media, media_kind
+from ..providers.zalo_media import IMAGE, LIST_MAX, check_media, media_kind
 from .discuss_channel import INTERNAL_POST
 
 # product images tried for a card, largest first (Zalo takes 1 MB)
@@ -96,17 +97,37 @@ class DiscussChannel(models.Model):
     # ------------------------------------------------------------------
 
     def _messaging_send_product(self, product):
-        """Post ``product`` as a card in the conversation and queue it (the
-        window rules of a reply apply; a paid one is confirmed by the
-        caller's ``messaging_paid_confirmed`` context)."""
+        """Post ``product`` as a card in the conversation and queue it."""
+        return self._messaging_send_products(product)
+
+    def _messaging_send_products(self, products):
+        """Post ``products`` (at most ``LIST_MAX``) in the conversation and
+        queue them as ONE consultation message: a card, or a list with one
+        element per product (the window rules of a reply apply; a paid one
+        is confirmed by the caller's ``messaging_paid_confirmed`` context)."""
         self.ensure_one()
-        product.check_access("read")
-        card, image = self._messaging_product_card(product)
-        text = " — ".join(filter(None, (card["title"], card["subtitle"], card["url"])))
+        if not products:
+            return self.env["messaging.message"]
+        if len(products) > LIST_MAX:
+            raise UserError(
+                _(
+                    "Zalo shows at most %(max)s products in one message: pick "
+                    "%(max)s or fewer (%(count)s are picked).",
+                    max=LIST_MAX,
+                    count=len(products),
+                )
+            )
+        products.check_access("read")
+        shown = [self._messaging_product_card(product) for product in products]
+        cards = [card for card, _image in shown]
+        text = "\n".join(
+            " — ".join(filter(None, (card["title"], card["subtitle"], card["url"])))
+            for card in cards
+        )
         self._messaging_check_reply({"body": text})
-        attachment = self.env["ir.attachment"]
-        if image:
-            attachment = attachment.sudo().create(
+        Attachment = self.env["ir.attachment"].sudo()
+        images = [
+            Attachment.create(
                 {
                     "name": image[0],
                     "raw": image[1],
@@ -114,20 +135,30 @@ class DiscussChannel(models.Model):
                     "res_id": self.id,
                 }
             )
+            if image
+            else Attachment
+            for _card, image in shown
+        ]
         message = (
             self.sudo()
             .with_context(**{INTERNAL_POST: True})
             .message_post(
-                body=_card_html(card),
+                body=Markup("").join(_card_html(card) for card in cards),
                 author_id=self.env.user.partner_id.id,
-                attachment_ids=attachment.ids,
+                attachment_ids=Attachment.union(*images).ids,
                 message_type="comment",
                 subtype_xmlid="mail.mt_comment",
             )
         )
-        queued = self._messaging_queue_consultation(
-            text, message, attachment_id=attachment.id, zalo_card=card
-        )
+        if len(cards) == 1:
+            extra = {"attachment_id": images[0].id, "zalo_card": cards[0]}
+        else:
+            elements = [
+                dict(card, attachment_id=image.id)
+                for card, image in zip(cards, images, strict=True)
+            ]
+            extra = {"zalo_card": {"elements": elements}}
+        queued = self._messaging_queue_consultation(text, message, **extra)
         if self.messaging_state in (False, "bot", "queue", "done"):
             self.sudo()._messaging_set_agent(self.env.user)
         return queued

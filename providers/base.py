@@ -97,7 +97,9 @@ class OutboundMessage:
 
     ``media``: a :class:`MediaFile` the adapter uploads first (an image, a
     GIF or a document); ``card``: a product card as plain data (``title``,
-    ``subtitle``, ``url``; its image is ``media``).
+    ``subtitle``, ``url``; its image is ``media``), or a list of cards
+    ``{"elements": [card, ...]}`` whose images are ``card_images`` (one
+    :class:`MediaFile` or None per card, in order).
     """
 
     tracking_id: str
@@ -112,6 +114,7 @@ class OutboundMessage:
     callback_url: str | None = None
     media: MediaFile | None = None
     card: dict | None = None
+    card_images: list = field(default_factory=list)
 
 
 @dataclass

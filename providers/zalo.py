@@ -40,7 +40,7 @@ from .base import (
 from .terms import Term, _lt
 from .zalo_codes import ZALO_ERRORS
 from .zalo_layout import ZbsTemplateAdmin
-from .zalo_media import CARD, ZaloMediaMixin, card_attachment
+from .zalo_media import CARD, ZaloMediaMixin, card_attachment, check_card_list
 
 _logger = logging.getLogger(__name__)
 
@@ -303,6 +303,11 @@ class ZaloAdapter(ZaloMediaMixin, ZbsTemplateAdmin, BaseAdapter):
             if isinstance(uploaded, SendResult):
                 return uploaded
             body["message"]["attachment"] = self._uploaded_attachment(msg, *uploaded)
+        elif msg.kind == CARD and any(msg.card_images):
+            urls = self._upload_card_images(msg)
+            if isinstance(urls, SendResult):
+                return urls
+            body["message"]["attachment"] = card_attachment(msg.card, image_urls=urls)
         try:
             response = self._request("POST", url, json=body, headers=self._headers())
         except TransportError as exc:
@@ -376,7 +381,12 @@ class ZaloAdapter(ZaloMediaMixin, ZbsTemplateAdmin, BaseAdapter):
         if msg.media is not None:
             self._check_media(msg)
         elif msg.kind == CARD:
-            message["attachment"] = card_attachment(msg.card or {}, msg.image_url)
+            card = msg.card or {}
+            if "elements" in card:
+                error = check_card_list(card, msg.card_images)
+                if error:
+                    raise ValueError(error)
+            message["attachment"] = card_attachment(card, msg.image_url)
         elif msg.kind == "image" and msg.image_url:
             message["attachment"] = {
                 "type": "template",

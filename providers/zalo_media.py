@@ -14,7 +14,9 @@ Wire facts (sources and what stays unconfirmed: ``PROTOCOLS.md``):
   beside it; a file as ``{"type": "file", "payload": {"token": ...}}``;
 * a product card as a ``template_type: "list"`` attachment whose element
   has ``title``, ``subtitle``, ``image_url`` and a ``default_action`` of
-  type ``oa.open.url``.
+  type ``oa.open.url``; several products (at most ``LIST_MAX``) as one
+  such attachment with one element each. Every image is uploaded first
+  and its element takes the upload answer's ``url``.
 
 Plain Python: the limits are checked here before any upload, the texts are
 English terms a model shows in its reader's language.
@@ -49,6 +51,8 @@ UPLOAD_PATHS = {
 }
 CARD_TITLE_MAX = 100
 CARD_SUBTITLE_MAX = 500
+# elements of one list message (Zalo shows at most 5)
+LIST_MAX = 5
 
 
 def _extension(name):
@@ -141,8 +145,8 @@ def media_attachment(kind, reference):
     }
 
 
-def card_attachment(card, image_url=None):
-    """The ``message.attachment`` of a product card (``card``: ``title``,
+def card_element(card, image_url=None):
+    """One element of a ``list`` attachment (``card``: ``title``,
     ``subtitle``, optional ``url``)."""
     element = {
         "title": (card.get("title") or "")[:CARD_TITLE_MAX],
@@ -152,10 +156,49 @@ def card_attachment(card, image_url=None):
         element["image_url"] = image_url
     if card.get("url"):
         element["default_action"] = {"type": "oa.open.url", "url": card["url"]}
+    return element
+
+
+def card_attachment(card, image_url=None, image_urls=()):
+    """The ``message.attachment`` of a product card (``card``: ``title``,
+    ``subtitle``, optional ``url``), or of a list of cards (``card``:
+    ``{"elements": [card, ...]}``, their images' URLs in ``image_urls``)."""
+    if "elements" in card:
+        urls = list(image_urls)
+        urls += [None] * (LIST_MAX - len(urls))
+        elements = [
+            card_element(one, url)
+            for one, url in zip(card["elements"][:LIST_MAX], urls, strict=False)
+        ]
+    else:
+        elements = [card_element(card, image_url)]
     return {
         "type": "template",
-        "payload": {"template_type": "list", "elements": [element]},
+        "payload": {"template_type": "list", "elements": elements},
     }
+
+
+def check_card_list(card, images):
+    """None when Zalo takes this list of cards and their images (JPG or PNG
+    within the limits), else why not (a ``Term`` or a lazy text)."""
+    elements = card.get("elements") or []
+    if not 1 <= len(elements) <= LIST_MAX:
+        return Term(
+            _lt("A list of products holds 1 to %(max)s products (%(count)s given)."),
+            max=LIST_MAX,
+            count=len(elements),
+        )
+    if not all(element.get("title") for element in elements):
+        return _lt("A product card needs a title.")
+    for media in images:
+        if media is None:
+            continue
+        error = check_media_file(media)
+        if error:
+            return error
+        if media_kind(media.mimetype, media.name) != IMAGE:
+            return _lt("The image of a product card must be a JPG or PNG.")
+    return None
 
 
 class ZaloMediaMixin:
@@ -171,6 +214,21 @@ class ZaloMediaMixin:
             raise ValueError(_lt("The image of a product card must be a JPG or PNG."))
         if msg.kind == CARD and not (msg.card or {}).get("title"):
             raise ValueError(_lt("A product card needs a title."))
+
+    def _upload_card_images(self, msg):
+        """Upload the images of a list of cards: their URLs in order (None
+        for a card without an image), or the ``SendResult`` of the first
+        failed upload (nothing is sent then)."""
+        urls = []
+        for media in msg.card_images:
+            if media is None:
+                urls.append(None)
+                continue
+            uploaded = self._upload_media(media)
+            if isinstance(uploaded, SendResult):
+                return uploaded
+            urls.append(uploaded[1] or None)
+        return urls
 
     def _upload_media(self, media):
         """Upload ``media``: ``(attachment id or token, url)``, or the
@@ -216,9 +274,12 @@ __all__ = [
     "FILE",
     "GIF",
     "IMAGE",
+    "LIST_MAX",
     "MediaFile",
     "ZaloMediaMixin",
     "card_attachment",
+    "card_element",
+    "check_card_list",
     "check_media",
     "check_media_file",
     "media_attachment",

@@ -12,6 +12,7 @@ from . import test_consent
 from . import test_conversation
 from . import test_conversation_media
 from . import test_coupons
+from . import test_customer_panel
 from . import test_demo_and_records
 from . import test_dispatch_providers
 from . import test_email_stack
@@ -42,6 +43,7 @@ from . import test_suite_layout
 from . import test_template
 from . import test_tour_campaign
 from . import test_tour_conversation
+from . import test_tour_customer_panel
 from . import test_tour_first_run
 from . import test_unsubscribe
 from . import test_waits

@@ -115,6 +115,7 @@ METHOD_ACCESS = {
     ("discuss.channel", "action_messaging_take"): "user",
     ("discuss.channel", "action_messaging_done"): "user",
     ("discuss.channel", "action_messaging_open"): "user",
+    ("discuss.channel", "messaging_customer_panel"): "user",
 }
 
 WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)

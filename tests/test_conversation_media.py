@@ -161,16 +161,19 @@ class TestZaloMediaAdapter(PeerAdapterCase):
         self.assertEqual(result.status, PERMANENT)
 
 
-@tagged("post_install", "-at_install")
-class TestConversationMedia(conversation_tests.ConversationMixin, MessagingCase):
-    """An agent's files and product cards, from Discuss and the wizard."""
+class ConversationHelpers(conversation_tests.ConversationMixin):
+    """The conversation helpers of the text replies' tests."""
 
-    # the conversation helpers of the text replies' tests
     _event = conversation_tests.TestConversation._event
     _identity = conversation_tests.TestConversation._identity
     _conversation = conversation_tests.TestConversation._conversation
     _queued = conversation_tests.TestConversation._queued
     _zalo_peer = conversation_tests.TestConversation._zalo_peer
+
+
+@tagged("post_install", "-at_install")
+class TestConversationMedia(ConversationHelpers, MessagingCase):
+    """An agent's files and product cards, from Discuss and the wizard."""
 
     @classmethod
     def setUpClass(cls):

@@ -27,47 +27,8 @@ class TestTourConversation(HttpCase):
                 WebsocketConnectionHandler, "websocket_allowed", return_value=True
             )
         )
-        env = admin_company_env(cls.env)
-        cls.zalo = env["messaging.channel"].create(
-            wh.zalo_channel_values(webhook_token="tour-conversation-token")
-        )
-        # the admin answers: the tour also runs the event processing that
-        # the cron does in production (crons do not run in tests)
-        cls.agent = env.ref("base.user_admin")
-        env["messaging.team"].create(
-            {
-                "name": "Tour team",
-                "channel_ids": [(6, 0, cls.zalo.ids)],
-                "user_ids": [(6, 0, cls.agent.ids)],
-                "available_only": False,
-            }
-        )
-        partner = env["res.partner"].create(
-            {
-                "name": "Tour Khách Zalo",
-                "mobile": "0912 222 333",
-                "country_id": env.ref("base.vn").id,
-            }
-        )
-        env["messaging.identity"].create(
-            {
-                "channel_id": cls.zalo.id,
-                "external_id": wh.USER_ID,
-                "partner_id": partner.id,
-            }
-        )
-        payload = wh.user_text("Xin chào shop")
-        raw = wh.encode(payload)
-        event = env["messaging.event"]._store(
-            cls.zalo,
-            "tour-first-message",
-            "user_send_text",
-            raw.decode(),
-            event_at=zalo_time(payload["timestamp"]),
-        )
-        event._process()
-        cls.conversation = env["discuss.channel"].search(
-            [("messaging_channel_id", "=", cls.zalo.id)]
+        cls.zalo, cls.agent, cls.conversation = admin_conversation(
+            cls.env, "tour-conversation", "Tour Khách Zalo", "0912 222 333"
         )
 
     def test_answer_from_discuss(self):
@@ -84,3 +45,43 @@ class TestTourConversation(HttpCase):
         bodies = self.conversation.message_ids.mapped("body")
         self.assertTrue(any("Mình muốn đặt 2 cái" in body for body in bodies))
         self.assertEqual(self.conversation.messaging_state, "done")
+
+
+def admin_conversation(env, key, name, mobile):
+    """``(OA, agent, conversation)``: an OA of the admin's company whose
+    team is the admin, and the conversation of a Zalo user linked to a new
+    contact ``name`` who wrote "Xin chào shop". The admin answers: a tour
+    also runs the event processing that the cron does in production (crons
+    do not run in tests)."""
+    env = admin_company_env(env)
+    zalo = env["messaging.channel"].create(
+        wh.zalo_channel_values(webhook_token="%s-token" % key)
+    )
+    agent = env.ref("base.user_admin")
+    env["messaging.team"].create(
+        {
+            "name": "Team %s" % key,
+            "channel_ids": [(6, 0, zalo.ids)],
+            "user_ids": [(6, 0, agent.ids)],
+            "available_only": False,
+        }
+    )
+    partner = env["res.partner"].create(
+        {"name": name, "mobile": mobile, "country_id": env.ref("base.vn").id}
+    )
+    env["messaging.identity"].create(
+        {"channel_id": zalo.id, "external_id": wh.USER_ID, "partner_id": partner.id}
+    )
+    payload = wh.user_text("Xin chào shop")
+    event = env["messaging.event"]._store(
+        zalo,
+        "%s-first-message" % key,
+        "user_send_text",
+        wh.encode(payload).decode(),
+        event_at=zalo_time(payload["timestamp"]),
+    )
+    event._process()
+    conversation = env["discuss.channel"].search(
+        [("messaging_channel_id", "=", zalo.id)]
+    )
+    return zalo, agent, conversation

@@ -30,12 +30,24 @@ class MessagingConversationReply(models.TransientModel):
         help="JPG or PNG images up to 1 MB, GIFs and PDF, DOC or DOCX documents "
         "up to 5 MB: each goes to Zalo as its own message.",
     )
+    # one product (kept for callers that pass it); the form offers product_ids
     product_id = fields.Many2one(
         "product.product",
         "Product card",
         domain=[("sale_ok", "=", True)],
         help="Sent as a card: its image, name, price for this customer and its "
         "page on the website when the shop publishes one.",
+    )
+    product_ids = fields.Many2many(
+        "product.product",
+        "messaging_conversation_reply_product_rel",
+        "wizard_id",
+        "product_id",
+        string="Product cards",
+        domain=[("sale_ok", "=", True)],
+        help="Up to 5 products, sent as one message: each with its image, name, "
+        "price for this customer and its page on the website when the shop "
+        "publishes one.",
     )
 
     @api.model
@@ -69,12 +81,14 @@ class MessagingConversationReply(models.TransientModel):
                 wizard.cost_text = _("Zalo refuses free text: use a ZBS template")
 
     def action_send(self):
-        """Post the reply (text and files) and the product card in the
-        conversation; a paid one is confirmed by this click."""
+        """Post the reply (text and files) and the product cards (one
+        message, at most 5) in the conversation; a paid one is confirmed by
+        this click."""
         self.ensure_one()
         conversation = self.conversation_id
         conversation.check_access("read")
-        if not (self.body or self.attachment_ids or self.product_id):
+        products = self.product_id | self.product_ids
+        if not (self.body or self.attachment_ids or products):
             raise UserError(_("Write a reply, attach a file or pick a product."))
         confirmed = conversation.with_context(messaging_paid_confirmed=True)
         if self.body or self.attachment_ids:
@@ -92,6 +106,6 @@ class MessagingConversationReply(models.TransientModel):
                 message_type="comment",
                 subtype_xmlid="mail.mt_comment",
             )
-        if self.product_id:
-            confirmed._messaging_send_product(self.product_id)
+        if products:
+            confirmed._messaging_send_products(products)
         return {"type": "ir.actions.act_window_close"}

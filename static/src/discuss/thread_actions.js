@@ -1,6 +1,8 @@
 import { threadActionsRegistry } from "@mail/core/common/thread_actions";
 import { useComponent } from "@odoo/owl";
 
+import { ZaloCustomerPanel } from "./customer_panel";
+
 import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
 
@@ -29,6 +31,25 @@ function actionEntry(icon, name, sequence, actionOf) {
 }
 
 threadActionsRegistry
+    .add("messaging-zalo-customer", {
+        // the customer beside the conversation (opened by default in
+        // Discuss: discuss_patch.js)
+        component: ZaloCustomerPanel,
+        condition(component) {
+            return (
+                isZalo(component) &&
+                (!component.props.chatWindow || component.props.chatWindow.isOpen)
+            );
+        },
+        panelOuterClass: "o-messaging-CustomerPanelContainer bg-inherit",
+        icon: "fa fa-fw fa-user-circle-o",
+        iconLarge: "fa fa-fw fa-lg fa-user-circle-o",
+        name: _t("Customer details"),
+        nameActive: _t("Hide customer details"),
+        sequence: 4,
+        sequenceGroup: 5,
+        toggle: true,
+    })
     .add("messaging-zalo-done", {
         condition: isZalo,
         setup() {
