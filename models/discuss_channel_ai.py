@@ -9,14 +9,19 @@ send it (mode "send") or show it to the agents as a draft and hand over
 answer" marker, an answer with a figure of its own, an endpoint error or a
 timeout: the conversation goes to a person, with the OA's hand-over message.
 
-The HTTP call runs inside the webhook's transaction: it holds the row locks
-taken so far (the conversation, the Zalo user) for at most the OA's
-``ai_timeout`` (1-60 s, 15 by default), which is also the longest a webhook
-call waits for it.
+The webhook call itself never waits for the AI: it stores the event and
+answers at once; the processing cron answers the stored events in batches,
+one transaction per batch. The HTTP call runs inside that transaction and
+holds its row locks (the batch's events, the conversation, the Zalo user):
+each call waits at most the OA's ``ai_timeout`` (1-60 s, 15 by default), and
+all the AI calls of one transaction together at most
+``AI_TRANSACTION_SECONDS`` (30 s); past it, questions go to a person.
 """
 
 import logging
 import re
+import time
+import weakref
 
 from odoo import models
 from odoo.osv import expression
@@ -38,6 +43,13 @@ _logger = logging.getLogger(__name__)
 _lt = LazyTranslate(__name__)
 
 AI_MAX_QUESTION = 1000
+# The most one transaction spends waiting for the AI endpoint (all its AI
+# steps together): the processing cron answers a batch of events in one
+# transaction, whose row locks are held meanwhile. Past it, a question goes
+# to a person at once; each call waits at most what is left.
+AI_TRANSACTION_SECONDS = 30
+# cursor -> seconds spent on AI calls in its current transaction
+_AI_SPENT = weakref.WeakKeyDictionary()
 
 LINES["ai_draft"] = _lt(
     "Answer drafted by the AI (not sent to the customer):\n%(text)s"
@@ -78,8 +90,16 @@ class DiscussChannel(models.Model):
         if not window_free or not oa._ai_configured():
             self._messaging_hand_off(event, notify=window_free)
             return False
+        seconds = min(oa.ai_timeout or 15, self._messaging_ai_seconds_left())
+        if seconds < 1:
+            _logger.info(
+                "AI answer in conversation %s: no time left in this transaction",
+                self.id,
+            )
+            self._messaging_hand_off(event, notify=True)
+            return False
         messages, values = self._messaging_ai_request(step, text)
-        answer = self._messaging_ai_call(oa, messages)
+        answer = self._messaging_ai_call(oa, messages, seconds)
         if answer is None or is_cannot_answer(answer):
             self._messaging_hand_off(event, notify=True)
             return False
@@ -96,11 +116,27 @@ class DiscussChannel(models.Model):
         self._messaging_send_bot(final, event)
         return True
 
-    def _messaging_ai_call(self, oa, messages):
-        """The model's answer, or None after an endpoint error (logged with
-        its kind and status, never the key)."""
+    def _messaging_ai_seconds_left(self):
+        """Seconds this transaction may still wait for the AI endpoint."""
+        return AI_TRANSACTION_SECONDS - _AI_SPENT.get(self.env.cr, 0.0)
+
+    def _messaging_ai_spend(self, seconds):
+        cr = self.env.cr
+        if cr not in _AI_SPENT:
+
+            def reset():
+                _AI_SPENT.pop(cr, None)
+
+            cr.postcommit.add(reset)
+            cr.postrollback.add(reset)
+        _AI_SPENT[cr] = _AI_SPENT.get(cr, 0.0) + seconds
+
+    def _messaging_ai_call(self, oa, messages, timeout):
+        """The model's answer within ``timeout`` seconds, or None after an
+        endpoint error (logged with its kind and status, never the key)."""
+        started = time.monotonic()
         try:
-            return oa._ai_client().complete(messages)
+            return oa._ai_client(timeout).complete(messages)
         except AiError as exc:
             log = (
                 _logger.warning
@@ -115,6 +151,8 @@ class DiscussChannel(models.Model):
                 exc,
             )
             return None
+        finally:
+            self._messaging_ai_spend(time.monotonic() - started)
 
     # ------------------------------------------------------------------
     # What goes to the model

@@ -58,8 +58,9 @@ class MessagingChannel(models.Model):
         channel = self.sudo()
         return bool(channel.ai_base_url and channel.ai_api_key and channel.ai_model)
 
-    def _ai_client(self):
-        """The chat-completions client of this OA (reads the key as superuser)."""
+    def _ai_client(self, timeout=None):
+        """The chat-completions client of this OA (reads the key as
+        superuser); ``timeout``: seconds, the OA's own by default."""
         self.ensure_one()
         channel = self.sudo()
         return AiChatClient(
@@ -67,7 +68,7 @@ class MessagingChannel(models.Model):
                 "base_url": channel.ai_base_url,
                 "api_key": channel.ai_api_key,
                 "model": channel.ai_model,
-                "timeout": channel.ai_timeout or 15,
+                "timeout": timeout or channel.ai_timeout or 15,
             }
         )
 

@@ -34,46 +34,34 @@ class AiError(Exception):
         self.code = code
 
 
+# one class per kind of failure (``reason`` is what logs show)
 class AiAuthError(AiError):
-    """401/403: the key is wrong, revoked or not allowed this model."""
-
-    reason = "auth"
+    reason = "auth"  # 401/403: the key is wrong, revoked, or not allowed
 
 
 class AiNotFoundError(AiError):
-    """404: wrong base URL or unknown model."""
-
-    reason = "not_found"
+    reason = "not_found"  # 404: wrong base URL or unknown model
 
 
 class AiRateError(AiError):
-    """429: rate limit or exhausted quota."""
-
-    reason = "rate"
+    reason = "rate"  # 429: rate limit or exhausted quota
 
 
 class AiServerError(AiError):
-    """5xx: the endpoint failed."""
-
-    reason = "server"
+    reason = "server"  # 5xx: the endpoint failed
 
 
 class AiTimeoutError(AiError):
-    """No answer within the timeout (connect or read)."""
-
-    reason = "timeout"
+    reason = "timeout"  # no answer within the timeout (connect or read)
 
 
 class AiConnectionError(AiError):
-    """DNS, refused or lost connection."""
-
-    reason = "connection"
+    reason = "connection"  # DNS, refused or lost connection
 
 
 class AiBadResponseError(AiError):
-    """Not JSON, not the chat-completions shape, no choice, empty content,
-    or another 4xx."""
-
+    # not JSON, not the chat-completions shape, no choice, an empty content,
+    # or another 4xx
     reason = "bad_response"
 
 

@@ -3,12 +3,15 @@ grounded answers (Odoo's prices), hand-over on the model's marker, on an
 invented figure and on every endpoint error, draft mode, the bounded data
 sent, and the key that no log, message or non-administrator ever sees."""
 
+import time
+
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import BaseCase, tagged
 from odoo.tools import format_amount
 
 from ..engine.ai import GroundingError, Value, amounts_in, counts_in, ground
+from ..models.discuss_channel_ai import _AI_SPENT
 from ..providers.zalo_events import zalo_time
 from . import test_webhook_common as wh
 from .common import MessagingCase, make_user
@@ -148,6 +151,8 @@ class TestAiAnswer(ConversationMixin, MessagingCase):
     def setUp(self):
         super().setUp()
         self.peer.reset()
+        # the AI time of this transaction (the test cursor is never committed)
+        _AI_SPENT.pop(self.env.cr, None)
 
     # -- helpers ------------------------------------------------------------
     def _open(
@@ -202,7 +207,10 @@ class TestAiAnswer(ConversationMixin, MessagingCase):
             % {"id": self.shirt.id}
         )
         self.assertTrue(self._answer(conversation, event))
-        expected = "Dạ, Áo thun basic giá 1.144.250 ₫, hiện còn hàng ạ."
+        # no stock app here: "available", in the customer's language
+        stock = conversation.with_context(lang="vi_VN")._messaging_ai_stock(self.shirt)
+        self.assertIsNone(stock.number)
+        expected = "Dạ, Áo thun basic giá 1.144.250 ₫, hiện %s ạ." % stock.text
         self.assertEqual(self._queued_bodies(conversation), [expected])
         self.assertEqual(conversation.messaging_state, "bot")
         self.assertFalse(conversation.messaging_agent_id)
@@ -292,6 +300,29 @@ class TestAiAnswer(ConversationMixin, MessagingCase):
         self.assertEqual(self._queued_bodies(conversation), [])  # nothing outside it
         self.assertIn(conversation.messaging_agent_id, self.team.user_ids)
         self.assertEqual(self.peer.request_count, 0)
+
+    def test_transaction_time_for_ai_is_bounded(self):
+        conversation, event = self._open()
+        self.peer.answers.append("[[HANDOFF]]")
+        self.assertFalse(self._answer(conversation, event))
+        self.assertEqual(self.peer.request_count, 1)
+        # a slow answer uses the time left, the next question goes to a person
+        _AI_SPENT[self.env.cr] = 28.5
+        self.peer.queue_response(ChatCompletionsPeer.COMPLETIONS, delay=2.5)
+        conversation, event = self._open(user_id="7770000000000000055")
+        self.zalo.ai_timeout = 15
+        started = time.monotonic()
+        self.assertFalse(self._answer(conversation, event))
+        self.assertLess(time.monotonic() - started, 2.4)  # 1.5 s left, not 15
+        self._assert_handed_over(conversation)
+        self.assertGreaterEqual(_AI_SPENT[self.env.cr], 29.9)
+        conversation, event = self._open(user_id="7770000000000000056")
+        with self.assertLogs(ADDON_LOGGER, "DEBUG") as logs:
+            self.assertFalse(self._answer(conversation, event))
+        self.assertIn("no time left", "\n".join(logs.output))
+        self._assert_handed_over(conversation)
+        self.assertEqual(self.peer.request_count, 2)
+        self.peer.wait_idle()
 
     def test_endpoint_errors_hand_over_and_never_show_the_key(self):
         wrong_key = "sk-WRONG-secret-99aa77"
