@@ -210,10 +210,11 @@ class DiscussChannel(models.Model):
                 ),
                 limit=AI_MAX_PRODUCTS,
             )
-        products |= Product.search(
-            expression.AND([domain, [("id", "not in", products.ids)]]),
-            limit=AI_MAX_PRODUCTS - len(products),
-        )
+        if len(products) < AI_MAX_PRODUCTS:  # (a limit of 0 means none)
+            products |= Product.search(
+                expression.AND([domain, [("id", "not in", products.ids)]]),
+                limit=AI_MAX_PRODUCTS - len(products),
+            )
         partner = self.messaging_partner_id
         lang = self.env.lang
         lines = ["Products (ID, name, category, price, stock):"]

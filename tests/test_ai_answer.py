@@ -421,7 +421,7 @@ class TestAiAnswer(ConversationMixin, MessagingCase):
         Product.create(
             [
                 {
-                    "name": "Áo sơ mi %02d" % n,
+                    "name": "Áo sơmi %02d" % n,
                     "list_price": 10.0 + n,
                     "categ_id": self.categ.id,
                 }
@@ -452,6 +452,13 @@ class TestAiAnswer(ConversationMixin, MessagingCase):
         self.assertNotIn(self.other_order.name, data)
         self.assertEqual(len(request.body["messages"][2]["content"]), 1000)
         self.assertLess(len(request.raw), 20000)
+        # a question that names more products than the bound: still 50
+        conversation, event = self._open(user_id="7770000000000000077")
+        self._answer(conversation, event, "Shop có áo sơmi nào?")
+        data = self.peer.requests[-1].body["messages"][1]["content"]
+        lines = [line for line in data.splitlines() if "{{price:" in line]
+        self.assertEqual(len(lines), 50)
+        self.assertTrue(all("sơmi" in line for line in lines))
         with self.assertRaises(ValidationError):
             self.step.ai_faq = "x" * 4001
         with self.assertRaises(ValidationError):
