@@ -53,6 +53,8 @@
         "views/messaging_rating_views.xml",
         "views/messaging_channel_setup_views.xml",
         "views/messaging_unsubscribe_templates.xml",
+        "views/messaging_channel_ai_views.xml",
+        "views/chatbot_script_step_ai_views.xml",
         "wizard/messaging_composer_views.xml",
         "wizard/messaging_bulk_send_views.xml",
         "wizard/messaging_campaign_preview_views.xml",

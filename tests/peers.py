@@ -1326,3 +1326,105 @@ class SmtpPeer:
                 return
             else:
                 reply("250 OK")
+
+
+# ======================================================================
+# OpenAI-compatible chat completions (the AI answer step)
+# ======================================================================
+def openai_error(message, error_type, code=None, param=None):
+    """OpenAI's error body: ``{"error": {message, type, param, code}}``."""
+    return {
+        "error": {"message": message, "type": error_type, "param": param, "code": code}
+    }
+
+
+class ChatCompletionsPeer(LoopbackPeer):
+    """An OpenAI-compatible API under ``/v1``: ``POST /v1/chat/completions``
+    and ``GET /v1/models``, Bearer key, OpenAI's answer and error shapes.
+
+    ``peer.answers`` (a deque) holds the next answers' ``content``; when it
+    is empty the peer answers :attr:`default_answer`. Error answers are
+    scripted with :meth:`queue_response` (see :func:`openai_error`). A wrong
+    key gets OpenAI's 401, whose message quotes the key it was given (OpenAI
+    quotes part of it): a client must never pass that message on."""
+
+    api_key = "sk-peer-SECRET-4f3c2b1a"
+    models = ("gpt-4o-mini", "gpt-4o")
+    send_paths = ("/v1/chat/completions",)
+    default_answer = "[[HANDOFF]]"
+    COMPLETIONS = "/v1/chat/completions"
+
+    def init_state(self):
+        self.answers = collections.deque()
+
+    @property
+    def base_url(self):
+        return self.url + "/v1"
+
+    def handle(self, request):
+        key = request.headers.get("authorization", "")[len("Bearer ") :]
+        if key != self.api_key:
+            return 401, openai_error(
+                "Incorrect API key provided: %s. You can find your API key at "
+                "https://platform.openai.com/account/api-keys." % key,
+                "invalid_request_error",
+                "invalid_api_key",
+            )
+        if request.method == "GET" and request.path == "/v1/models":
+            return 200, {
+                "object": "list",
+                "data": [
+                    {
+                        "id": m,
+                        "object": "model",
+                        "created": 1715367049,
+                        "owned_by": "system",
+                    }
+                    for m in self.models
+                ],
+            }
+        if request.method == "POST" and request.path == self.COMPLETIONS:
+            return self._complete(request.body)
+        return 404, openai_error(
+            "Invalid URL (%s %s)" % (request.method, request.path),
+            "invalid_request_error",
+        )
+
+    def _complete(self, body):
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return 400, openai_error(
+                "'messages' is a required property", "invalid_request_error"
+            )
+        model = body.get("model")
+        if model not in self.models:
+            return 404, openai_error(
+                "The model `%s` does not exist or you do not have access to it."
+                % model,
+                "invalid_request_error",
+                "model_not_found",
+            )
+        with self._lock:
+            content = self.answers.popleft() if self.answers else self.default_answer
+        return 200, {
+            "id": "chatcmpl-%s" % uuid.uuid4().hex[:24],
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": content,
+                        "refusal": None,
+                    },
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 100,
+                "completion_tokens": 20,
+                "total_tokens": 120,
+            },
+        }

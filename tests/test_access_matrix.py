@@ -74,6 +74,7 @@ METHOD_ACCESS = {
     # credentials, webhook secret, provider calls: administrators only
     ("messaging.channel", "action_test_connection"): "admin",
     ("messaging.channel", "action_refresh_token"): "admin",
+    ("messaging.channel", "action_ai_test_connection"): "admin",
     ("messaging.channel", "action_sync_templates"): "admin",
     ("messaging.channel", "action_regenerate_webhook_token"): "admin",
     ("messaging.channel", "action_resume"): "admin",
