@@ -97,7 +97,10 @@ class OutboundMessage:
 
     ``media``: a :class:`MediaFile` the adapter uploads first (an image, a
     GIF or a document); ``card``: a product card as plain data (``title``,
-    ``subtitle``, ``url``; its image is ``media``).
+    ``subtitle``, ``url``; its image is ``media``); ``buttons``: the
+    answers of a consultation message (``title``, ``payload``);
+    ``request_info``: a request for the user's details (``title``,
+    ``subtitle``, ``image_url``).
     """
 
     tracking_id: str
@@ -112,6 +115,8 @@ class OutboundMessage:
     callback_url: str | None = None
     media: MediaFile | None = None
     card: dict | None = None
+    buttons: list | None = None
+    request_info: dict | None = None
 
 
 @dataclass

@@ -59,3 +59,4 @@ from . import test_zalo_published
 from . import test_zbs_templates
 from . import test_ratings_surveys
 from . import test_results_end_to_end
+from . import test_chatbot
