@@ -230,7 +230,16 @@ class DiscussChannel(models.Model):
         if index is None:
             self._messaging_chatbot_retry(step, event)
             return
-        question = (
+        # on the question's own chatbot.message, as Odoo's livechat does
+        self._messaging_chatbot_messages(step)[:1].user_script_answer_id = answers[
+            index
+        ]
+        self._messaging_chatbot_run(self._messaging_chatbot_next(step), event)
+
+    def _messaging_chatbot_messages(self, step):
+        """This conversation's ``chatbot.message`` rows of ``step``, oldest
+        first (the bot's and the customer's)."""
+        return (
             self.env["chatbot.message"]
             .sudo()
             .search(
@@ -239,25 +248,16 @@ class DiscussChannel(models.Model):
                     ("script_step_id", "=", step.id),
                 ],
                 order="id",
-                limit=1,
             )
         )
-        question.user_script_answer_id = answers[index]
-        self._messaging_chatbot_run(self._messaging_chatbot_next(step), event)
 
     def _messaging_chatbot_retry(self, step, event, text=None):
         """An answer that does not fit: the question once more (after
         ``text``, saying why), then a person."""
         operator = step.chatbot_script_id.operator_partner_id
-        asked = (
-            self.env["chatbot.message"]
-            .sudo()
-            .search_count(
-                [
-                    ("discuss_channel_id", "=", self.id),
-                    ("script_step_id", "=", step.id),
-                    ("mail_message_id.author_id", "=", operator.id),
-                ]
+        asked = len(
+            self._messaging_chatbot_messages(step).filtered(
+                lambda m: m.mail_message_id.author_id == operator
             )
         )
         if asked >= ASKED_MAX:
