@@ -22,6 +22,7 @@
         "survey",
         "account_qr_code_emv",
         "im_livechat",
+        "resource",
     ],
     "external_dependencies": {
         "python": ["phonenumbers", "requests", "urllib3", "certifi"]

@@ -30,6 +30,9 @@ def prepare_outbound(message):
     if route == "consultation":
         kind, media, card = consultation_content(message)
         card_images = list_images(message) if card and "elements" in card else []
+    # answer buttons beside the text, or a request for the user's details
+    # (alone: the element's title and subtitle say it)
+    interactive = (route == "consultation" and message.zalo_interactive) or {}
     return OutboundMessage(
         tracking_id=message.tracking_id,
         kind=kind,
@@ -37,10 +40,12 @@ def prepare_outbound(message):
         zalo_user_id=message.recipient if route in ("uid", "consultation") else None,
         template_ref=template.zalo_template_id or None,
         params=dict(message.template_data or {}),
-        text=None if card else message.body or None,
+        text=None if card or interactive.get("request_info") else message.body or None,
         media=media,
         card=card,
         card_images=card_images,
+        buttons=interactive.get("buttons") or None,
+        request_info=interactive.get("request_info") or None,
         route="uid" if route == "uid" else "phone",
         # eSMS reports delivery to the URL given with each message
         callback_url=message.channel_id.sudo().webhook_url

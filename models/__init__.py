@@ -79,6 +79,10 @@ from . import sale_order_payment
 from . import account_move
 from . import payment_transaction
 from . import sale_order_attribution
+from . import messaging_channel_chatbot
+from . import chatbot_script_step
+from . import discuss_channel_chatbot
+from . import messaging_event_chatbot
 from . import messaging_channel_ai
 from . import chatbot_script_step_ai
 from . import discuss_channel_ai

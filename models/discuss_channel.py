@@ -304,9 +304,10 @@ class DiscussChannel(models.Model):
             .search_count([("inbound_event_id", "=", event.id)], limit=1)
         )
 
-    def _messaging_send_bot(self, text, event=None):
-        """Post as OdooBot in the conversation and queue it to the user."""
-        bot = self.env.ref("base.partner_root")
+    def _messaging_send_bot(self, text, event=None, author=None, **extra):
+        """Post as OdooBot (or ``author``, a partner) in the conversation and
+        queue it to the user (``extra``: more values of the queued message)."""
+        bot = author or self.env.ref("base.partner_root")
         message = (
             self.sudo()
             .with_context(**{INTERNAL_POST: True})
@@ -318,7 +319,7 @@ class DiscussChannel(models.Model):
             )
         )
         return self._messaging_queue_consultation(
-            text, message, inbound_event=event, category="transactional"
+            text, message, inbound_event=event, category="transactional", **extra
         )
 
     def _messaging_hand_off(self, event=None, notify=False):

@@ -8,7 +8,7 @@ _lt = LazyTranslate(__name__)
 # What Vietnamese customers type to ask for a person: data matched against
 # their messages (accents, case and punctuation ignored), not a sentence shown
 # to users, so written accent-free like the opt-out keywords.
-DEFAULT_HANDOFF_KEYWORDS = "gap nhan vien, nhan vien, tu van vien, gap nguoi that"
+DEFAULT_HANDOFF_KEYWORDS = "gap nhan vien, nhan vien, tu van vien, nguoi that, agent"
 DEFAULT_HANDOFF_MESSAGE = _lt(
     "Thank you! One of our agents will answer you in a few minutes."
 )

@@ -30,6 +30,12 @@ class MessagingMessage(models.Model):
         readonly=True,
         help="The product card this message sends: title, subtitle, link.",
     )
+    zalo_interactive = fields.Json(
+        "Answer buttons",
+        readonly=True,
+        help="The answer buttons this message shows, or its request for the "
+        "user's phone number (a chatbot question).",
+    )
     inbound_event_id = fields.Many2one(
         "messaging.event",
         "Answers the event",

@@ -1,7 +1,14 @@
+from datetime import timedelta
+
+import pytz
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from .models import USER_GROUP
+
+# the team's working hours are read in Vietnam's time
+TEAM_TZ = "Asia/Ho_Chi_Minh"
 
 
 class MessagingTeam(models.Model):
@@ -48,6 +55,14 @@ class MessagingTeam(models.Model):
         default=True,
         help="Round robin skips agents who are offline in Odoo. When nobody "
         "is online the conversation waits in the team's shared queue.",
+    )
+    resource_calendar_id = fields.Many2one(
+        "resource.calendar",
+        "Working hours",
+        default=lambda self: self.env.company.resource_calendar_id,
+        help="When the team answers, in Vietnam's time (Asia/Ho_Chi_Minh). A "
+        "customer who asks for a person is told when the team opens again; an "
+        "OA may run its chatbot only outside these hours. Empty: always open.",
     )
     last_user_id = fields.Many2one(
         "res.users", "Last assigned agent", readonly=True, copy=False
@@ -112,6 +127,22 @@ class MessagingTeam(models.Model):
         agent = after[:1] or agents[:1]
         self.sudo().last_user_id = agent
         return agent
+
+    def _next_opening(self, now=None):
+        """None while the team works (or has no working hours), else when
+        it opens next (UTC, naive), within the next 4 weeks."""
+        self.ensure_one()
+        calendar = self.sudo().resource_calendar_id
+        if not calendar:
+            return None
+        start = pytz.utc.localize(now or fields.Datetime.now())
+        intervals = calendar._work_intervals_batch(
+            start, start + timedelta(weeks=4), tz=pytz.timezone(TEAM_TZ)
+        )[False]
+        first = next(iter(intervals), None)
+        if first and first[0] <= start:
+            return None
+        return first[0].astimezone(pytz.utc).replace(tzinfo=None) if first else None
 
     def action_open_conversations(self):
         self._check_messaging_group(USER_GROUP)

@@ -99,7 +99,10 @@ class OutboundMessage:
     GIF or a document); ``card``: a product card as plain data (``title``,
     ``subtitle``, ``url``; its image is ``media``), or a list of cards
     ``{"elements": [card, ...]}`` whose images are ``card_images`` (one
-    :class:`MediaFile` or None per card, in order).
+    :class:`MediaFile` or None per card, in order); ``buttons``: the
+    answers of a consultation message (``title``, ``payload``);
+    ``request_info``: a request for the user's details (``title``,
+    ``subtitle``, ``image_url``).
     """
 
     tracking_id: str
@@ -115,6 +118,8 @@ class OutboundMessage:
     media: MediaFile | None = None
     card: dict | None = None
     card_images: list = field(default_factory=list)
+    buttons: list | None = None
+    request_info: dict | None = None
 
 
 @dataclass

@@ -15,7 +15,8 @@ Wire facts (see ``PROTOCOLS.md`` for sources and what stays unconfirmed):
   ``data.message_id`` and ``data.quota.{quota_type, remain}``;
 * ``POST {openapi}/v3.0/oa/message/cs`` takes ``recipient.user_id`` and a
   ``message`` (text, an image by URL, or a file uploaded first, or a
-  product card: ``zalo_media.py``);
+  product card: ``zalo_media.py``; answer buttons beside the text, or a
+  request for the user's details: ``zalo_interactive.py``);
 * ``POST {oauth}/v4/oa/access_token`` with header ``secret_key`` and a form
   body rotates the single-use refresh token.
 """
@@ -39,6 +40,7 @@ from .base import (
 )
 from .terms import Term, _lt
 from .zalo_codes import ZALO_ERRORS
+from .zalo_interactive import buttons_attachment, request_info_attachment
 from .zalo_layout import ZbsTemplateAdmin
 from .zalo_media import CARD, ZaloMediaMixin, card_attachment, check_card_list
 
@@ -378,7 +380,11 @@ class ZaloAdapter(ZaloMediaMixin, ZbsTemplateAdmin, BaseAdapter):
                     )
                 )
             message["text"] = msg.text
-        if msg.media is not None:
+        if msg.request_info:
+            message["attachment"] = request_info_attachment(msg.request_info)
+        elif msg.buttons and msg.text:
+            message["attachment"] = buttons_attachment(msg.buttons)
+        elif msg.media is not None:
             self._check_media(msg)
         elif msg.kind == CARD:
             card = msg.card or {}

@@ -62,3 +62,4 @@ from . import test_zbs_templates
 from . import test_ratings_surveys
 from . import test_results_end_to_end
 from . import test_ai_answer
+from . import test_chatbot

@@ -807,6 +807,15 @@ class ZaloPeer(LoopbackPeer):
         if attachment.get("type") != "template":
             return "attachment type invalid"
         elements = payload.get("elements") or []
+        if "buttons" in payload and not payload.get("template_type"):
+            return self._check_cs_buttons(payload["buttons"])
+        if payload.get("template_type") == "request_user_info":
+            element = elements[0] if len(elements) == 1 else {}
+            if not element.get("title") or not element.get("image_url"):
+                return "element invalid"
+            if len(element["title"]) > 100 or len(element.get("subtitle") or "") > 500:
+                return "element too long"
+            return None
         if payload.get("template_type") == "media":
             element = elements[0] if len(elements) == 1 else {}
             if element.get("url"):
@@ -829,6 +838,26 @@ class ZaloPeer(LoopbackPeer):
                     return "default_action url missing"
             return None
         return "template_type invalid"
+
+    @staticmethod
+    def _check_cs_buttons(buttons):
+        """Why Zalo would refuse these buttons of a text message, or None."""
+        if not 1 <= len(buttons or []) <= 5:
+            return "buttons invalid"
+        for button in buttons:
+            if not button.get("title") or button.get("type") not in (
+                "oa.query.show",
+                "oa.query.hide",
+                "oa.open.url",
+                "oa.open.phone",
+                "oa.open.sms",
+            ):
+                return "button invalid"
+            if button["type"].startswith("oa.query") and not isinstance(
+                button.get("payload"), str
+            ):
+                return "button payload invalid"
+        return None
 
     def _template_all(self, request):
         offset = int(request.query.get("offset", 0))

@@ -156,6 +156,24 @@ def store_and_process(channel, payload):
     return event
 
 
+def post_to_webhook(case, token, payload):
+    """Post a signed Zalo payload to the webhook route of ``token`` (an
+    HttpCase ``case``), then process what it stored: processed right away,
+    or by the triggered cron, either way once."""
+    raw = encode(payload)
+    response = case.url_open(
+        "/messaging/webhook/zalo/%s" % token,
+        data=raw,
+        headers={
+            "Content-Type": "application/json",
+            "X-ZEvent-Signature": sign(raw, payload["timestamp"]),
+        },
+    )
+    case.assertEqual(response.status_code, 200)
+    case.env["messaging.event"].search([("state", "=", "received")])._process()
+    return response
+
+
 def sent_message(channel, provider_id, partner, **values):
     """A message already sent on ``channel`` with this provider id."""
     message = (
