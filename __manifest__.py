@@ -66,6 +66,7 @@
         "demo/res_partner_demo.xml",
         "demo/messaging_demo.xml",
         "demo/messaging_interactive_demo.xml",
+        "demo/messaging_chatbot_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

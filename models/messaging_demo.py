@@ -36,6 +36,11 @@ DEMO_CONVERSATIONS = [
     ("demo_identity_02", "Đơn của mình khi nào giao vậy shop?", 50, False),
     ("demo_identity_03", "Mình nhận được hàng rồi, cảm ơn shop nhiều!", 180, True),
 ]
+# conversations through the OA's chatbot: (identity, [(text, minutes ago)])
+DEMO_CHATBOT_CONVERSATIONS = [
+    ("demo_identity_04", [("Chào shop ạ", 12), ("Xem đơn hàng", 11)]),
+    ("demo_identity_05", [("Shop ơi", 8), ("Gặp nhân viên", 7)]),
+]
 # (customer, stars, words, days ago): ratings given on their last order
 DEMO_RATINGS = [
     ("demo_customer_04", 5, "Cà phê thơm, giao nhanh. Cảm ơn shop!", 10),
@@ -159,34 +164,50 @@ class MessagingCampaign(models.Model):
     def _demo_zalo_conversations(self):
         """Users write to the OA: conversations open in Discuss, assigned by
         the team's round robin; the oldest one is marked done."""
-        channel = self.env.ref(DEMO + "demo_channel_zalo")
-        now_ms = int(fields.Datetime.now().timestamp() * 1000)
-        Event = self.env["messaging.event"]
         for xmlid, text, minutes, done in DEMO_CONVERSATIONS:
             identity = self.env.ref(DEMO + xmlid)
-            timestamp = str(now_ms - minutes * 60000)
-            msg_id = "demo%s%s" % (identity.external_id[-6:], timestamp)
-            payload = {
-                "app_id": channel.sudo().zalo_app_id,
-                "sender": {"id": identity.external_id},
-                "recipient": {"id": channel.zalo_oa_id},
-                "event_name": "user_send_text",
-                "message": {"text": text, "msg_id": msg_id},
-                "timestamp": timestamp,
-            }
-            event = Event._store(
-                channel,
-                msg_id,
-                "user_send_text",
-                json.dumps(payload),
-                event_at=zalo_time(timestamp),
-            )
-            event._process()
+            self._demo_inbound_text(identity, text, minutes)
             if done:
                 conversation = self.env["discuss.channel"]._messaging_conversation_for(
                     identity, create=False
                 )
                 conversation.action_messaging_done()
+
+    @api.model
+    def _demo_inbound_text(self, identity, text, minutes):
+        """A signed-webhook ``user_send_text`` of ``identity``, ``minutes``
+        ago, stored and processed as the webhook does."""
+        channel = identity.channel_id
+        timestamp = str(int(fields.Datetime.now().timestamp() * 1000) - minutes * 60000)
+        msg_id = "demo%s%s" % (identity.external_id[-6:], timestamp)
+        payload = {
+            "app_id": channel.sudo().zalo_app_id,
+            "sender": {"id": identity.external_id},
+            "recipient": {"id": channel.zalo_oa_id},
+            "event_name": "user_send_text",
+            "message": {"text": text, "msg_id": msg_id},
+            "timestamp": timestamp,
+        }
+        event = self.env["messaging.event"]._store(
+            channel,
+            msg_id,
+            "user_send_text",
+            json.dumps(payload),
+            event_at=zalo_time(timestamp),
+        )
+        event._process()
+        return event
+
+    @api.model
+    def _demo_chatbot_conversation(self):
+        """Called by demo/messaging_chatbot_demo.xml once the OA runs its
+        chatbot: a customer greets (the script answers with its buttons),
+        taps "Xem đơn hàng" (their last orders come back); another greets
+        and taps "Gặp nhân viên" (the team's agent takes it)."""
+        for xmlid, texts in DEMO_CHATBOT_CONVERSATIONS:
+            identity = self.env.ref(DEMO + xmlid)
+            for text, minutes in texts:
+                self._demo_inbound_text(identity, text, minutes)
 
     @api.model
     def _demo_ratings(self):
