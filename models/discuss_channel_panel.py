@@ -74,24 +74,28 @@ class DiscussChannel(models.Model):
     # ------------------------------------------------------------------
 
     def _messaging_panel_consent(self, partner):
-        """Rows ``{label, value, level}`` (level: success, warning, danger)."""
+        """Rows ``{key, label, value, level}`` (key: phone, email, oa,
+        window; level: success, warning, danger)."""
         identity = self.messaging_identity_id
         rows = []
         if partner._messaging_blacklist_numbers():
             listed = partner.messaging_phone_blacklisted
-            rows.append(self._messaging_panel_consent_row(_("Phone"), listed))
+            rows.append(self._messaging_panel_consent_row("phone", _("Phone"), listed))
         if partner.email_normalized:
             listed = partner.is_blacklisted
-            rows.append(self._messaging_panel_consent_row(_("E-mail address"), listed))
+            rows.append(
+                self._messaging_panel_consent_row("email", _("E-mail address"), listed)
+            )
         if identity:
             rows.append(
                 self._messaging_panel_consent_row(
-                    _("This Zalo OA"), identity.opt_out, _("Opted out")
+                    "oa", _("This Zalo OA"), identity.opt_out, _("Opted out")
                 )
             )
         window = self.messaging_window_state
         rows.append(
             {
+                "key": "window",
                 "label": _("Zalo consultation window"),
                 "value": self.messaging_window_label or _("No Zalo user"),
                 "level": {"free": "success", "paid": "warning"}.get(window, "danger"),
@@ -167,8 +171,9 @@ class DiscussChannel(models.Model):
             for message in messages
         ]
 
-    def _messaging_panel_consent_row(self, label, refused, refused_text=None):
+    def _messaging_panel_consent_row(self, key, label, refused, refused_text=None):
         return {
+            "key": key,
             "label": label,
             "value": (refused_text or _("Blacklisted")) if refused else _("Accepted"),
             "level": "danger" if refused else "success",

@@ -199,6 +199,40 @@ class TestAiAnswer(ConversationMixin, MessagingCase):
         self.assertIn(conversation.messaging_agent_id, self.team.user_ids)
 
     # -- answers --------------------------------------------------------------
+    def test_script_reaches_the_ai_step_through_inbound_events(self):
+        """The whole path: the OA's script opens on its AI step, a free
+        question is answered with Odoo's price, "gap nhan vien" hands over."""
+        self.zalo.chatbot_script_id = self.step.chatbot_script_id
+        self.Identity.create(
+            {
+                "channel_id": self.zalo.id,
+                "external_id": wh.USER_ID,
+                "partner_id": self.partner_a.id,
+            }
+        )
+        wh.store_and_process(self.zalo, wh.user_text("Chào shop"))
+        conversation = self.Conversation.search(
+            [("messaging_identity_id.external_id", "=", wh.USER_ID)]
+        )
+        self.assertEqual(conversation.chatbot_current_step_id, self.step)
+        self.assertEqual(self._queued_bodies(conversation), ["Bạn cần hỏi gì ạ?"])
+        self.peer.answers.append(
+            "Dạ, Áo thun basic giá {{price:%s}} ạ." % self.shirt.id
+        )
+        wh.store_and_process(self.zalo, wh.user_text("Áo thun basic giá bao nhiêu?"))
+        self.assertEqual(
+            self._queued_bodies(conversation)[-1],
+            "Dạ, Áo thun basic giá 1.144.250 ₫ ạ.",
+        )
+        # still on the AI step: the next question goes to the model too,
+        # until the customer asks for a person
+        self.assertEqual(conversation.chatbot_current_step_id, self.step)
+        self.assertEqual(len(self.peer.requests), 1)
+        wh.store_and_process(self.zalo, wh.user_text("cho minh gap nhan vien"))
+        self.assertEqual(len(self.peer.requests), 1)
+        self.assertEqual(conversation.messaging_state, "assigned")
+        self.assertFalse(conversation.chatbot_current_step_id)
+
     def test_grounded_answer_is_sent_with_odoo_price(self):
         zalo_peer = start_zalo_peer(self, self.zalo)
         conversation, event = self._open()

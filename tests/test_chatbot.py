@@ -293,6 +293,19 @@ class TestChatbot(ChatbotMixin, MessagingCase):
                 "07/12/2026 08:00.",
             )
 
+    def test_who_and_when_in_vietnamese(self):
+        self.env["res.lang"]._activate_lang("vi_VN")
+        self.partner_a.lang = "vi_VN"
+        self._link(self.partner_a)
+        with freeze_time(SATURDAY_10H):
+            self._tap("Chào")
+            self._tap("cho mình gặp người thật")
+            conversation = self._conversation()
+            self.assertEqual(
+                self._bot_texts(conversation)[-1],
+                "Hiện shop đã nghỉ: nhóm CSKH sẽ trả lời bạn từ 07/12/2026 08:00.",
+            )
+
     def test_handoff_words_are_whole_words(self):
         self._link(self.partner_a)
         self._tap("Chào")
@@ -455,6 +468,47 @@ class TestChatbotHttp(ChatbotMixin, HttpCase):
         self._webhook(wh.user_text("Gặp nhân viên"))
         self.assertEqual(conversation.messaging_agent_id, self.agent_1)
         self.assertFalse(conversation.chatbot_current_step_id)
+
+    def test_order_status_and_gap_nhan_vien_through_the_webhook(self):
+        """The issue's path on the real route: a known customer taps "Xem
+        đơn hàng" and gets their order's reference; another types "gap nhan
+        vien" in the middle of the script and the team's agent has it."""
+        peer = start_zalo_peer(self, self.zalo)
+        customer, other_customer = self.env["res.partner"].create(
+            [{"name": "Trần Thị Mai"}, {"name": "Phạm Văn Bình"}]
+        )
+        product = self.env["product.product"].create(
+            {"name": "Cà phê", "list_price": 120000}
+        )
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": customer.id,
+                "order_line": [(0, 0, {"product_id": product.id})],
+            }
+        )
+        order.action_confirm()
+        self._link(customer)
+        self._webhook(wh.user_text("Xin chào"))
+        self._webhook(wh.user_text("Xem đơn hàng"))
+        self.env["messaging.message"]._process_queue()
+        # the two messages may leave in either order (parallel sends)
+        sent = [
+            r.body["message"].get("text", "")
+            for r in peer.requests_for("/v3.0/oa/message/cs")
+        ]
+        self.assertEqual(len(sent), 2, sent)
+        self.assertTrue(any(order.name in text for text in sent), sent)
+        self.assertFalse(self._conversation().chatbot_current_step_id)
+        # mid-script: the question is waiting, the words hand over
+        self._link(other_customer, USER_2)
+        self._webhook(wh.user_text("Chào shop", USER_2))
+        other = self._conversation(USER_2)
+        self.assertEqual(other.chatbot_current_step_id, self.question)
+        self._webhook(wh.user_text("gap nhan vien", USER_2))
+        self.assertEqual(other.messaging_state, "assigned")
+        self.assertEqual(other.messaging_agent_id, self.agent_1)
+        self.assertFalse(other.chatbot_current_step_id)
+        self.assertIn(self.agent_1.partner_id, other.channel_member_ids.partner_id)
 
     def test_only_oa_admins_set_the_script(self):
         self.authenticate("agent1", "agent1")

@@ -269,17 +269,17 @@ class TestCustomerPanel(PanelMixin, MessagingCase):
         self.assertEqual(campaign_message["campaign"], "Tết 2026")
         self.assertEqual(campaign_message["channel"], self.sandbox.name)
         self.assertRegex(campaign_message["date"], r"^\d\d/\d\d/\d{4}$")
-        consent = {row["label"]: row for row in data["consent"]}
-        self.assertEqual(consent["Phone"]["level"], "success")
-        self.assertEqual(consent["Zalo consultation window"]["level"], "success")
+        consent = {row["key"]: row for row in data["consent"]}
+        self.assertEqual(consent["phone"]["level"], "success")
+        self.assertEqual(consent["window"]["level"], "success")
         # consent follows Odoo's blacklists and our opt-outs
         self.env["phone.blacklist"].sudo().add("+84912345678")
         conversation.messaging_identity_id.opt_out = True
         self.partner_a.invalidate_recordset()
-        consent = {row["label"]: row for row in self._panel(conversation)["consent"]}
-        self.assertEqual(consent["Phone"]["level"], "danger")
-        self.assertEqual(consent["This Zalo OA"]["level"], "danger")
-        self.assertEqual(consent["E-mail address"]["level"], "success")
+        consent = {row["key"]: row for row in self._panel(conversation)["consent"]}
+        self.assertEqual(consent["phone"]["level"], "danger")
+        self.assertEqual(consent["oa"]["level"], "danger")
+        self.assertEqual(consent["email"]["level"], "success")
 
     def test_no_linked_contact(self):
         conversation = self._open(user_id=OTHER_USER_ID)
