@@ -13,7 +13,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..engine import attribution, transaction
+from ..engine import attribution, results, transaction
+from ..providers.base import ACCEPTED, SendResult
 from ..providers.zalo_events import zalo_time
 
 DEMO = "multichannel_messaging."
@@ -176,7 +177,8 @@ class MessagingCampaign(models.Model):
     @api.model
     def _demo_inbound_text(self, identity, text, minutes):
         """A signed-webhook ``user_send_text`` of ``identity``, ``minutes``
-        ago, stored and processed as the webhook does."""
+        ago, stored and processed as the webhook does: ``(event,
+        conversation)``."""
         channel = identity.channel_id
         timestamp = str(int(fields.Datetime.now().timestamp() * 1000) - minutes * 60000)
         msg_id = "demo%s%s" % (identity.external_id[-6:], timestamp)
@@ -196,7 +198,10 @@ class MessagingCampaign(models.Model):
             event_at=zalo_time(timestamp),
         )
         event._process()
-        return event
+        conversation = self.env["discuss.channel"]._messaging_conversation_for(
+            identity, create=False
+        )
+        return event, conversation
 
     @api.model
     def _demo_chatbot_conversation(self):
@@ -204,10 +209,27 @@ class MessagingCampaign(models.Model):
         chatbot: a customer greets (the script answers with its buttons),
         taps "Xem đơn hàng" (their last orders come back); another greets
         and taps "Gặp nhân viên" (the team's agent takes it)."""
+        conversations = self.env["discuss.channel"]
         for xmlid, texts in DEMO_CHATBOT_CONVERSATIONS:
             identity = self.env.ref(DEMO + xmlid)
             for text, minutes in texts:
-                self._demo_inbound_text(identity, text, minutes)
+                conversations |= self._demo_inbound_text(identity, text, minutes)[1]
+        # the demo OA has no token: the bot's messages are kept as Zalo's
+        # acceptance of them would be (results.apply_results, as a dispatcher
+        # does with the answers), so no demo message waits in the queue
+        queued = self.env["messaging.message"].search(
+            [("conversation_id", "in", conversations.ids), ("state", "=", "queued")]
+        )
+        results.apply_results(
+            self.env,
+            [
+                (
+                    message,
+                    SendResult(ACCEPTED, provider_message_id="demo-%s" % message.id),
+                )
+                for message in queued
+            ],
+        )
 
     @api.model
     def _demo_ratings(self):

@@ -115,10 +115,29 @@ class TestDemoData(MessagingCase):
         conversations = self.env["discuss.channel"].search(
             [("messaging_channel_id", "=", zalo.id)]
         )
-        self.assertEqual(len(conversations), 3)
+        self.assertEqual(len(conversations), 5)
+        # two through the OA's chatbot: one got their orders from the bot,
+        # the other asked for a person
         self.assertEqual(
             sorted(conversations.mapped("messaging_state")),
-            ["assigned", "assigned", "done"],
+            ["assigned", "assigned", "assigned", "bot", "done"],
+        )
+        chatbot = conversations.filtered(lambda c: c.messaging_state == "bot")
+        bot_messages = self.env["messaging.message"].search(
+            [("conversation_id", "=", chatbot.id)], order="id"
+        )
+        self.assertEqual(bot_messages.mapped("state"), ["sent", "sent"])
+        self.assertTrue(bot_messages[0].zalo_interactive["buttons"])
+        customer = self.env.ref("multichannel_messaging.demo_customer_04")
+        order = self.env["sale.order"].search(
+            [("partner_id", "=", customer.id), ("state", "=", "sale")]
+        )
+        self.assertEqual(chatbot.messaging_partner_id, customer)
+        self.assertIn(order.name, bot_messages[1].body)
+        self.assertFalse(
+            self.env["messaging.message"].search_count(
+                [("conversation_id", "in", conversations.ids), ("state", "=", "queued")]
+            )
         )
         self.assertEqual(
             conversations.messaging_agent_id,
