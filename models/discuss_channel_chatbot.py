@@ -407,8 +407,20 @@ class DiscussChannel(models.Model):
 
     def _messaging_chatbot_got_phone(self, step, phone, event, raw=None):
         """The customer's number answers a phone step (typed, or shared
-        with Zalo's request): on their contact, then the script goes on."""
-        self._messaging_chatbot_link_contact(phone=phone)
+        with Zalo's request, ``raw`` None): on their contact, then the
+        script goes on.
+
+        Only a number Zalo shares (``user_submit_info``) links the Zalo user
+        to the contact who has it: anyone can type anyone's number, so a
+        typed one never opens an existing customer's orders nor lands on
+        their contact. It answers a phone question (on the conversation's
+        own contact, or a new one); an order status asks again for Zalo's
+        one-tap share."""
+        typed = raw is not None
+        if typed and step.step_type == "order_status":
+            self._messaging_chatbot_request_phone(step, event)
+            return
+        self._messaging_chatbot_link_contact(phone=phone, match_phone=not typed)
         if step.step_type != "order_status":
             self.invalidate_recordset(["chatbot_message_ids"])
             next_step = step._process_answer(self, plaintext2html(raw or "+" + phone))
@@ -420,14 +432,15 @@ class DiscussChannel(models.Model):
         ]
         self._messaging_chatbot_run(self._messaging_chatbot_next(step), event, pending)
 
-    def _messaging_chatbot_link_contact(self, phone=None, email=None):
+    def _messaging_chatbot_link_contact(self, phone=None, email=None, match_phone=True):
         """Write the answer on the conversation's contact (not on the
         processing user's, as Odoo's livechat does): the Zalo user's
-        contact, else the one with this number, else a new one."""
+        contact, else the one with this number (``match_phone``: a number
+        Zalo shared), else a new one."""
         identity = self.messaging_identity_id.sudo()
         partner = self.messaging_partner_id.sudo()
         Partner = self.env["res.partner"].sudo()
-        if not partner and phone:
+        if not partner and phone and match_phone:
             partner = self.env["messaging.event"]._find_partner_by_phone(phone)
         if not partner:
             partner = Partner.create(

@@ -355,6 +355,24 @@ class TestChatbot(ChatbotMixin, MessagingCase):
         self.assertIn(self.order.name, self._bot_texts(conversation)[-1])
         self.assertFalse(conversation.chatbot_current_step_id)
 
+    def test_typed_phone_never_opens_someone_elses_orders(self):
+        # a stranger types partner_a's number on the order status step
+        self._tap("Chào")
+        self._tap("Xem đơn hàng")
+        conversation = self._conversation()
+        self._tap("0912 345 678")
+        self.assertFalse(conversation.messaging_partner_id)
+        self.assertEqual(conversation.chatbot_current_step_id, self.step_orders)
+        bodies = " ".join(self._bot_texts(conversation))
+        self.assertNotIn(self.order.name, bodies)
+        # asked again for Zalo's one-tap share (two requests in all)
+        requests = (
+            self.env["messaging.message"]
+            .search([("conversation_id", "=", conversation.id)])
+            .filtered(lambda m: (m.zalo_interactive or {}).get("request_info"))
+        )
+        self.assertEqual(len(requests), 2)
+
     def test_typed_phone_answers_a_phone_question(self):
         script = self.env["chatbot.script"].create({"title": "Phone"})
         Step = self.env["chatbot.script.step"]
@@ -379,8 +397,12 @@ class TestChatbot(ChatbotMixin, MessagingCase):
             queued.zalo_interactive["request_info"]["subtitle"],
             "Số điện thoại của bạn?",
         )
+        # partner_b's number, typed: it answers the question, on a new
+        # contact (anyone can type anyone's number: never linked to theirs)
         self._tap("0987 654 321", USER_3)
-        self.assertEqual(conversation.messaging_partner_id, self.partner_b)
+        self.assertTrue(conversation.messaging_partner_id)
+        self.assertNotEqual(conversation.messaging_partner_id, self.partner_b)
+        self.assertEqual(conversation.messaging_partner_id.mobile, "+84987654321")
         self.assertEqual(self._bot_texts(conversation)[-1], "Cảm ơn!")
         # a new number: a new contact with it
         self._tap("Chào", USER_2)
