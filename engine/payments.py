@@ -20,9 +20,8 @@ c. an SMS with the portal link (the company's SMS channel; the sandbox
 import base64
 
 from odoo.exceptions import UserError
-from odoo.tools import format_amount
 
-from . import rendering, routing
+from . import rendering, routing, terms
 
 # what Zalo's payment-request template takes (VND)
 ZBS_AMOUNT_MIN = 2000
@@ -55,8 +54,7 @@ def amount_due(order):
 
 def format_vnd(order, amount, lang):
     """``1.500.000 ₫`` for a Vietnamese reader (the order's currency)."""
-    text = format_amount(order.env, amount, order.currency_id, lang_code=lang)
-    return text.replace("\xa0", " ")
+    return terms.format_money(order.env, amount, order.currency_id, lang)
 
 
 def transfer_note(order):

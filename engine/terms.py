@@ -6,6 +6,7 @@ them in the ``.pot``. These helpers look a text up in the addon's code
 translations when it is shown, in the language of ``env``.
 """
 
+from odoo.tools import format_amount
 from odoo.tools.translate import code_translations
 
 MODULE = "multichannel_messaging"
@@ -38,3 +39,11 @@ def translated(env, text):
 def error_text(env, exc):
     """The text of a provider's exception (``ProviderError``) for a person."""
     return translated(env, exc.args[0]) if exc.args else str(exc)
+
+
+def format_money(env, amount, currency, lang=None):
+    """``amount`` as its reader sees it (``1.144.250 ₫`` in Vietnamese;
+    ``lang``, else the env's): Odoo's ``format_amount`` with plain spaces,
+    as texts for Zalo, SMS and the agent's panel show them."""
+    text = format_amount(env, amount, currency, lang_code=lang or env.lang)
+    return text.replace("\xa0", " ")

@@ -25,9 +25,10 @@ import weakref
 
 from odoo import models
 from odoo.osv import expression
-from odoo.tools import LazyTranslate, format_amount
+from odoo.tools import LazyTranslate
 
 from ..engine.ai import PLACEHOLDER, GroundingError, Value, amounts_in, ground
+from ..engine.terms import format_money
 from ..providers.ai_chat import (
     CANNOT_ANSWER,
     AiAuthError,
@@ -280,9 +281,7 @@ class DiscussChannel(models.Model):
         tz = oa._tz()
         lines = ["Customer's orders (ID, reference, date, state, total):"]
         for order in orders:
-            amount = format_amount(
-                env, order.amount_total, order.currency_id, lang_code=env.lang
-            ).replace("\xa0", " ")
+            amount = format_money(env, order.amount_total, order.currency_id)
             values[("amount", order.id)] = Value(amount, order.amount_total)
             date = order.date_order.replace(tzinfo=None)
             local = tz.fromutc(date) if date else None

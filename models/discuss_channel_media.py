@@ -17,10 +17,9 @@ from markupsafe import Markup
 
 from odoo import _, models
 from odoo.exceptions import UserError
-from odoo.tools import format_amount
 from odoo.tools.mimetypes import guess_mimetype
 
-from ..engine.terms import translated
+from ..engine.terms import format_money, translated
 from ..providers.zalo_media import IMAGE, LIST_MAX, check_media, media_kind
 from .discuss_channel import INTERNAL_POST
 
@@ -189,8 +188,7 @@ class DiscussChannel(models.Model):
         else:
             price = product.lst_price
             currency = product.currency_id or self.env.company.currency_id
-        text = format_amount(self.env, price, currency, lang_code=lang)
-        return text.replace("\xa0", " ")
+        return format_money(self.env, price, currency, lang)
 
 
 def _card_html(card):

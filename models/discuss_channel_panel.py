@@ -14,8 +14,8 @@ import pytz
 
 from odoo import _, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import format_amount
 
+from ..engine.terms import format_money
 from .models import USER_GROUP
 
 # rows of each list in the panel
@@ -181,8 +181,7 @@ class DiscussChannel(models.Model):
 
     def _messaging_panel_amount(self, amount, currency):
         """``amount`` in the reader's language: ``1.144.250 ₫``."""
-        text = format_amount(self.env, amount, currency, lang_code=self.env.lang)
-        return text.replace("\xa0", " ")
+        return format_money(self.env, amount, currency)
 
 
 def _local_date(value, tz):
