@@ -12,13 +12,9 @@ window, an agent taking the conversation or a ``forward_operator`` step
 end the script: people answer from then on.
 """
 
-import json
-import time
-import uuid
-
 import pytz
 
-from odoo import api, fields, models
+from odoo import models
 from odoo.exceptions import UserError
 from odoo.tools import email_normalize, format_amount, plaintext2html
 
@@ -509,41 +505,3 @@ class DiscussChannel(models.Model):
             step._chatbot_crm_prepare_lead_values(self, customer["description"])
         )
         return self.env["crm.lead"].sudo().create(values)
-
-    # ------------------------------------------------------------------
-    # Demo
-    # ------------------------------------------------------------------
-
-    @api.model
-    def _messaging_chatbot_feed(self, oa, zalo_user_id, text):
-        """``text`` from this Zalo user to ``oa``, as the webhook delivers it
-        (a ``user_send_text`` event stored, then processed): the
-        conversation. For demo data; tests go through the real route."""
-        key = "demo-%s" % uuid.uuid4().hex
-        payload = {
-            "app_id": oa.zalo_app_id or "",
-            "sender": {"id": zalo_user_id},
-            "recipient": {"id": oa.zalo_oa_id or ""},
-            "event_name": "user_send_text",
-            "message": {"text": text, "msg_id": key},
-            "timestamp": str(int(time.time() * 1000)),
-        }
-        event = (
-            self.env["messaging.event"]
-            .sudo()
-            ._store(
-                oa,
-                key,
-                "user_send_text",
-                json.dumps(payload, ensure_ascii=False),
-                event_at=fields.Datetime.now(),
-            )
-        )
-        event._process()
-        return self.sudo().search(
-            [
-                ("messaging_channel_id", "=", oa.id),
-                ("messaging_identity_id.external_id", "=", zalo_user_id),
-            ],
-            limit=1,
-        )

@@ -444,10 +444,14 @@ class TestChatbot(ChatbotMixin, MessagingCase):
         self.assertEqual(conversation.chatbot_current_step_id, self.step_email)
 
     def test_demo_feed_runs_the_script(self):
-        Conversation = self.env["discuss.channel"]
-        conversation = Conversation._messaging_chatbot_feed(self.zalo, USER_3, "Chào")
+        # the demo's feed: a user_send_text stored and processed as the
+        # webhook does
+        feed = self.env["messaging.campaign"]._demo_inbound_text
+        identity = self._link(None, USER_3)
+        # (a minute apart: the feed keys an event by its user and time)
+        conversation = feed(identity, "Chào", 2)[1]
         self.assertEqual(conversation.chatbot_current_step_id, self.question)
-        Conversation._messaging_chatbot_feed(self.zalo, USER_3, "Bảng giá")
+        feed(identity, "Bảng giá", 1)
         self.assertEqual(conversation.chatbot_current_step_id, self.step_email)
 
     def test_default_handoff_words(self):
